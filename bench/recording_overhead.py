@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from workbench.data import load_dataset, probe_indices, train_subset
+from workbench.models import build_model
 from workbench.record import Probe, Recorder, RunStore, every
 from workbench.train import evaluate, resolve_device
-from workbench.models import build_model
 
 
 def sync(device):

@@ -85,7 +85,7 @@ def separation_fuzziness(features: xr.DataArray, labels, *, sample_dim: str = SA
     ('epoch',)
     """
     require(features, "separation_fuzziness", [sample_dim, feature_dim],
-            min_size={sample_dim: 2, feature_dim: 1}, name="features")
+            min_size={sample_dim: 2}, name="features")
     lab = np.asarray(labels.values if isinstance(labels, xr.DataArray) else labels)
     if isinstance(labels, xr.DataArray) and labels.dims != (sample_dim,):
         raise ValueError(f"separation_fuzziness() needs labels with dims ({sample_dim!r},); "

@@ -45,23 +45,26 @@ def default_scales(n_points: int, *, order: int = 1) -> np.ndarray:
 def _fluctuation(x: np.ndarray, scales: np.ndarray, order: int) -> np.ndarray:
     """F(n) for every scale; ``x`` is (..., N), result is (..., len(scales)).
 
-    One batched matmul per scale: the windows of every series are stacked into
-    (..., 2m, n) and projected on the orthonormal polynomial basis Q (n, order + 1);
-    residual = W - (W Q) Q^T. No Python loop over series.
+    Per scale and end, the windows of every series are a reshape (-1, n) of the profile,
+    detrended by one batched projection on the orthonormal polynomial basis Q (n, order + 1)
+    precomputed per scale: residual = W - (W Q) Q^T. No Python loop over series.
     """
     x = np.asarray(x, dtype=np.float64)
     n_total = x.shape[-1]
     profile = np.cumsum(x - x.mean(axis=-1, keepdims=True), axis=-1)
-    out = np.empty(x.shape[:-1] + (len(scales),))
+    lead = profile.shape[:-1]
+    out = np.empty(lead + (len(scales),))
     for k, n in enumerate(scales):
         m = n_total // n
-        head = profile[..., : m * n].reshape(*profile.shape[:-1], m, n)
-        tail = profile[..., n_total - m * n:].reshape(*profile.shape[:-1], m, n)
-        windows = np.concatenate([head, tail], axis=-2)
         t = (np.arange(n) - (n - 1) / 2) / n  # centred, scaled: well conditioned
         q, _ = np.linalg.qr(np.vander(t, order + 1))
-        resid = windows - (windows @ q) @ q.T
-        out[..., k] = np.sqrt(np.mean(resid**2, axis=(-2, -1)))
+        qt = np.ascontiguousarray(q.T)
+        sq = np.zeros(lead)
+        for part in (profile[..., : m * n], profile[..., n_total - m * n:]):  # both ends
+            windows = part.reshape(-1, n)  # every window of every series, one 2-D matmul
+            resid = (windows - (windows @ q) @ qt).reshape(*lead, m * n)
+            sq += np.einsum("...i,...i->...", resid, resid)
+        out[..., k] = np.sqrt(sq / (2 * m * n))
     return out
 
 

@@ -37,8 +37,9 @@ def empirical_ntk(model: nn.Module, x_i: torch.Tensor, x_j: torch.Tensor | None 
         uses its running statistics, dropout is off) and each submodule's mode is restored
         afterwards. The kernel is computed on the model's device and dtype.
     x_i, x_j : torch.Tensor
-        Batches ``(N_i, ...)`` and ``(N_j, ...)``. ``x_j=None`` means ``x_j = x_i``: each
-        Jacobian is built once and only the upper block triangle is contracted.
+        Batches ``(N_i, ...)`` and ``(N_j, ...)``. ``x_j=None`` means ``x_j = x_i``; with
+        ``method="jacobian"`` the upper block triangle of chunk pairs is contracted and
+        the rest filled by symmetry (with one chunk, each Jacobian is built once).
     method : {"jacobian", "ntk_vp"}
         ``"jacobian"``: per-sample Jacobians with ``vmap(jacrev)``, each parameter block
         flattened to an ``(n·O, P_a)`` matrix and contracted with one matmul per block,

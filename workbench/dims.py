@@ -76,12 +76,12 @@ def require(x, func: str, dims: Iterable[str] = (), *,
 
     Examples
     --------
-    >>> import numpy as np, xarray as xr
+    >>> import numpy as np, xarray as xr  # doctest: +ELLIPSIS
     >>> x = xr.DataArray(np.zeros(12), dims="epoch")
     >>> require(x, "dfa", ["step"], min_size={"step": 64})
     Traceback (most recent call last):
     ...
-    workbench.dims.DimsError: dfa() needs a 'step' dim with at least 64 points; got dims ('epoch',) with sizes {'epoch': 12}
+    workbench.dims.DimsError: dfa() needs a 'step' dim with at least 64 points; got dims ...
     """
     import xarray as xr
 

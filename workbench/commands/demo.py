@@ -1,0 +1,29 @@
+"""``workbench demo``: record the default run under runs/demo and report it."""
+
+from __future__ import annotations
+
+from .train import add_train_arguments, config_from_args
+
+DEMO = {"out": "runs/demo", "epochs": 3, "train_size": None, "features": "conv1,conv2,fc1,fc2"}
+
+
+def run(args) -> int:
+    from ..report import write_report
+    from ..train import train
+
+    if not args.resume:
+        args.overwrite = True
+    out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
+    table, figures = write_report(out)
+    print(table)
+    print(f"\nrecorded run: {out}/record.zarr; figures in {out}/report/")
+    print("Explore it in JupyterLab:  .venv/bin/workbench lab   (opens notebooks/, start with "
+          "01_quickstart.ipynb)")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="record the default run (CNN on the embedded "
+                                    "Fashion-MNIST) under runs/demo and report it")
+    add_train_arguments(p, defaults=DEMO)
+    p.set_defaults(func=run)

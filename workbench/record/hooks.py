@@ -1,0 +1,56 @@
+"""Forward hooks that only capture: detach, reduce on the tensor's device, keep the result.
+
+Hooks are registered by :func:`capture` (a context manager) and always removed in
+``finally``, so no hook outlives an exception.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+
+class ActivationTap:
+    """Collects, per layer, what the current *mode* asks for.
+
+    Modes: ``"train"`` (mean and std of the output on the training batch), ``"signal"``
+    (mean output on the fixed probe batch), ``"features"`` (the flattened output on the probe
+    set, for chosen layers), or ``None`` (capture nothing, e.g. during evaluation).
+    """
+
+    def __init__(self, feature_layers=()):
+        self.mode: str | None = None
+        self.feature_layers = set(feature_layers)
+        self.stats: dict[str, torch.Tensor] = {}
+        self.signal: dict[str, torch.Tensor] = {}
+        self.features: dict[str, list[torch.Tensor]] = {}
+
+    def hook(self, name: str):
+        def fn(module, inputs, output):
+            if self.mode is None or not isinstance(output, torch.Tensor):
+                return
+            out = output.detach()
+            if self.mode == "train":
+                if module.training and torch.is_grad_enabled():
+                    std, mean = torch.std_mean(out.float())
+                    self.stats[name] = torch.stack([mean, std])
+            elif self.mode == "signal":
+                self.signal[name] = out.float().mean()
+            elif self.mode == "features" and name in self.feature_layers:
+                self.features.setdefault(name, []).append(
+                    out.flatten(1).float().to("cpu", non_blocking=False))
+        return fn
+
+
+@contextmanager
+def capture(modules: dict[str, torch.nn.Module], tap: ActivationTap):
+    """Register ``tap``'s forward hook on each module; remove them all on exit."""
+    handles = []
+    try:
+        for name, module in modules.items():
+            handles.append(module.register_forward_hook(tap.hook(name)))
+        yield tap
+    finally:
+        for h in handles:
+            h.remove()

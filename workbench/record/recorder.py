@@ -1,0 +1,384 @@
+"""The Recorder: a context manager around a training loop that fills the run store.
+
+Per recorded step and layer group (on the device where the tensors live, one transfer per
+step): ``grad_norm`` ‖g‖, ``weight_norm`` ‖θ‖, ``update_norm`` ‖Δθ_t‖ with
+Δθ_t = θ_t − θ_{t−1}, ``update_cos`` cos(Δθ_t, Δθ_{t−1}), ``act_mean`` and ``act_std`` of the
+group's output on the training batch, and ``signal``, the mean output on a fixed probe batch
+taken every k steps (NaN at other steps). Per epoch: metrics, probe-set logits, optional
+probe-set features, a checkpoint, and the epoch is committed to the store.
+
+Examples
+--------
+>>> with Recorder(model, store=RunStore("runs/x"), probe=probe) as rec:   # doctest: +SKIP
+...     for step, (x, y) in enumerate(batches):
+...         opt.zero_grad(); loss = F.cross_entropy(model(x), y); loss.backward(); opt.step()
+...         rec.step(step, loss=loss, lr=0.05, momentum=0.9, batch_size=len(y))
+...     rec.end_epoch(0, metrics={...}, checkpoint=model.state_dict())
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..dims import EPOCH, LABEL, LAYER, SAMPLE, STEP, UNIT
+from ..models import group_parameters, layer_groups
+from .hooks import ActivationTap, capture
+from .schedules import every
+from .store import RunStore
+
+STATS = ("grad_norm", "weight_norm", "update_norm", "update_cos", "act_mean", "act_std",
+         "signal")
+UNITS = {"grad_norm": "", "weight_norm": "", "update_norm": "", "update_cos": "",
+         "act_mean": "", "act_std": "", "signal": ""}
+LONG_NAMES = {
+    "grad_norm": "gradient norm ‖g‖", "weight_norm": "weight norm ‖θ‖",
+    "update_norm": "update norm ‖θ_t − θ_{t−1}‖",
+    "update_cos": "cos(Δθ_t, Δθ_{t−1})", "act_mean": "mean activation (training batch)",
+    "act_std": "activation std (training batch)",
+    "signal": "mean activation on the fixed probe batch",
+}
+
+
+class MemoryBudgetError(ValueError):
+    """Recording this configuration would exceed the memory budget."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or Inf; says at which step and in which layer it first appeared."""
+
+
+@dataclass
+class Probe:
+    """A fixed set of samples evaluated at each epoch end."""
+
+    x: torch.Tensor
+    targets: torch.Tensor
+    indices: np.ndarray
+    classes: tuple
+
+
+class Recorder:
+    """Record a training run into a :class:`~workbench.record.store.RunStore`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    store : RunStore
+        Where epochs are committed (it must have been created).
+    layers : sequence of str, optional
+        Layer groups to record; the model's ``groups`` by default.
+    schedule : callable step -> bool
+        Steps whose per-layer statistics are kept (default every step).
+    signal_schedule : callable step -> bool
+        Steps at which the probe-batch signal is taken (default ``every(4)``).
+    signal_batch : torch.Tensor, optional
+        The fixed batch for ``signal``; the first 64 probe samples by default.
+    probe : Probe, optional
+        Probe set: logits (and ``feature_layers``' outputs) are recorded each epoch.
+    feature_layers : sequence of str
+        Groups whose probe-set outputs are kept, in ``/features/<layer>``.
+    steps_per_epoch : int, optional
+        Used for the memory estimate.
+    memory_budget : int
+        Bytes the recorder may hold between two commits (default 2 GiB).
+    epoch_probes : sequence of callables ``(model, epoch) -> xr.Dataset`` (dims include
+        ``layer``), appended to ``/epochs_layers`` at each epoch end.
+    """
+
+    def __init__(self, model: torch.nn.Module, *, store: RunStore, layers=None,
+                 schedule=None, signal_schedule=None, signal_batch=None,
+                 probe: Probe | None = None, feature_layers=(), steps_per_epoch: int = 0,
+                 memory_budget: int = 2 << 30, epoch_probes=()):
+        self.model = model
+        self.store = store
+        names = list(layers) if layers is not None else list(layer_groups(model))
+        self.params = group_parameters(model, names)  # validates the names
+        modules = dict(model.named_modules())
+        self.modules = {n: modules[n] for n in names}
+        self.layers = names
+        for f in feature_layers:
+            if f not in self.modules:
+                raise ValueError(f"feature layer {f!r} is not a recorded layer; recorded "
+                                 f"layers: {', '.join(names)}")
+        self.schedule = schedule or every(1)
+        self.signal_schedule = signal_schedule or every(4)
+        self.probe = probe
+        self.feature_layers = tuple(feature_layers)
+        if signal_batch is None and probe is not None:
+            signal_batch = probe.x[:64]
+        self.signal_batch = signal_batch
+        self.epoch_probes = tuple(epoch_probes)
+        self.tap = ActivationTap(self.feature_layers)
+        self._ctx = None
+        # flat parameter list and its layer index, for segment sums
+        flat = [(i, p) for i, n in enumerate(names) for p in self.params[n]]
+        self._flat = [p for _, p in flat]
+        dev = self._flat[0].device if self._flat else torch.device("cpu")
+        self._owner = torch.tensor([i for i, _ in flat], dtype=torch.long, device=dev)
+        self._prev_w = None
+        self._prev_d = None
+        self._rows: list[np.ndarray] = []
+        self._step_rows: list[tuple] = []
+        self._pending: list[tuple] = []
+        self.check_budget(steps_per_epoch, memory_budget)
+
+    # -- memory ----------------------------------------------------------------------------------
+    def memory_estimate(self, steps_per_epoch: int) -> dict[str, int]:
+        """Bytes held between two commits, by item."""
+        n_params = sum(p.numel() * p.element_size() for p in self._flat)
+        est = {"previous weights and update (2 model copies)": 2 * n_params,
+               "per-step statistics": steps_per_epoch * (len(self.layers) * len(STATS) + 8) * 8}
+        if self.probe is not None:
+            n, classes = len(self.probe.targets), len(self.probe.classes)
+            est["probe logits"] = n * classes * 4
+            units = self._feature_units()
+            for name, u in units.items():
+                est[f"features of {name} ({u} units x {n} samples)"] = 2 * n * u * 4
+        return est
+
+    def _feature_units(self) -> dict[str, int]:
+        if not self.feature_layers:
+            return {}
+        shapes = {}
+        hooks = [self.modules[n].register_forward_hook(
+            lambda m, i, o, n=n: shapes.__setitem__(n, o[0].numel()))
+            for n in self.feature_layers]
+        try:
+            was = self.model.training
+            self.model.eval()
+            with torch.no_grad():
+                self.model(self.probe.x[:1].to(self._device()))
+            self.model.train(was)
+        finally:
+            for h in hooks:
+                h.remove()
+        return shapes
+
+    def check_budget(self, steps_per_epoch: int, budget: int) -> None:
+        est = self.memory_estimate(steps_per_epoch)
+        total = sum(est.values())
+        if total > budget:
+            items = "; ".join(f"{k}: {v / 2**20:.1f} MiB" for k, v in est.items())
+            raise MemoryBudgetError(
+                f"recording needs about {total / 2**20:.1f} MiB between epoch commits, over "
+                f"the memory budget of {budget / 2**20:.1f} MiB ({items}). Record fewer "
+                f"feature layers, use a smaller probe set, or raise the budget "
+                f"(--memory-budget-mb).")
+
+    def _device(self):
+        return self._flat[0].device if self._flat else torch.device("cpu")
+
+    # -- context ---------------------------------------------------------------------------------
+    def __enter__(self) -> Recorder:
+        self._ctx = capture(self.modules, self.tap)
+        self._ctx.__enter__()
+        self.tap.mode = "train"
+        self._prev_w = [p.detach().clone() for p in self._flat]
+        self._prev_d = None
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.tap.mode = None
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None:
+            ctx.__exit__(*exc)
+        return False
+
+    # -- per step --------------------------------------------------------------------------------
+    def _segment(self, per_param: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(len(self.layers), dtype=per_param.dtype, device=per_param.device)
+        return out.index_add_(0, self._owner, per_param)
+
+    @torch.no_grad()
+    def _layer_stats(self) -> torch.Tensor:
+        """(layer, 6) tensor of grad/weight/update norms, update cos, act mean/std."""
+        dev = self._device()
+        L = len(self.layers)
+        params = [p.detach() for p in self._flat]
+        grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p)
+                 for p in self._flat]
+        sq = lambda ts: torch.stack(torch._foreach_norm(ts)).float() ** 2  # noqa: E731
+        grad_n = self._segment(sq(grads)).sqrt()
+        weight_n = self._segment(sq(params)).sqrt()
+        delta = torch._foreach_sub(params, self._prev_w)
+        upd_sq = self._segment(sq(delta))
+        if self._prev_d is None:
+            cos = torch.full((L,), float("nan"), device=dev)
+        else:
+            dots = torch.stack([torch.vdot(a.flatten().float(), b.flatten().float())
+                                for a, b in zip(delta, self._prev_d, strict=True)])
+            prev_sq = self._segment(sq(self._prev_d))
+            cos = self._segment(dots) / (upd_sq * prev_sq).sqrt()
+        torch._foreach_copy_(self._prev_w, params)
+        self._prev_d = delta
+        nan2 = torch.full((2,), float("nan"), device=dev)
+        act = torch.stack([self.tap.stats.get(n, nan2).to(dev) for n in self.layers])
+        self.tap.stats.clear()
+        return torch.cat([torch.stack([grad_n, weight_n, upd_sq.sqrt(), cos], 1), act], 1)
+
+    @torch.no_grad()
+    def _signal(self) -> torch.Tensor:
+        was = self.model.training
+        self.tap.mode = "signal"
+        try:
+            self.model.eval()
+            self.model(self.signal_batch.to(self._device()))
+        finally:
+            self.model.train(was)
+            self.tap.mode = "train"
+        nan = torch.tensor(float("nan"), device=self._device())
+        sig = torch.stack([self.tap.signal.get(n, nan) for n in self.layers])
+        self.tap.signal.clear()
+        return sig
+
+    def step(self, step: int, *, loss, lr: float, momentum: float = float("nan"),
+             batch_size: int = 0, epoch: int = 0, clipped: bool = False) -> None:
+        """Record one optimizer step. Call it after ``optimizer.step()``.
+
+        Raises
+        ------
+        NonFiniteLossError
+            If the loss is NaN or Inf, naming the step and the first layer (in forward order)
+            whose activations or gradients are not finite.
+        """
+        if self._ctx is None:
+            raise RuntimeError("Recorder.step() called outside 'with Recorder(...)'")
+        stats = self._layer_stats()
+        if self.signal_batch is not None and self.signal_schedule(step):
+            sig = self._signal()
+        else:
+            sig = torch.full((len(self.layers),), float("nan"), device=stats.device)
+        loss_t = loss.detach().float().reshape(1) if torch.is_tensor(loss) else \
+            torch.tensor([float(loss)], device=stats.device)
+        packed = torch.cat([torch.cat([stats, sig[:, None]], 1).flatten(), loss_t.to(stats.device)])
+        meta = (step, epoch, lr, momentum, batch_size, clipped, self.schedule(step))
+        if packed.device.type == "cuda":
+            host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
+            host.copy_(packed, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record()
+            self._pending.append((meta, host, event))
+            if len(self._pending) > 1:  # read the previous step's values: no stall on this one
+                self._drain(keep_last=True)
+        else:
+            self._pending.append((meta, packed, None))
+            self._drain()
+
+    def _drain(self, keep_last: bool = False) -> None:
+        todo = self._pending[:-1] if keep_last else self._pending
+        self._pending = self._pending[-1:] if keep_last else []
+        L = len(self.layers)
+        for meta, host, event in todo:
+            if event is not None:
+                event.synchronize()
+            values = host.numpy()
+            step, epoch, lr, momentum, batch_size, clipped, keep = meta
+            loss = float(values[-1])
+            layer_vals = values[:-1].reshape(L, len(STATS))
+            if not math.isfinite(loss):
+                raise NonFiniteLossError(self._nonfinite_message(step, loss, layer_vals))
+            if keep:
+                self._step_rows.append((step, epoch, loss, lr, momentum, batch_size, clipped))
+                self._rows.append(layer_vals.astype(np.float64))
+
+    def _nonfinite_message(self, step, loss, vals) -> str:
+        col = {s: i for i, s in enumerate(STATS)}
+        where = "the loss itself"
+        for stat in ("act_mean", "act_std", "grad_norm", "weight_norm"):
+            bad = [n for n, v in zip(self.layers, vals[:, col[stat]], strict=True)
+                   if not math.isfinite(v)]
+            if bad:
+                where = f"layer {bad[0]!r} ({stat} is {vals[self.layers.index(bad[0]), col[stat]]})"
+                break
+        return (f"training stopped: the loss is {loss} at step {step}; first non-finite value "
+                f"in {where}. Every epoch committed before this step is kept in "
+                f"{self.store.path}. Lower the learning rate, or resume from the last checkpoint "
+                f"with other settings.")
+
+    # -- per epoch -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _probe_outputs(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        was = self.model.training
+        self.model.eval()
+        self.tap.mode = "features"
+        self.tap.features.clear()
+        logits = []
+        try:
+            for i in range(0, len(self.probe.targets), 256):
+                out = self.model(self.probe.x[i:i + 256].to(self._device()))
+                logits.append(out.float().cpu())
+        finally:
+            self.tap.mode = "train"
+            self.model.train(was)
+        feats = {n: torch.cat(v).numpy() for n, v in self.tap.features.items()}
+        self.tap.features.clear()
+        return torch.cat(logits).numpy(), feats
+
+    def epoch_datasets(self, epoch: int, metrics: dict) -> dict[str, xr.Dataset]:
+        """Build this epoch's Datasets for each store group and clear the buffers."""
+        self._drain()
+        rows = self._step_rows
+        steps = np.array([r[0] for r in rows], dtype=np.int64)
+        col = lambda i, dt=np.float64: np.array([r[i] for r in rows], dtype=dt)  # noqa: E731
+        out = {}
+        out["steps"] = xr.Dataset(
+            {"loss": (STEP, col(2), {"long_name": "training loss (batch)"}),
+             "lr": (STEP, col(3), {"long_name": "learning rate"}),
+             "momentum": (STEP, col(4), {"long_name": "momentum"}),
+             "batch_size": (STEP, col(5, np.int64)),
+             "momentum_clipped": (STEP, col(6, bool),
+                                  {"long_name": "physics momentum clipped at this step"})},
+            coords={STEP: steps, EPOCH: (STEP, col(1, np.int64))})
+        vals = np.stack(self._rows) if self._rows else np.zeros((0, len(self.layers), len(STATS)))
+        layer_vars = {}
+        for k, name in enumerate(STATS):
+            attrs = {"long_name": LONG_NAMES[name], "units": UNITS[name]}
+            if name == "update_cos":
+                attrs["stored_under"] = ("step t: cos between the update made at step t and "
+                                         "the one made at step t-1 (NaN at the first step)")
+            if name == "signal":
+                attrs["every"] = repr(self.signal_schedule)
+            layer_vars[name] = ((STEP, LAYER), vals[:, :, k], attrs)
+        out["layers"] = xr.Dataset(layer_vars, coords={STEP: steps, LAYER: self.layers})
+        with np.errstate(all="ignore"):
+            cos_mean = np.nanmean(vals[:, :, STATS.index("update_cos")], axis=0) \
+                if len(vals) else np.full(len(self.layers), np.nan)
+        el = xr.Dataset({"update_cos_mean": (LAYER, cos_mean,
+                                             {"long_name": "mean cos(Δθ_t, Δθ_{t−1}) over the "
+                                                           "epoch"})},
+                        coords={LAYER: self.layers})
+        for fn in self.epoch_probes:
+            el = xr.merge([el, fn(self.model, epoch)], compat="override")
+        out["epochs_layers"] = el.expand_dims({EPOCH: [epoch]})
+        out["epochs"] = xr.Dataset({k: (EPOCH, [float(v)]) for k, v in metrics.items()},
+                                   coords={EPOCH: [epoch]})
+        if self.probe is not None:
+            logits, feats = self._probe_outputs()
+            labels = np.arange(logits.shape[1])
+            out["probe"] = xr.Dataset(
+                {"logits": ((EPOCH, SAMPLE, LABEL), logits[None],
+                            {"long_name": "logits on the probe set"})},
+                coords={EPOCH: [epoch], SAMPLE: self.probe.indices,
+                        "target": (SAMPLE, self.probe.targets.cpu().numpy()), LABEL: labels},
+                attrs={"classes": list(self.probe.classes)})
+            for name, f in feats.items():
+                out[f"features/{name}"] = xr.Dataset(
+                    {"features": ((EPOCH, SAMPLE, UNIT), f[None],
+                                  {"long_name": f"output of {name} on the probe set"})},
+                    coords={EPOCH: [epoch], SAMPLE: self.probe.indices,
+                            "target": (SAMPLE, self.probe.targets.cpu().numpy())})
+        self._rows, self._step_rows = [], []
+        return out
+
+    def end_epoch(self, epoch: int, *, metrics: dict, checkpoint: dict | None = None,
+                  attrs: dict | None = None) -> None:
+        """Write the checkpoint, then append and commit this epoch's data."""
+        groups = self.epoch_datasets(epoch, metrics)
+        if checkpoint is not None:
+            self.store.save_checkpoint(checkpoint, epoch)
+        self.store.commit_epoch(groups, epoch=epoch, attrs=attrs)

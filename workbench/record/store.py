@@ -1,0 +1,244 @@
+"""The run store: one directory per run, ``record.zarr`` (an xarray DataTree) and checkpoints.
+
+::
+
+    runs/<name>/
+      record.zarr        /steps (step) · /layers (step, layer) · /epochs (epoch)
+                         /epochs_layers (epoch, layer) · /probe (epoch, sample, label)
+                         /features/<layer> (epoch, sample, unit)
+      checkpoints/epoch_0007.pt
+
+Each epoch is *committed* at its end: its data are appended to every group, then the root
+attrs ``committed_epochs`` / ``committed_steps`` are updated and the metadata consolidated.
+Readers see committed epochs only, so a crash (even ``kill -9``) at any point loses no
+finished epoch; :meth:`RunStore.trim` cuts half-written data before a resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import xarray as xr
+import zarr
+
+from ..dims import EPOCH, STEP
+
+RECORD = "record.zarr"
+CHECKPOINTS = "checkpoints"
+#: Groups and the dim they grow along.
+APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
+               "probe": EPOCH}
+
+
+class RunExistsError(FileExistsError):
+    """The output directory already holds a different run."""
+
+
+def _quiet():
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="zarr.*")
+    warnings.filterwarnings("ignore", message=".*unstable.*")
+    return ctx
+
+
+class RunStore:
+    """Writes a run directory. Readers use :func:`open_run`.
+
+    Parameters
+    ----------
+    run_dir : path
+        ``runs/<name>``.
+    """
+
+    def __init__(self, run_dir):
+        self.dir = Path(run_dir)
+        self.path = self.dir / RECORD
+        self.checkpoints = self.dir / CHECKPOINTS
+
+    # -- creation ----------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.path / "zarr.json").exists()
+
+    def create(self, attrs: dict) -> None:
+        """Start an empty store whose root attrs hold the run's provenance."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.checkpoints.mkdir(exist_ok=True)
+        root = zarr.open_group(str(self.path), mode="w")
+        root.attrs.update({**_jsonable(attrs), "committed_epochs": 0, "committed_steps": 0})
+        zarr.consolidate_metadata(str(self.path))
+
+    def attrs(self) -> dict:
+        return dict(zarr.open_group(str(self.path), mode="r").attrs)
+
+    # -- appending ---------------------------------------------------------------------------
+    def commit_epoch(self, groups: dict[str, xr.Dataset], *, epoch: int,
+                     attrs: dict | None = None) -> None:
+        """Append one epoch's data to each group, then mark it committed.
+
+        ``groups`` maps a group path (``"steps"``, ``"features/conv1"``…) to the epoch's
+        Dataset; each grows along its dim in :data:`APPEND_DIMS` (``epoch`` for features).
+        """
+        ctx = _quiet()
+        try:
+            before = int(self.attrs().get("committed_steps", 0))
+            new_steps = groups["steps"].sizes.get(STEP, 0) if "steps" in groups else 0
+            for name, ds in groups.items():
+                dim = APPEND_DIMS.get(name, EPOCH)
+                if ds.sizes.get(dim, 0) == 0:
+                    continue
+                if (self.path / name / "zarr.json").exists():
+                    ds.to_zarr(str(self.path), group=name, mode="a", append_dim=dim,
+                               consolidated=False)
+                else:
+                    ds.to_zarr(str(self.path), group=name, mode="w", consolidated=False)
+            root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+            root.attrs.update({**_jsonable(attrs or {}), "committed_epochs": int(epoch) + 1,
+                               "committed_steps": before + int(new_steps)})
+            zarr.consolidate_metadata(str(self.path))
+        finally:
+            ctx.__exit__(None, None, None)
+
+    def trim(self) -> tuple[int, int]:
+        """Cut every group back to the committed epochs and steps (after a crash)."""
+        root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+        n = {EPOCH: int(root.attrs["committed_epochs"]),
+             STEP: int(root.attrs["committed_steps"])}
+        for _path, arr in _arrays(root):
+            dims = arr.metadata.dimension_names or arr.attrs.get("_ARRAY_DIMENSIONS") or ()
+            for axis, d in enumerate(dims):
+                if d in n and arr.shape[axis] > n[d]:
+                    shape = list(arr.shape)
+                    shape[axis] = n[d]
+                    arr.resize(tuple(shape))
+        zarr.consolidate_metadata(str(self.path))
+        return n[EPOCH], n[STEP]
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def checkpoint_path(self, epoch: int) -> Path:
+        return self.checkpoints / f"epoch_{epoch:04d}.pt"
+
+    def save_checkpoint(self, state: dict, epoch: int) -> Path:
+        """Write atomically (temporary file, then rename)."""
+        import torch
+
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        path = self.checkpoint_path(epoch)
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path
+
+    def last_checkpoint(self) -> tuple[int, Path] | None:
+        found = sorted(self.checkpoints.glob("epoch_*.pt"))
+        return (int(found[-1].stem.split("_")[1]), found[-1]) if found else None
+
+
+def _arrays(group, prefix=""):
+    for name, arr in group.arrays():
+        yield prefix + name, arr
+    for name, sub in group.groups():
+        yield from _arrays(sub, prefix + name + "/")
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (v if isinstance(v, (str, int, float, bool)) or v is None
+                else json.dumps(v, default=str)) for k, v in d.items()}
+
+
+def open_run(run_dir, *, chunks=None) -> xr.DataTree:
+    """Open a run's record as a DataTree, showing committed epochs only.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory (or its ``record.zarr``).
+    chunks : dict or "auto", optional
+        Open lazily with dask (e.g. ``{}`` for the stored chunks).
+
+    Examples
+    --------
+    >>> tree = open_run("runs/demo")          # doctest: +SKIP
+    >>> tree["layers"].grad_norm.dims          # doctest: +SKIP
+    ('step', 'layer')
+    """
+    path = Path(run_dir)
+    if path.name != RECORD:
+        path = path / RECORD
+    if not (path / "zarr.json").exists():
+        raise FileNotFoundError(f"no run record at {path}; expected a directory written by "
+                                f"'workbench train' (holding {RECORD})")
+    ctx = _quiet()
+    try:
+        tree = xr.open_datatree(str(path), engine="zarr", chunks=chunks)
+    finally:
+        ctx.__exit__(None, None, None)
+    n = {EPOCH: int(tree.attrs.get("committed_epochs", 0)),
+         STEP: int(tree.attrs.get("committed_steps", 0))}
+
+    def cut(ds: xr.Dataset) -> xr.Dataset:
+        sel = {d: slice(0, k) for d, k in n.items() if d in ds.dims and ds.sizes[d] > k}
+        return ds.isel(sel) if sel else ds
+
+    return tree.map_over_datasets(cut)
+
+
+def config(tree: xr.DataTree) -> dict:
+    """The run's settings (root attr ``config``) as a dict."""
+    raw = tree.attrs.get("config", "{}")
+    return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+def signals(tree: xr.DataTree) -> xr.DataArray:
+    """The layer signals (step, layer): the steps where the probe-batch signal was taken."""
+    sig = tree["layers"]["signal"]
+    return sig.dropna(STEP, how="all")
+
+
+def checkpoint_epochs(run_dir) -> list[int]:
+    return [int(p.stem.split("_")[1])
+            for p in sorted((Path(run_dir) / CHECKPOINTS).glob("epoch_*.pt"))]
+
+
+def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
+    """Rebuild the run's model and load a checkpoint (``weights_only=True``).
+
+    Parameters
+    ----------
+    run_dir : path
+    epoch : int, optional
+        Which epoch; the last one by default (negative values count from the end).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode, on ``device``.
+    state : dict
+        The checkpoint (``epoch``, ``step``, ``optimizer``...).
+    """
+    import torch
+
+    from ..train import TrainConfig, model_for
+
+    epochs = checkpoint_epochs(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"no checkpoints in {Path(run_dir) / CHECKPOINTS}")
+    if epoch is None or epoch < 0:
+        epoch = epochs[epoch if epoch is not None else -1]
+    if epoch not in epochs:
+        raise ValueError(f"no checkpoint for epoch {epoch} in {run_dir}; found epochs {epochs}")
+    state = torch.load(RunStore(run_dir).checkpoint_path(epoch), map_location=device,
+                       weights_only=True)
+    cfg = TrainConfig.from_json(state["config"])
+    model = model_for(cfg).to(device)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, state
+
+
+__all__ = ["RunStore", "RunExistsError", "open_run", "config", "signals", "load_checkpoint",
+           "checkpoint_epochs", "RECORD", "CHECKPOINTS"]

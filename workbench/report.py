@@ -1,0 +1,57 @@
+"""``workbench report``: a per-epoch table and the standard figures of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .record.store import config, open_run, signals
+
+
+def epoch_table(tree) -> str:
+    """The /epochs group as a text table."""
+    df = tree["epochs"].to_dataset().to_dataframe()
+    cols = [c for c in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "momentum",
+                        "wall_time") if c in df]
+    return df[cols].to_string(float_format=lambda v: f"{v:.4f}")
+
+
+def write_report(run_dir) -> tuple[str, list[Path]]:
+    """Print-ready table and figures (PNG) under ``run_dir/report``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    tree = open_run(run_dir)
+    cfg = config(tree)
+    out = Path(run_dir) / "report"
+    out.mkdir(exist_ok=True)
+    layers = tree["layers"].to_dataset()
+    steps = tree["steps"].to_dataset()
+    figures = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    plots.lines(steps["loss"], x="step", ax=axes[0], smooth=9)
+    plots.accuracy_curves(tree["epochs"].to_dataset(), ax=axes[1])
+    fig.suptitle(f"{cfg.get('model')} on {cfg.get('data')}: {cfg.get('optimizer')}, "
+                 f"momentum {cfg.get('momentum')}")
+    fig.tight_layout()
+    figures.append(out / "training.png")
+    fig.savefig(figures[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    plots.lines(layers["grad_norm"], x="step", hue="layer", ax=axes[0, 0], logy=True, smooth=9)
+    plots.lines(layers["update_norm"], x="step", hue="layer", ax=axes[0, 1], logy=True,
+                smooth=9)
+    plots.lines(layers["update_cos"], x="step", hue="layer", ax=axes[1, 0], smooth=25)
+    axes[1, 0].axhline(0, color="k", lw=0.5)
+    plots.lines(signals(tree), x="step", hue="layer", ax=axes[1, 1])
+    fig.suptitle("per-layer dynamics (rolling means)")
+    fig.tight_layout()
+    figures.append(out / "layers.png")
+    fig.savefig(figures[-1], dpi=110)
+    plt.close(fig)
+    return epoch_table(tree), figures

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from ..dims import LAYER
 from ..models import group_parameters
 
-__all__ = ["layer_curvature"]
+__all__ = ["layer_curvature", "curvature_probe"]
 
 
 def _power_iteration(hvp, params, iters, gen, shift=0.0):
@@ -109,3 +109,28 @@ def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entro
                         attrs={"long_name": "top Hessian eigenvalue of the group",
                                "units": "loss/param²", "iters": iters,
                                "method": "Hessian-vector power iteration"})
+
+
+def curvature_probe(x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, seed=0):
+    """An epoch-end probe ``(model, epoch) -> xr.Dataset`` recording ``curvature`` (layer).
+
+    For :func:`workbench.train.train`'s ``epoch_probes``: it calls :func:`layer_curvature` on
+    the fixed batch ``(x, y)`` (moved to the model's device), so the run store gets
+    ``/epochs_layers/curvature`` (epoch, layer). Damping ratio and regime per layer are then
+    computed after the fact with :func:`workbench.diagnostics.damping.layer_damping` from
+    ``/epochs`` ``lr`` and ``momentum``.
+
+    Examples
+    --------
+    >>> from workbench.models import build_model
+    >>> probe = curvature_probe(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)), iters=2)
+    >>> probe(build_model("cnn"), 0)["curvature"].dims
+    ('layer',)
+    """
+    def probe(model, epoch):
+        dev = next(model.parameters()).device
+        curv = layer_curvature(model, x.to(dev), y.to(dev), groups=groups, iters=iters,
+                               loss_fn=loss_fn, seed=seed)
+        return curv.to_dataset()
+
+    return probe

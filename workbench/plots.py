@@ -34,7 +34,8 @@ def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bo
     data = da.rolling({x: smooth}, center=True, min_periods=1).mean() if smooth > 1 else da
     groups = [(None, data)] if hue is None else [(v, data.sel({hue: v})) for v in da[hue].values]
     for value, line in groups:
-        ax.plot(line[x].values, line.values, label=None if value is None else str(value), **kw)
+        opts = dict(kw) if value is None else {**kw, "label": str(value)}
+        ax.plot(line[x].values, line.values, **opts)
     ax.set_xlabel(label_of(da[x]) if x in da.coords else x)
     ax.set_ylabel(label_of(da))
     if logy:
@@ -121,10 +122,11 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
 
 
 def sample_image(image: xr.DataArray, *, ax=None, title: str | None = None):
-    """An image with dims (row, col) or (row, col, channel); values rescaled for display."""
+    """An image with dims (row, col[, channel]) or (y, x[, channel]), scaled for display."""
     import numpy as np
 
     ax = _ax(ax)
+    image = image.rename({k: v for k, v in {"y": "row", "x": "col"}.items() if k in image.dims})
     dims = [d for d in ("row", "col", "channel") if d in image.dims]
     values = np.asarray(image.transpose(*dims).values, dtype=float)
     if values.ndim == 3 and values.shape[-1] == 1:
@@ -229,3 +231,61 @@ def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=
     if epoch is not None:
         ax[1].axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
     return ax[0], ax[1]
+
+
+def bars(da: xr.DataArray, *, x: str = "layer", highlight: xr.DataArray | None = None,
+         ax=None, label: str = "highlighted"):
+    """One bar per value of dim ``x``; bars where ``highlight`` is True drawn in red."""
+    ax = _ax(ax)
+    names = [str(v) for v in da[x].values]
+    flags = ([bool(v) for v in highlight.sel({x: da[x]}).values] if highlight is not None
+             else [False] * len(names))
+    colors = ["C3" if f else "C0" for f in flags]
+    ax.bar(names, da.values, color=colors)
+    if any(flags):
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color="C3", label=label), Patch(color="C0", label="other")],
+                  fontsize="small")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel(x)
+    ax.set_ylabel(label_of(da))
+    return ax
+
+
+def image_grid(images: xr.DataArray, *, dim: str = "sample", titles=None, ncols: int = 4,
+               cmap: str | None = None, symmetric: bool = False, fig=None):
+    """Images along ``dim`` in a grid; ``symmetric`` centres the colour scale on 0 (for
+    attributions). Returns the array of Axes."""
+    import numpy as np
+
+    n = images.sizes[dim]
+    nrows = -(-n // ncols)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(2.2 * ncols, 2.3 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        img = images.isel({dim: i})
+        img = img.rename({k: v for k, v in {"y": "row", "x": "col"}.items() if k in img.dims})
+        if "channel" in img.dims:
+            img = img.mean("channel") if symmetric else img
+        values = np.asarray(img.transpose(*[d for d in ("row", "col", "channel")
+                                            if d in img.dims]).values, dtype=float)
+        if values.ndim == 3 and values.shape[-1] == 1:
+            values = values[..., 0]
+        if symmetric:
+            lim = np.nanmax(np.abs(values)) or 1.0
+            ax.imshow(values, cmap=cmap or "RdBu_r", vmin=-lim, vmax=lim)
+        elif values.ndim == 3:
+            lo, hi = np.nanmin(values), np.nanmax(values)
+            ax.imshow((values - lo) / (hi - lo if hi > lo else 1.0))
+        else:
+            ax.imshow(values, cmap=cmap or "gray")
+        title = titles[i] if titles is not None else str(images[dim].values[i])
+        ax.set_title(title, fontsize="small")
+    return axes

@@ -6,6 +6,7 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 """
 
 from .explorer import Explorer, explore, probe_images
+from .fix import ActionButton, fix_button
 from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
@@ -14,4 +15,5 @@ from .training import TrainingView
 from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
-           "ProbeView", "TrainingView", "Explorer", "explore", "probe_images", "ensure_run"]
+           "ProbeView", "TrainingView", "Explorer", "explore", "probe_images", "ensure_run",
+           "ActionButton", "fix_button"]

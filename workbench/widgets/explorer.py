@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,10 @@ def probe_images(tree: xr.DataTree) -> xr.DataArray | None:
 
     cfg = config(tree)
     try:
-        ds = load_dataset(cfg.get("data", "fashion-mnist"), train=False,
-                          root=cfg.get("data_root"), download=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not writable.*")
+            ds = load_dataset(cfg.get("data", "fashion-mnist"), train=False,
+                              root=cfg.get("data_root"), download=False)
     except (FileNotFoundError, OSError, RuntimeError):
         return None
     samples = np.asarray(tree["probe"][SAMPLE].values)

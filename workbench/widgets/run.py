@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 #: A quick run (a minute or two on a laptop CPU) that every view and notebook can use.
-SMALL = {"epochs": 2, "train_size": 3000, "test_size": 1000, "probe_size": 256,
-         "feature_layers": ("conv1", "conv2", "fc1", "fc2")}
+#: ``signal_every=1`` and batches of 64 give 94 signal points, enough for DFA (64 at least).
+SMALL = {"epochs": 2, "train_size": 3000, "test_size": 1000, "batch_size": 64,
+         "signal_every": 1, "probe_size": 256, "feature_layers": ("conv1", "conv2", "fc1", "fc2")}
 
 
 def ensure_run(path="runs/demo", *, progress: bool = True, **small) -> Path:

@@ -29,7 +29,10 @@ def test_tiny_run_store_layout(tiny_run):
     assert tree["probe"]["logits"].dims == ("epoch", "sample", "label")
     assert tree["probe"]["logits"].shape == (2, 200, 10)
     assert tree["features/conv2"]["features"].shape == (2, 200, 32 * 7 * 7)
-    assert tree["epochs_layers"]["update_cos_mean"].dims == ("epoch", "layer")
+    el = tree["epochs_layers"].to_dataset()
+    assert el["update_cos_mean"].dims == ("epoch", "layer")
+    assert (el["curvature"] > 0).all() and el["regime"].dims == ("epoch", "layer")
+    assert set(np.unique(el["regime"].values)) <= {"underdamped", "critical", "overdamped"}
     cfg = TrainConfig.from_json(tree.attrs["config"])
     assert cfg.feature_layers == ("conv2", "fc1")
     assert tree.attrs["torch_version"] == torch.__version__

@@ -55,17 +55,17 @@ def test_committed_without_outputs_and_with_kernelspec(path):
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    return ensure_run(tmp_path_factory.getbasetemp() / "tiny_run", progress=False, **TINY)
+def notebook_run(tmp_path_factory):
+    return ensure_run(tmp_path_factory.getbasetemp() / "notebook_run", progress=False, **TINY)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
-def test_notebook_runs(path, tiny_run, tmp_path, monkeypatch):
+def test_notebook_runs(path, notebook_run, tmp_path, monkeypatch):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    monkeypatch.setenv("WORKBENCH_RUN", str(tiny_run))
+    monkeypatch.setenv("WORKBENCH_RUN", str(notebook_run))
     monkeypatch.setenv("PYTHONPATH",
                        os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(path, as_version=4)

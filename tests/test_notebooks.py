@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -17,6 +19,25 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 TINY = {"epochs": 2, "train_size": 1500, "test_size": 500, "probe_size": 200,
         "batch_size": 32, "signal_every": 1, "feature_layers": ("conv1", "conv2", "fc1", "fc2")}
 ids = [p.name for p in NOTEBOOKS]
+#: Notebooks written against API that other branches add (DESIGN.md's contract). Until those
+#: are merged, a missing import skips them with the name; after merging, empty this set so a
+#: missing export fails instead of skipping.
+PENDING_MERGE = {"02_damping.ipynb", "03_attribution_and_fix.ipynb", "04_dynamics.ipynb",
+                 "05_forces.ipynb", "06_separation.ipynb"}
+IMPORT = re.compile(r"^from (workbench[\w.]*) import ([\w, ]+)$", re.M)
+
+
+def missing_api(nb) -> list[str]:
+    """``module.name`` for every ``from workbench... import name`` that does not import."""
+    missing = []
+    for cell in nb.cells:
+        for module, names in IMPORT.findall(cell.source if cell.cell_type == "code" else ""):
+            for name in (n.strip() for n in names.split(",")):
+                try:
+                    getattr(importlib.import_module(module), name)
+                except (ImportError, AttributeError):
+                    missing.append(f"{module}.{name}")
+    return missing
 
 
 def test_there_are_notebooks():
@@ -34,20 +55,23 @@ def test_committed_without_outputs_and_with_kernelspec(path):
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    return ensure_run(tmp_path_factory.getbasetemp() / "tiny_run", progress=False, **TINY)
+def notebook_run(tmp_path_factory):
+    return ensure_run(tmp_path_factory.getbasetemp() / "notebook_run", progress=False, **TINY)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
-def test_notebook_runs(path, tiny_run, tmp_path, monkeypatch):
+def test_notebook_runs(path, notebook_run, tmp_path, monkeypatch):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    monkeypatch.setenv("WORKBENCH_RUN", str(tiny_run))
+    monkeypatch.setenv("WORKBENCH_RUN", str(notebook_run))
     monkeypatch.setenv("PYTHONPATH",
                        os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(path, as_version=4)
+    missing = missing_api(nb)
+    if missing and path.name in PENDING_MERGE:
+        pytest.skip(f"pending merge: {path.name} needs {', '.join(missing)}")
     work = tmp_path / "notebooks"          # run from a copy: nothing written next to the repo's
     work.mkdir()
     client = NotebookClient(nb, timeout=600, kernel_name="python3",

@@ -61,7 +61,7 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 @pytest.fixture
 def lab(tmp_path_factory, tmp_path):
     """A JupyterLab server on a copy of notebooks/, with WORKBENCH_RUN set; killed after."""
-    run = ensure_run(tmp_path_factory.getbasetemp() / "tiny_run", progress=False, **TINY)
+    run = ensure_run(tmp_path_factory.getbasetemp() / "notebook_run", progress=False, **TINY)
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, nbdir / NOTEBOOK)

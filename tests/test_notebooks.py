@@ -10,20 +10,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from workbench.widgets import ensure_run
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
-#: A tiny run; batches of 32 and a signal at every step give 94 signal points (DFA needs 64).
-TINY = {"epochs": 2, "train_size": 1500, "test_size": 500, "probe_size": 200,
-        "batch_size": 32, "signal_every": 1, "feature_layers": ("conv1", "conv2", "fc1", "fc2")}
 ids = [p.name for p in NOTEBOOKS]
 #: Notebooks written against API that other branches add (DESIGN.md's contract). Until those
 #: are merged, a missing import skips them with the name; after merging, empty this set so a
 #: missing export fails instead of skipping.
-PENDING_MERGE = {"02_damping.ipynb", "03_attribution_and_fix.ipynb", "04_dynamics.ipynb",
-                 "05_forces.ipynb", "06_separation.ipynb"}
+PENDING_MERGE: set[str] = set()
 IMPORT = re.compile(r"^from (workbench[\w.]*) import ([\w, ]+)$", re.M)
 
 
@@ -54,18 +49,13 @@ def test_committed_without_outputs_and_with_kernelspec(path):
     assert dirty == [], f"cells with outputs or execution counts: {dirty}"
 
 
-@pytest.fixture(scope="session")
-def notebook_run(tmp_path_factory):
-    return ensure_run(tmp_path_factory.getbasetemp() / "notebook_run", progress=False, **TINY)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids)
-def test_notebook_runs(path, notebook_run, tmp_path, monkeypatch):
+def test_notebook_runs(path, tiny_run, tmp_path, monkeypatch):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    monkeypatch.setenv("WORKBENCH_RUN", str(notebook_run))
+    monkeypatch.setenv("WORKBENCH_RUN", str(tiny_run))
     monkeypatch.setenv("PYTHONPATH",
                        os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(path, as_version=4)

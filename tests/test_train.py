@@ -15,17 +15,17 @@ import zarr
 from workbench.record import RunExistsError, load_checkpoint, open_run, signals
 from workbench.train import TrainConfig, train
 
-SMALL = dict(train_size=1200, test_size=400, probe_size=100, batch_size=64)
+SMALL = dict(train_size=1200, test_size=400, probe_size=100, batch_size=64, curvature_iters=2)
 
 
 def test_tiny_run_store_layout(tiny_run):
     tree = open_run(tiny_run)
-    assert tree["steps"].sizes["step"] == 2 * 24  # 1500 / 64 rounded up, 2 epochs
+    assert tree["steps"].sizes["step"] == 2 * 47  # 1500 / 32 rounded up, 2 epochs
     layers = tree["layers"]
     assert layers["grad_norm"].dims == ("step", "layer")
     assert list(layers["layer"].values) == ["conv1", "conv2", "fc1", "fc2"]
     assert np.isfinite(layers["grad_norm"].values).all()
-    assert signals(tree).sizes["step"] == 24  # every 2nd step
+    assert signals(tree).sizes["step"] == 94  # every step
     assert tree["probe"]["logits"].dims == ("epoch", "sample", "label")
     assert tree["probe"]["logits"].shape == (2, 200, 10)
     assert tree["features/conv2"]["features"].shape == (2, 200, 32 * 7 * 7)
@@ -34,7 +34,7 @@ def test_tiny_run_store_layout(tiny_run):
     assert (el["curvature"] > 0).all() and el["regime"].dims == ("epoch", "layer")
     assert set(np.unique(el["regime"].values)) <= {"underdamped", "critical", "overdamped"}
     cfg = TrainConfig.from_json(tree.attrs["config"])
-    assert cfg.feature_layers == ("conv2", "fc1")
+    assert cfg.feature_layers == ("conv1", "conv2", "fc1", "fc2")
     assert tree.attrs["torch_version"] == torch.__version__
     # checkpoints load with weights_only=True and reproduce the recorded probe logits
     model, state = load_checkpoint(tiny_run, epoch=1)
@@ -98,7 +98,7 @@ def _committed(run):
 def test_killed_training_keeps_finished_epochs_and_resume_completes(tmp_path, sig):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "workbench", "train", "--epochs", "3", "--train-size", "4000",
-           "--test-size", "400", "--probe-size", "100", "--batch-size", "64", "--out", str(out)]
+           "--test-size", "400", "--probe-size", "100", "--batch-size", "64", "--curvature-iters", "2", "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240

@@ -22,12 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.widgets import ensure_run
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01_quickstart.ipynb"
-TINY = {"epochs": 2, "train_size": 1500, "test_size": 500, "probe_size": 200,
-        "batch_size": 32, "signal_every": 1, "feature_layers": ("conv1", "conv2", "fc1", "fc2")}
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update"]
 # every code cell shows an execution count (no "[*]" or "[ ]" left)
@@ -59,9 +56,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 90) -> None
 
 
 @pytest.fixture
-def lab(tmp_path_factory, tmp_path):
+def lab(tiny_run, tmp_path):
     """A JupyterLab server on a copy of notebooks/, with WORKBENCH_RUN set; killed after."""
-    run = ensure_run(tmp_path_factory.getbasetemp() / "notebook_run", progress=False, **TINY)
+    run = tiny_run
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, nbdir / NOTEBOOK)

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from workbench.diagnostics.separation import linear_law_deviation, load, load_curve
+from workbench.diagnostics.spring_block import spring_block_chain, spring_block_steady_state
+
+
+def test_frictionless_chain_stretches_every_spring_equally():
+    ds = spring_block_chain(6, friction=0.0, noise=0.0, load=2.0, stiffness=4.0,
+                            steps=4000, dt=0.05)
+    assert_allclose(ds.extension_mean, 2.0 / 4.0, rtol=1e-6)
+    assert_allclose(ds.position_mean, 0.5 * np.arange(1, 7), rtol=1e-6)
+    d = np.exp(-ds.position_mean)  # positions play -log D
+    assert_allclose(load(d), 0.5, rtol=1e-6)
+    assert_allclose(load_curve(d), np.arange(6) / 5, atol=1e-6)
+
+
+@pytest.mark.parametrize("friction", [0.05, 0.15, [0.3, 0.0, 0.1, 0.2, 0.05, 0.1]])
+def test_friction_matches_analytic_rest_state(friction):
+    ds = spring_block_chain(6, friction=friction, noise=0.0, load=1.0, steps=6000, dt=0.1)
+    expected = spring_block_steady_state(6, friction=friction, load=1.0)
+    assert_allclose(ds.extension.isel(step=-1), expected, atol=1e-4)
+
+
+def test_analytic_rest_state_by_hand():
+    # L = 5, F = 1, mu = 0.3: tensions 0.7, 0.4, 0.1 at the pulled end, then 0
+    assert_allclose(spring_block_steady_state(5, friction=0.3, load=1.0, stiffness=2.0),
+                    [0, 0, 0.05, 0.2, 0.35], atol=1e-12)
+
+
+def test_friction_concentrates_load_at_the_pulled_end_and_noise_evens_it():
+    stuck = spring_block_chain(8, friction=0.1, noise=0.0, steps=6000, dt=0.1)
+    ext = stuck.extension_mean.values
+    assert np.all(np.diff(ext) > 0)  # deeper blocks carry more
+    lubricated = spring_block_chain(8, friction=0.1, noise=1.0, steps=20000, dt=0.05, seed=1)
+    dev_stuck = float(linear_law_deviation(np.exp(-stuck.position_mean)))
+    dev_lub = float(linear_law_deviation(np.exp(-lubricated.position_mean)))
+    assert dev_stuck > 0.05
+    assert dev_lub < dev_stuck / 5
+    assert_allclose(lubricated.extension_mean, 1.0, atol=0.1)
+
+
+def test_seeded_noise_is_reproducible():
+    a = spring_block_chain(4, friction=0.1, noise=0.5, steps=500, seed=3)
+    b = spring_block_chain(4, friction=0.1, noise=0.5, steps=500, seed=3)
+    c = spring_block_chain(4, friction=0.1, noise=0.5, steps=500, seed=4)
+    assert_allclose(a.position, b.position, rtol=0)
+    assert not np.allclose(a.position, c.position)
+    assert a.position.dims == ("step", "layer") and a.sizes["step"] == 5

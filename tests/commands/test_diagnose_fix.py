@@ -21,7 +21,7 @@ def run_dir(tmp_path_factory):
     ds = load_dataset("fashion-mnist", train=True)
     probe = curvature_probe(ds.images[:64], ds.targets[:64], iters=5)
     cfg = TrainConfig(model="cnn", epochs=1, train_size=400, test_size=200, probe_size=50,
-                      batch_size=64, lr=0.05, momentum="physics")
+                      batch_size=64, lr=0.05, momentum="physics", curvature_iters=0)
     train(cfg, out, progress=False, epoch_probes=[probe])
     return out
 

@@ -98,7 +98,8 @@ def _committed(run):
 def test_killed_training_keeps_finished_epochs_and_resume_completes(tmp_path, sig):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "workbench", "train", "--epochs", "3", "--train-size", "4000",
-           "--test-size", "400", "--probe-size", "100", "--batch-size", "64", "--curvature-iters", "2", "--out", str(out)]
+           "--test-size", "400", "--probe-size", "100", "--batch-size", "64",
+           "--curvature-iters", "2", "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240

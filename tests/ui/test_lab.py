@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01_quickstart.ipynb"
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

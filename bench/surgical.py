@@ -44,11 +44,13 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--train-size", type=int, default=10000)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--groups", default="auto",
+                   help="'auto' (the parameter-free rule) or fixed groups, e.g. conv1,conv2,fc2")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     print(f"# CNN, Fashion-MNIST train subset {a.train_size}, full 10k test set; full training "
           f"{a.steps} steps of batch {a.batch_size}; fix {a.fix_steps} steps, lr {a.fix_lr}; "
-          f"{a.seeds} seeds; torch threads {a.threads}")
+          f"{a.seeds} seeds; torch threads {a.threads}; groups {a.groups}")
     train, _ = fashion(a.train_size, 1000)
     test = load_dataset("fashion-mnist", train=False)
     rows = {"layer": [], "parameter": [], "all groups": []}
@@ -59,7 +61,9 @@ def main(argv=None):
         diag = misclassified_attribution(model, train, ig_top=0)
         groups = [str(n) for n, f in zip(diag.layer.values, diag.problematic.values,
                                          strict=True) if f]
-        print(f"  seed {seed}: full training {wall:.1f}s; problematic {groups} "
+        if a.groups != "auto":
+            groups = a.groups.split(",")
+        print(f"  seed {seed}: full training {wall:.1f}s; trained groups {groups} ({a.groups}) "
               f"(log ratios {np.round(diag.log_ratio.values, 2).tolist()})", flush=True)
         runs = [("layer", "layer", groups), ("parameter", "parameter", groups),
                 ("all groups", "layer", list(model.groups))]

@@ -123,7 +123,7 @@ def read_idx(path: Path) -> np.ndarray:
     if zero != b"\x00\x00" or dtype != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (header {raw[:4]!r})")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
 
 
 def read_cifar(folder: Path, files: list[str], label_key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -34,7 +34,8 @@ def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bo
     data = da.rolling({x: smooth}, center=True, min_periods=1).mean() if smooth > 1 else da
     groups = [(None, data)] if hue is None else [(v, data.sel({hue: v})) for v in da[hue].values]
     for value, line in groups:
-        ax.plot(line[x].values, line.values, label=None if value is None else str(value), **kw)
+        opts = dict(kw) if value is None else {**kw, "label": str(value)}
+        ax.plot(line[x].values, line.values, **opts)
     ax.set_xlabel(label_of(da[x]) if x in da.coords else x)
     ax.set_ylabel(label_of(da))
     if logy:
@@ -68,3 +69,223 @@ def accuracy_curves(epochs: xr.Dataset, *, ax=None):
     ax.set_ylabel("accuracy")
     ax.legend()
     return ax
+
+
+# -- pictures for the widgets (a selection is marked, never computed) --------------------------
+
+#: ``gid`` of the artists that mark the current selection (tests and widgets look them up).
+SELECTION_GID = "selection"
+SELECTED_GID = "selected"
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
+def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int = 1,
+               logy: bool = False):
+    """One per-layer statistic over steps: ``layer`` bold, the others faint, ``step`` marked.
+
+    Parameters
+    ----------
+    da : DataArray (step, layer)
+    layer : str, optional
+        The layer drawn bold (gid ``"selected"``); default the first.
+    step : int, optional
+        Marked with a vertical line (gid ``"selection"``).
+    smooth : int
+        Centred rolling mean over that many steps (NaNs, such as unrecorded steps, skipped).
+    """
+    ax = _ax(ax)
+    layers = [str(v) for v in da["layer"].values]
+    layer = layers[0] if layer is None else str(layer)
+    data = da.rolling(step=smooth, center=True, min_periods=1).mean() if smooth > 1 else da
+    for name in layers:
+        line = data.sel(layer=name).dropna("step")
+        if name == layer:
+            continue
+        ax.plot(line["step"].values, line.values, color="0.75", lw=0.8, zorder=1)
+    line = data.sel(layer=layer).dropna("step")
+    ax.plot(line["step"].values, line.values, color="C0", lw=1.8, label=layer, zorder=3,
+            gid=SELECTED_GID)
+    if step is not None:
+        ax.axvline(step, color="C3", lw=1.2, ls="--", zorder=4, gid=SELECTION_GID)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(label_of(da["step"]) if "step" in da.coords else "step")
+    ax.set_ylabel(label_of(da))
+    title = f"{da.name or ''} · {layer}" + ("" if step is None else f" · step {step}")
+    ax.set_title(title.strip(" ·"), fontsize="medium")
+    return ax
+
+
+def sample_image(image: xr.DataArray, *, ax=None, title: str | None = None):
+    """An image with dims (row, col[, channel]) or (y, x[, channel]), scaled for display."""
+    import numpy as np
+
+    ax = _ax(ax)
+    image = image.rename({k: v for k, v in {"y": "row", "x": "col"}.items() if k in image.dims})
+    dims = [d for d in ("row", "col", "channel") if d in image.dims]
+    values = np.asarray(image.transpose(*dims).values, dtype=float)
+    if values.ndim == 3 and values.shape[-1] == 1:
+        values = values[..., 0]
+    if values.ndim == 3:
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        ax.imshow((values - lo) / (hi - lo if hi > lo else 1.0))
+    else:
+        ax.imshow(values, cmap="gray")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize="small")
+    return ax
+
+
+def probe_sample(probs: xr.DataArray, *, image: xr.DataArray | None = None, epoch=None,
+                 classes=None, ax=None):
+    """One probe sample: its image and its predicted probabilities across epochs.
+
+    Parameters
+    ----------
+    probs : DataArray (epoch, label)
+        Probabilities of one sample; a scalar coord ``target`` marks its true class (bold,
+        gid ``"selected"``) and a scalar coord ``sample`` names it.
+    image : DataArray (row, col[, channel]), optional
+        Drawn on the left when given.
+    epoch : int, optional
+        Marked with a vertical line (gid ``"selection"``).
+    classes : sequence of str, optional
+        Class names by label.
+    ax : Axes or pair of Axes, optional
+        (image axes, probability axes) when ``image`` is given.
+
+    Returns
+    -------
+    Axes, or a tuple (image axes, probability axes).
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(1, 2 if image is not None else 1, figsize=(8, 3.2),
+                             width_ratios=[1, 3] if image is not None else None)
+    ax_img, ax_p = (ax[0], ax[1]) if image is not None else (None, ax)
+
+    def name(k):
+        return str(classes[int(k)]) if classes is not None else str(k)
+
+    target = int(probs["target"]) if "target" in probs.coords else None
+    epochs = probs["epoch"].values
+    last = probs.isel(epoch=-1)
+    shown = {int(k) for k in last.sortby(last, ascending=False)["label"].values[:3]}
+    if target is not None:
+        shown.add(target)
+    for k in probs["label"].values:
+        p = probs.sel(label=k).values
+        if int(k) == target:
+            ax_p.plot(epochs, p, color="k", lw=2.2, marker="o", label=f"{name(k)} (true)",
+                      zorder=3, gid=SELECTED_GID)
+        elif int(k) in shown:
+            ax_p.plot(epochs, p, marker=".", lw=1.2, label=name(k), zorder=2)
+        else:
+            ax_p.plot(epochs, p, color="0.8", lw=0.8, zorder=1)
+    if epoch is not None:
+        ax_p.axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    ax_p.set_ylim(-0.02, 1.02)
+    ax_p.xaxis.set_major_locator(_integer_ticks())
+    ax_p.set_xlabel("epoch")
+    ax_p.set_ylabel(label_of(probs) or "probability")
+    ax_p.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    sample = int(probs["sample"]) if "sample" in probs.coords else None
+    if image is None:
+        return ax_p
+    pred = None
+    if epoch is not None:
+        at = probs.sel(epoch=epoch, method="nearest")
+        pred = int(at["label"].values[int(at.argmax("label"))])
+    title = "" if sample is None else f"sample {sample}"
+    if target is not None:
+        title += f"\ntrue: {name(target)}"
+    if pred is not None:
+        title += f"\nepoch {epoch}: {name(pred)}"
+    sample_image(image, ax=ax_img, title=title)
+    return ax_img, ax_p
+
+
+def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=None,
+                    ax=None, smooth: int = 9):
+    """Loss over steps (``step`` marked) beside accuracy over epochs (``epoch`` marked).
+
+    ``ax`` is a pair of Axes (or None); returns the pair.
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(1, 2, figsize=(10, 3.2))
+    lines(loss, x="step", ax=ax[0], smooth=smooth)
+    accuracy_curves(epochs, ax=ax[1])
+    ax[1].xaxis.set_major_locator(_integer_ticks())
+    if step is not None:
+        ax[0].axvline(step, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    if epoch is not None:
+        ax[1].axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    return ax[0], ax[1]
+
+
+def bars(da: xr.DataArray, *, x: str = "layer", highlight: xr.DataArray | None = None,
+         ax=None, label: str = "highlighted"):
+    """One bar per value of dim ``x``; bars where ``highlight`` is True drawn in red."""
+    ax = _ax(ax)
+    names = [str(v) for v in da[x].values]
+    flags = ([bool(v) for v in highlight.sel({x: da[x]}).values] if highlight is not None
+             else [False] * len(names))
+    colors = ["C3" if f else "C0" for f in flags]
+    ax.bar(names, da.values, color=colors)
+    if any(flags):
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color="C3", label=label), Patch(color="C0", label="other")],
+                  fontsize="small")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel(x)
+    ax.set_ylabel(label_of(da))
+    return ax
+
+
+def image_grid(images: xr.DataArray, *, dim: str = "sample", titles=None, ncols: int = 4,
+               cmap: str | None = None, symmetric: bool = False, fig=None):
+    """Images along ``dim`` in a grid; ``symmetric`` centres the colour scale on 0 (for
+    attributions). Returns the array of Axes."""
+    import numpy as np
+
+    n = images.sizes[dim]
+    nrows = -(-n // ncols)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(2.2 * ncols, 2.3 * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        img = images.isel({dim: i})
+        img = img.rename({k: v for k, v in {"y": "row", "x": "col"}.items() if k in img.dims})
+        if "channel" in img.dims:
+            img = img.mean("channel") if symmetric else img
+        values = np.asarray(img.transpose(*[d for d in ("row", "col", "channel")
+                                            if d in img.dims]).values, dtype=float)
+        if values.ndim == 3 and values.shape[-1] == 1:
+            values = values[..., 0]
+        if symmetric:
+            lim = np.nanmax(np.abs(values)) or 1.0
+            ax.imshow(values, cmap=cmap or "RdBu_r", vmin=-lim, vmax=lim)
+        elif values.ndim == 3:
+            lo, hi = np.nanmin(values), np.nanmax(values)
+            ax.imshow((values - lo) / (hi - lo if hi > lo else 1.0))
+        else:
+            ax.imshow(values, cmap=cmap or "gray")
+        title = titles[i] if titles is not None else str(images[dim].values[i])
+        ax.set_title(title, fontsize="small")
+    return axes

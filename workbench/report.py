@@ -17,10 +17,7 @@ def epoch_table(tree) -> str:
 
 def write_report(run_dir) -> tuple[str, list[Path]]:
     """Print-ready table and figures (PNG) under ``run_dir/report``."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves a notebook's backend alone
 
     from . import plots
 
@@ -32,7 +29,8 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     steps = tree["steps"].to_dataset()
     figures = []
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig = Figure(figsize=(11, 3.8))
+    axes = fig.subplots(1, 2)
     plots.lines(steps["loss"], x="step", ax=axes[0], smooth=9)
     plots.accuracy_curves(tree["epochs"].to_dataset(), ax=axes[1])
     fig.suptitle(f"{cfg.get('model')} on {cfg.get('data')}: {cfg.get('optimizer')}, "
@@ -40,9 +38,9 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     fig.tight_layout()
     figures.append(out / "training.png")
     fig.savefig(figures[-1], dpi=110)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig = Figure(figsize=(11, 7))
+    axes = fig.subplots(2, 2)
     plots.lines(layers["grad_norm"], x="step", hue="layer", ax=axes[0, 0], logy=True, smooth=9)
     plots.lines(layers["update_norm"], x="step", hue="layer", ax=axes[0, 1], logy=True,
                 smooth=9)
@@ -53,5 +51,4 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     fig.tight_layout()
     figures.append(out / "layers.png")
     fig.savefig(figures[-1], dpi=110)
-    plt.close(fig)
     return epoch_table(tree), figures

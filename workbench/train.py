@@ -65,6 +65,8 @@ class TrainConfig:
     label_noise: float = 0.0
     data_root: str | None = None
     memory_budget_mb: float = 2048.0
+    curvature_iters: int = 20
+    curvature_batch: int = 256
     model_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -213,6 +215,10 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
             "classes": json.dumps(list(train_ds.classes)),
         })
 
+    probes = list(epoch_probes)
+    if cfg.curvature_iters > 0:
+        probes.append(_curvature_and_damping(cfg, train_ds, lr_fn, mom_fn, lambda: step))
+
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     x_all, y_all = train_ds.images.to(device), train_ds.targets.to(device)
@@ -221,7 +227,7 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                         signal_batch=probe.x[:cfg.signal_batch], probe=probe,
                         feature_layers=cfg.feature_layers, steps_per_epoch=steps_per_epoch,
                         memory_budget=int(cfg.memory_budget_mb * 2**20),
-                        epoch_probes=epoch_probes)
+                        epoch_probes=probes)
     step = start_step
     model.train()
     with recorder:
@@ -276,3 +282,28 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                            f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
                            f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
     return out
+
+
+def _curvature_and_damping(cfg: TrainConfig, train_ds, lr_fn, mom_fn, current_step):
+    """Epoch-end probe: per-group curvature (top Hessian eigenvalue by HVP power iteration on
+    a fixed, seeded batch of ``cfg.curvature_batch`` training images, ``cfg.curvature_iters``
+    iterations), with the damping ratio and regime per group at the epoch's last (lr, mu).
+    With Adam there is no heavy-ball momentum: damping ratio and regime are left undefined.
+    """
+    from .diagnostics.damping import layer_damping
+    from .probes.curvature import curvature_probe
+
+    pos = probe_indices(train_ds.targets.numpy(), size=min(cfg.curvature_batch, len(train_ds)),
+                        seed=cfg.seed + 1)
+    probe = curvature_probe(train_ds.images[pos], train_ds.targets[pos],
+                            iters=cfg.curvature_iters, seed=cfg.seed)
+
+    def curvature_and_damping(model, epoch):
+        curv = probe(model, epoch)["curvature"]
+        last = max(current_step() - 1, 0)
+        mu = mom_fn(last) if mom_fn is not None else float("nan")
+        out = layer_damping(curv, lr_fn(last), mu)
+        # fixed width, so that every epoch's regime names fit the zarr string array
+        return out.assign(regime=out["regime"].astype("<U12"))
+
+    return curvature_and_damping

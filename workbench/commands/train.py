@@ -36,6 +36,8 @@ def add_train_arguments(p, *, defaults=None) -> None:
     p.add_argument("--record-every", type=int, default=1)
     p.add_argument("--signal-every", type=int, default=4,
                    help="take the layer signal on the fixed probe batch every k steps")
+    p.add_argument("--curvature-iters", type=int, default=20,
+                   help="Hessian power iterations per layer group at each epoch end (0: off)")
     p.add_argument("--memory-budget-mb", type=float, default=2048.0)
     p.add_argument("--out", default=d.get("out"), required="out" not in d)
     g = p.add_mutually_exclusive_group()
@@ -55,7 +57,7 @@ def config_from_args(args):
         seed=args.seed, device=args.device, amp=args.amp, probe_size=args.probe_size,
         feature_layers=tuple(f for f in args.features.split(",") if f),
         record_every=args.record_every, signal_every=args.signal_every,
-        memory_budget_mb=args.memory_budget_mb)
+        memory_budget_mb=args.memory_budget_mb, curvature_iters=args.curvature_iters)
 
 
 def run(args) -> int:

@@ -1,6 +1,17 @@
 """Pure diagnostics: xarray in, xarray out, no torch. Each function works on dask-backed data."""
 
+from .auc import auc
+from .damping import (
+    critical_momentum,
+    damping_ratio,
+    damping_regime,
+    epoch_regime,
+    layer_damping,
+    update_cos_summary,
+)
 from .dfa import default_scales, dfa
+from .paths import path_length, path_ratio, probabilities, zigzag
+from .probabilities import softmax
 from .separation import (
     linear_law_deviation,
     load,
@@ -13,10 +24,13 @@ from .stability import collective_signal, early_convergence_lead, integration, s
 from .synchrony import kuramoto_order, metastability, phases, synchrony
 
 __all__ = [
+    "critical_momentum", "damping_ratio", "damping_regime", "epoch_regime", "layer_damping",
+    "update_cos_summary",
     "dfa", "default_scales",
     "phases", "kuramoto_order", "synchrony", "metastability",
     "collective_signal", "integration", "stability", "early_convergence_lead",
     "separation_fuzziness", "separation_by_layer", "load", "load_curve",
     "linear_law_deviation",
     "spring_block_chain", "spring_block_steady_state",
+    "probabilities", "softmax", "path_length", "path_ratio", "zigzag", "auc",
 ]

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -345,7 +346,8 @@ class Recorder:
                 attrs["every"] = repr(self.signal_schedule)
             layer_vars[name] = ((STEP, LAYER), vals[:, :, k], attrs)
         out["layers"] = xr.Dataset(layer_vars, coords={STEP: steps, LAYER: self.layers})
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: mean is NaN
             cos_mean = np.nanmean(vals[:, :, STATS.index("update_cos")], axis=0) \
                 if len(vals) else np.full(len(self.layers), np.nan)
         el = xr.Dataset({"update_cos_mean": (LAYER, cos_mean,

@@ -1,0 +1,184 @@
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from torch import nn
+
+from workbench.probes.attribution import (
+    misclassified_attribution,
+    problematic_overlap,
+    two_means_split,
+)
+
+D, C = 8, 4
+
+
+class Branches(nn.Module):
+    """logits = A x_a + B x_b + C x_c (bias-free): each group's share of a logit is explicit."""
+
+    groups = ("a", "b", "c")
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = (nn.Linear(D, C, bias=False) for _ in range(3))
+
+    def forward(self, x):
+        return self.a(x[:, :D]) + self.b(x[:, D:2 * D]) + self.c(x[:, 2 * D:])
+
+
+def _setup(corrupt="b", seed=0, n=600):
+    g = torch.Generator().manual_seed(seed)
+    teacher = torch.randn(C, D, generator=g)
+    x = torch.randn(n, 3 * D, generator=g)
+    # branches b and c see their input on a random half of the examples only
+    x[:, D:2 * D] *= (torch.rand(n, 1, generator=g) < 0.5)
+    x[:, 2 * D:] *= (torch.rand(n, 1, generator=g) < 0.5)
+    y = (x[:, :D] @ teacher.T).argmax(1)
+    model = Branches()
+    with torch.no_grad():
+        model.a.weight.copy_(3 * teacher)
+        for name in "bc":
+            getattr(model, name).weight.copy_(0.1 * torch.randn(C, D, generator=g))
+        # the corrupted group: large random weights -> it carries the errors
+        getattr(model, corrupt).weight.copy_(3 * torch.randn(C, D, generator=g))
+    return model, x, y, teacher
+
+
+@pytest.mark.parametrize("corrupt", ["b", "c"])
+def test_corrupted_group_is_flagged(corrupt):
+    model, x, y, _ = _setup(corrupt)
+    ds = misclassified_attribution(model, (x, y), ig_top=3, ig_steps=8)
+    assert ds["problematic"].dims == ("layer",)
+    flagged = ds.layer.values[ds["problematic"].values].tolist()
+    assert flagged == [corrupt]
+    assert ds["log_ratio"].sel(layer=corrupt) == ds["log_ratio"].max()
+    assert ds.attrs["n_misclassified"] > 0
+
+
+def test_gradient_scores_against_numpy():
+    model, x, y, _ = _setup()
+    ds = misclassified_attribution(model, (x, y), ig_top=0, batch_size=64)
+    with torch.no_grad():
+        z = model(x)
+    p = torch.softmax(z, 1).numpy()
+    wrong = (z.argmax(1) != y).numpy()
+    onehot = np.eye(C)[y.numpy()]
+    xn = x.numpy()
+    for j, name in enumerate("abc"):
+        xs = xn[:, j * D:(j + 1) * D]
+        for mask, var in [(wrong, "grad_rms_misclassified"), (~wrong, "grad_rms_correct")]:
+            # d mean CE / dW = mean over examples of (softmax - onehot) x^T
+            grad = (p[mask] - onehot[mask]).T @ xs[mask] / mask.sum()
+            assert_allclose(ds[var].sel(layer=name), np.linalg.norm(grad) / np.sqrt(C * D),
+                            rtol=1e-5)
+    assert_allclose(ds["log_ratio"], np.log(ds["grad_rms_misclassified"] /
+                                            ds["grad_rms_correct"]), rtol=1e-6)
+    assert ds["n_params"].values.tolist() == [C * D] * 3
+
+
+def test_layer_attribution_is_each_branch_share_of_the_margin():
+    model, x, y, _ = _setup()
+    ds = misclassified_attribution(model, (x, y), ig_top=4, ig_steps=16)
+    with torch.no_grad():
+        z = model(x)
+        wrong = z.argmax(1) != y
+        pw, yw, xw = z.argmax(1)[wrong], y[wrong], x[wrong]
+        for j, name in enumerate("abc"):
+            out = getattr(model, name)(xw[:, j * D:(j + 1) * D])
+            share = out.gather(1, pw[:, None]) - out.gather(1, yw[:, None])
+            assert_allclose(ds["attribution"].sel(layer=name), share.mean(), rtol=1e-4)
+        margin = (z.gather(1, z.argmax(1)[:, None]) - z.gather(1, y[:, None]))[wrong][:, 0]
+    assert_allclose(ds["attribution"].sum(), margin.mean(), rtol=1e-4)
+    # IG on the worst examples: completeness, maps sum to margin(x) - margin(0) = margin(x)
+    assert ds["integrated_gradients"].dims == ("sample", "channel", "y", "x")
+    assert ds.sizes["sample"] == 4
+    worst = np.sort(ds["loss"].values)[::-1]
+    assert_allclose(ds["loss"].values, worst)
+    ce = torch.nn.functional.cross_entropy(z[wrong], yw, reduction="none")
+    assert_allclose(ds["loss"].values, torch.sort(ce, descending=True).values[:4], rtol=1e-5)
+    sums = ds["integrated_gradients"].sum(("channel", "y", "x")).values
+    expected = margin[torch.argsort(ce, descending=True)[:4]].numpy()
+    assert_allclose(sums, expected, rtol=1e-3)
+    # sample coord is the dataset index of those examples
+    idx = np.flatnonzero(wrong.numpy())[torch.argsort(ce, descending=True)[:4].numpy()]
+    assert ds["sample"].values.tolist() == idx.tolist()
+
+
+def test_image_dataset_like_input_and_mode_restored():
+    model, x, y, _ = _setup()
+
+    class DS:
+        images, targets, indices = x, y, np.arange(1000, 1000 + len(x))
+
+    model.train()
+    ds = misclassified_attribution(model, DS(), ig_top=2, ig_steps=4)
+    assert model.training
+    assert (ds["sample"].values >= 1000).all()
+
+
+def test_no_misclassified_and_unknown_group():
+    model, x, _, teacher = _setup()
+    with torch.no_grad():
+        y = model(x).argmax(1)  # labels the model gets all right
+    with pytest.raises(ValueError, match="no misclassified examples among the 600"):
+        misclassified_attribution(model, (x, y))
+    with pytest.raises(ValueError, match="groups are: a, b, c"):
+        misclassified_attribution(model, (x, y), groups=["a", "zz"])
+    with pytest.raises(TypeError, match=r"\(x, y\)"):
+        misclassified_attribution(model, x)
+
+
+def _brute_two_means(v):
+    """Every split into two non-empty sets; the upper set of the best one."""
+    best, best_set = np.inf, None
+    n = len(v)
+    for r in range(1, n):
+        for hi in itertools.combinations(range(n), r):
+            m = np.zeros(n, bool)
+            m[list(hi)] = True
+            sse = ((v[m] - v[m].mean()) ** 2).sum() + ((v[~m] - v[~m].mean()) ** 2).sum()
+            if sse < best - 1e-12:
+                best, best_set = sse, m if v[m].mean() > v[~m].mean() else ~m
+    return best_set
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_two_means_matches_brute_force(seed):
+    v = np.random.default_rng(seed).normal(size=7)
+    high, thr = two_means_split(v)
+    brute = _brute_two_means(v)
+    assert high.tolist() == brute.tolist()
+    assert v[high].min() > thr > v[~high].max()
+
+
+@pytest.mark.parametrize("values,expected", [
+    ([1.0], [False]),
+    ([2.0, 2.0, 2.0], [False, False, False]),
+    ([np.nan, 1.0], [False, False]),
+    ([0.0, 5.0], [False, True]),
+    ([0.0, 0.1, np.nan, 3.0], [False, False, False, True]),
+])
+def test_two_means_degenerate(values, expected):
+    assert two_means_split(values)[0].tolist() == expected
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    (["conv1", "layer2", "layer3"], ["conv1", "layer2", "layer3"], 1.0),
+    (["conv1", "layer2", "layer3"], ["conv1", "layer2"], 2 / 3),
+    (["conv1"], ["fc"], 0.0),
+    ([], ["fc"], 0.0),
+])
+def test_overlap_table(a, b, expected):
+    assert_allclose(problematic_overlap(a, b), expected)
+
+
+def test_overlap_from_datasets():
+    model, x, y, _ = _setup("b")
+    ds_b = misclassified_attribution(model, (x, y), ig_top=0)
+    model_c, xc, yc, _ = _setup("c")
+    ds_c = misclassified_attribution(model_c, (xc, yc), ig_top=0)
+    assert problematic_overlap(ds_b, ds_b) == 1.0
+    assert problematic_overlap(ds_b, ds_c) == 0.0
+    assert np.isnan(problematic_overlap([], []))

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from workbench.data import load_dataset
+from workbench.widgets import Explorer, explore
+
+from .synthetic import SAMPLES, line_by_gid, tree
+
+
+def test_every_view_observes_the_same_state():
+    app = Explorer(tree())
+    assert set(app.views) == {"training", "layers", "probe"}
+    assert all(v.state is app.state for v in app.views.values())
+    draws = {k: v.draws for k, v in app.views.items()}
+    app.views["layers"].controls["step"].value = 17
+    assert app.views["training"].controls["step"].value == 17
+    assert_allclose(line_by_gid(app.views["training"].axes[0], "selection").get_xdata(), [17, 17])
+    assert {k: v.draws - draws[k] for k, v in app.views.items()} == \
+        {"training": 1, "layers": 1, "probe": 0}
+    app.views["probe"].controls["epoch"].value = 2
+    assert app.views["training"].controls["epoch"].value == 2
+    assert_allclose(line_by_gid(app.views["training"].axes[1], "selection").get_xdata(), [2, 2])
+    assert "step <b>17</b>" in app.status.value and "epoch <b>2</b>" in app.status.value
+
+
+def test_probe_view_shows_softmax_of_the_logits():
+    t = tree()
+    app = Explorer(t)
+    app.state.sample = 42                           # target 3
+    z = t["probe"]["logits"].sel(sample=42).values
+    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+    assert_allclose(line_by_gid(app.views["probe"].axes, "selected").get_ydata(), p[:, 3])
+
+
+def test_tabs_hold_each_views_widget():
+    app = Explorer(tree())
+    assert list(app.tabs.titles) == list(app.views)
+    assert list(app.tabs.children) == [v.widget for v in app.views.values()]
+    assert "application/vnd.jupyter.widget-view+json" in app._repr_mimebundle_()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run")
+    tree().to_zarr(str(path / "record.zarr"))
+    return path
+
+
+def test_explore_opens_a_run_and_traces_probe_images_to_the_test_set(run_dir):
+    app = explore(run_dir)
+    images = app.views["probe"].images
+    test = load_dataset("fashion-mnist", train=False)
+    assert list(images.sample.values) == SAMPLES
+    assert_allclose(images.sel(sample=20).values, test.images[20].permute(1, 2, 0).numpy())
+    app.state.sample = 11
+    assert_allclose(app.views["probe"].axes[0].images[0].get_array(),
+                    test.images[11, 0].numpy(), rtol=1e-6)

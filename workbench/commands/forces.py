@@ -1,0 +1,121 @@
+"""``workbench forces RUN --sample N``: which training examples pull a test sample where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int = 0):
+    """The forces on test sample ``sample`` of a recorded run, and what they were built from.
+
+    Returns ``(pulls, info)``: ``pulls`` is :func:`workbench.probes.forces.forces`'s
+    DataArray (epoch, sample_u, label) over the run's checkpoints; the candidates are
+    ``pool`` training examples of the run (seeded choice), with the labels the run trained
+    on (noisy ones included); η is the run's base learning rate ``config.lr``.
+    """
+    import numpy as np
+
+    from ..data import load_dataset
+    from ..probes.forces import forces
+    from ..record.store import checkpoint_epochs, config, load_checkpoint, open_run
+
+    tree = open_run(run_dir)
+    cfg = config(tree)
+    epochs = checkpoint_epochs(run_dir)
+    if not epochs:
+        raise FileNotFoundError(f"no checkpoints in {Path(run_dir) / 'checkpoints'}")
+    test = load_dataset(cfg["data"], train=False, root=cfg.get("data_root"))
+    if not 0 <= sample < len(test):
+        raise ValueError(f"--sample must be a test-set index in 0..{len(test) - 1}; got {sample}")
+    train = load_dataset(cfg["data"], train=True, root=cfg.get("data_root"),
+                         label_noise=cfg.get("label_noise", 0.0), noise_seed=cfg.get("seed", 0))
+    train_idx = np.asarray(json.loads(tree.attrs.get("train_indices", "null"))
+                           or np.arange(len(train)))
+    rng = np.random.default_rng(seed)
+    cand = np.sort(rng.choice(train_idx, size=min(pool, len(train_idx)), replace=False))
+    flipped = set(json.loads(tree.attrs.get("flipped_train_indices", "[]")))
+    x_o = test.images[sample:sample + 1]
+    pulls = forces(lambda e: load_checkpoint(run_dir, e)[0], x_o, train.images[cand],
+                   train.targets[cand].numpy(), lr=float(cfg["lr"]), top_k=top,
+                   epochs=epochs, sample_u=cand)
+    pulls = pulls.assign_coords(flipped=("sample_u", [int(u) in flipped
+                                                      for u in pulls.sample_u.values]))
+    info = {"classes": list(test.classes), "target": int(test.targets[sample]),
+            "lr": float(cfg["lr"]), "pool": int(cand.size)}
+    return pulls, info
+
+
+def table(pulls, info, sample: int) -> str:
+    """Top pulls at the last recorded epoch, one line per update example."""
+    import numpy as np
+
+    classes, target = info["classes"], info["target"]
+    last = pulls.isel(epoch=-1)
+    lines = [f"forces on test sample {sample} (label: {classes[target]}) at epoch "
+             f"{int(last.epoch)}; eta = {info['lr']:g}; top {pulls.sizes['sample_u']} of "
+             f"{info['pool']} training examples by pull summed over epochs",
+             f"{'rank':>4} {'train idx':>9} {'label':<12} {'noisy':<5} "
+             f"{'pull on ' + classes[target][:10]:>20} {'strongest class':<16} {'pull':>10}"]
+    for u in range(pulls.sizes["sample_u"]):
+        row = last.isel(sample_u=u)
+        c = int(np.abs(row.values).argmax())
+        lines.append(f"{int(row['rank']):>4} {int(row.sample_u):>9} "
+                     f"{classes[int(row.label_u)][:12]:<12} "
+                     f"{'yes' if bool(row.flipped) else 'no':<5} "
+                     f"{float(row.sel(label=target)):>20.3e} {classes[c][:16]:<16} "
+                     f"{float(row.sel(label=c)):>10.3e}")
+    return "\n".join(lines)
+
+
+def figure(pulls, info, out) -> Path:
+    """Pull on the sample's own label over epochs, one line per top update example."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes, target = info["classes"], info["target"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for u in range(pulls.sizes["sample_u"]):
+        p = pulls.isel(sample_u=u)
+        style = "--" if bool(p.flipped) else "-"
+        ax1.plot(pulls.epoch, p.sel(label=target), style,
+                 label=f"#{int(p.sample_u)} ({classes[int(p.label_u)]})")
+    ax1.axhline(0, color="k", lw=0.5)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel(f"pull on log π({classes[target]}) [nat]")
+    ax1.set_title("pull of each top update example (dashed: noisy label)")
+    ax1.legend(fontsize=7)
+    last = pulls.isel(epoch=-1).sum("sample_u")
+    ax2.bar(range(len(classes)), last.values,
+            color=["C3" if c == target else "C0" for c in range(len(classes))])
+    ax2.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
+    ax2.set_ylabel("summed pull [nat]")
+    ax2.set_title(f"top examples' total pull per class, epoch {int(last.epoch)}")
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def run(args) -> int:
+    pulls, info = compute(args.run, sample=args.sample, top=args.top, pool=args.pool)
+    print(table(pulls, info, args.sample))
+    out = args.out or Path(args.run) / "report" / f"forces_sample{args.sample}.png"
+    print(f"figure: {figure(pulls, info, out)}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("forces", help="top training examples pulling on a test sample, per "
+                                      "epoch (AKG decomposition)")
+    p.add_argument("run", help="run directory (holding record.zarr and checkpoints/)")
+    p.add_argument("--sample", type=int, required=True, help="test-set index of the sample")
+    p.add_argument("--top", type=int, default=5, help="how many update examples (default 5)")
+    p.add_argument("--pool", type=int, default=1000,
+                   help="candidate training examples scored (seeded choice; default 1000)")
+    p.add_argument("--out", default=None, help="figure path (default RUN/report/...png)")
+    p.set_defaults(func=run)

@@ -1,0 +1,59 @@
+"""Per-layer statistics over steps: a stat and a layer dropdown, a step slider."""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from .. import plots
+from ..dims import LAYER, STEP, require
+from .state import Selection, controls_for
+from .view import View
+
+
+class LayersView(View):
+    """One per-layer statistic (grad_norm, update_cos…) over steps, the selected step marked.
+
+    Parameters
+    ----------
+    layers : Dataset or DataArray with dims (step, layer)
+        E.g. ``open_run(run)["layers"].to_dataset()``; a Dataset gets a "stat" dropdown over
+        its (step, layer) variables.
+    state : Selection, optional
+        The shared selection (a new one by default).
+    stat : str, optional
+        The variable shown first.
+    smooth : int
+        Rolling mean over that many steps.
+    """
+
+    observes = (LAYER, STEP)
+
+    def __init__(self, layers, state: Selection | None = None, *, stat: str | None = None,
+                 smooth: int = 1):
+        import ipywidgets as w
+
+        super().__init__(state)
+        if isinstance(layers, xr.DataArray):
+            layers = layers.to_dataset(name=layers.name or "value")
+        self.data = xr.Dataset({k: v for k, v in layers.data_vars.items()
+                                if set(v.dims) == {STEP, LAYER}})
+        if not self.data.data_vars:
+            raise ValueError(f"LayersView needs variables with dims (step, layer); got "
+                             f"{ {k: v.dims for k, v in layers.data_vars.items()} }")
+        names = list(self.data.data_vars)
+        first = self.data[names[0]]
+        require(first, "LayersView", [STEP, LAYER], min_size={STEP: 1})
+        self.smooth = smooth
+        self.stat = w.Dropdown(options=names, value=stat or names[0], description="stat")
+        self.stat.observe(self._changed, "value")
+        self.controls = {"stat": self.stat,
+                         **controls_for(first, self.state, [LAYER, STEP],
+                                        step="step")}
+        self._start()
+
+    def draw(self, fig):
+        return plots.layer_stat(self.data[self.stat.value], layer=self.state.layer,
+                                step=self.state.step, smooth=self.smooth, ax=fig.subplots())
+
+
+__all__ = ["LayersView"]

@@ -150,8 +150,7 @@ def _figure(args, rms, signed, curves, sim):
         ax.set_ylabel("LeakyReLU slope (1 = linear)")
         ax.set_title(title)
     ax = axes[2]
-    depth = np.arange(DEPTH + 1)
-    depth = np.arange(len(next(iter(curves.values())))) if curves else depth
+    depth = np.arange(DEPTH + 1) if args.with_input else np.arange(1, DEPTH + 1)
     for (slope, drop), c in curves.items():
         if drop in (args.dropouts[0], args.dropouts[-1]) and slope in (args.slopes[0],
                                                                        args.slopes[-1]):

@@ -153,7 +153,9 @@ def load_curve(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     :math:`c_l = \\frac{\\log D_0 - \\log D_l}{\\log D_0 - \\log D_{L-1}}`: 0 at the first
     entry, 1 at the last. The linear law (He & Su) is :math:`c_l = l/(L-1)`; a curve below it
     means the deep layers carry the load (shallow layers lazy), above it the shallow ones do.
-    NaN where the total separation :math:`\\log D_0 - \\log D_{L-1}` is 0.
+    NaN where the total separation :math:`\\log D_0 - \\log D_{L-1}` is 0. If it is negative
+    (the classes end up *less* separated than they started, e.g. an untrained net) the curve
+    still runs from 0 to 1; check the sign of the total with :func:`load` before reading it.
 
     Examples
     --------
@@ -178,8 +180,10 @@ def linear_law_deviation(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.Dat
     -----
     :math:`\\Delta = \\sqrt{\\frac1L \\sum_{l=0}^{L-1} (c_l - l/(L-1))^2}` with :math:`c_l`
     from :func:`load_curve`, i.e. from the straight line between the curve's ends. 0 when
-    every layer carries the same load; at most 1. The sign (which layers carry the load) is
-    read from the curve itself, or from :func:`load`.
+    every layer carries the same load; below 1/sqrt(3) for any monotone curve, larger when some
+    layers undo separation or the total separation is small (the curve is normalised by it).
+    The sign (which layers carry the load) is read from the curve itself, or from
+    :func:`load`.
 
     Examples
     --------

@@ -1,7 +1,7 @@
 """Recording overhead: plain against recorded training of the default CNN, interleaved.
 
 Each round trains one epoch without recording and one epoch with the Recorder (per-step
-statistics of every layer group, the probe-batch signal every 4 steps, and the epoch end:
+statistics of every layer group, the probe-batch signal every 8 steps, and the epoch end:
 probe-set logits, a checkpoint and the zarr commit), alternating, on identical batches, from
 identical weights. Both epochs end with the same test-set evaluation. The ratio of the median
 epoch times is the overhead; interleaving keeps machine noise out of the ratio.
@@ -85,7 +85,7 @@ def main():
             opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
             store = RunStore(f"{tmp}/run{r}")
             store.create({"config": "{}"})
-            with Recorder(model, store=store, probe=probe, signal_schedule=every(4),
+            with Recorder(model, store=store, probe=probe, signal_schedule=every(8),
                           steps_per_epoch=len(y) // args.batch_size + 1) as rec:
                 rec_t.append(one_epoch(model, opt, x, y, args.batch_size, device, recorder=rec,
                                        test=(test.images, test.targets)))

@@ -60,8 +60,8 @@ class TrainConfig:
     probe_size: int = 512
     feature_layers: tuple = ()
     record_every: int = 1
-    signal_every: int = 4
-    signal_batch: int = 64
+    signal_every: int = 8
+    signal_batch: int = 32
     label_noise: float = 0.0
     data_root: str | None = None
     memory_budget_mb: float = 2048.0

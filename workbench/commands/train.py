@@ -34,7 +34,7 @@ def add_train_arguments(p, *, defaults=None) -> None:
     p.add_argument("--features", default=d.get("features", ""),
                    help="comma-separated layer groups whose probe-set outputs are recorded")
     p.add_argument("--record-every", type=int, default=1)
-    p.add_argument("--signal-every", type=int, default=4,
+    p.add_argument("--signal-every", type=int, default=8,
                    help="take the layer signal on the fixed probe batch every k steps")
     p.add_argument("--curvature-iters", type=int, default=20,
                    help="Hessian power iterations per layer group at each epoch end (0: off)")

@@ -76,9 +76,9 @@ class Recorder:
     schedule : callable step -> bool
         Steps whose per-layer statistics are kept (default every step).
     signal_schedule : callable step -> bool
-        Steps at which the probe-batch signal is taken (default ``every(4)``).
+        Steps at which the probe-batch signal is taken (default ``every(8)``).
     signal_batch : torch.Tensor, optional
-        The fixed batch for ``signal``; the first 64 probe samples by default.
+        The fixed batch for ``signal``; the first 32 probe samples by default.
     probe : Probe, optional
         Probe set: logits (and ``feature_layers``' outputs) are recorded each epoch.
     feature_layers : sequence of str
@@ -107,20 +107,22 @@ class Recorder:
                 raise ValueError(f"feature layer {f!r} is not a recorded layer; recorded "
                                  f"layers: {', '.join(names)}")
         self.schedule = schedule or every(1)
-        self.signal_schedule = signal_schedule or every(4)
+        self.signal_schedule = signal_schedule or every(8)
         self.probe = probe
         self.feature_layers = tuple(feature_layers)
         if signal_batch is None and probe is not None:
-            signal_batch = probe.x[:64]
+            signal_batch = probe.x[:32]
         self.signal_batch = signal_batch
         self.epoch_probes = tuple(epoch_probes)
         self.tap = ActivationTap(self.feature_layers)
         self._ctx = None
-        # flat parameter list and its layer index, for segment sums
-        flat = [(i, p) for i, n in enumerate(names) for p in self.params[n]]
-        self._flat = [p for _, p in flat]
-        dev = self._flat[0].device if self._flat else torch.device("cpu")
-        self._owner = torch.tensor([i for i, _ in flat], dtype=torch.long, device=dev)
+        # flat parameter list; each layer's parameters are one contiguous slice of it
+        self._flat = [p for n in names for p in self.params[n]]
+        self._slices, start = [], 0
+        for n in names:
+            size = sum(p.numel() for p in self.params[n])
+            self._slices.append(slice(start, start + size))
+            start += size
         self._prev_w = None
         self._prev_d = None
         self._rows: list[np.ndarray] = []
@@ -179,7 +181,7 @@ class Recorder:
         self._ctx = capture(self.modules, self.tap)
         self._ctx.__enter__()
         self.tap.mode = "train"
-        self._prev_w = [p.detach().clone() for p in self._flat]
+        self._prev_w = self._flat_params()
         self._prev_d = None
         return self
 
@@ -191,36 +193,36 @@ class Recorder:
         return False
 
     # -- per step --------------------------------------------------------------------------------
-    def _segment(self, per_param: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(len(self.layers), dtype=per_param.dtype, device=per_param.device)
-        return out.index_add_(0, self._owner, per_param)
+    def _flat_params(self) -> torch.Tensor:
+        return torch.cat([p.detach().reshape(-1).float() for p in self._flat])
 
     @torch.no_grad()
     def _layer_stats(self) -> torch.Tensor:
-        """(layer, 6) tensor of grad/weight/update norms, update cos, act mean/std."""
+        """(layer, 6) tensor of grad/weight/update norms, update cos, act mean/std.
+
+        Parameters and gradients are concatenated into flat vectors (a layer's parameters
+        are contiguous), so each layer costs three norms and a dot product on a slice.
+        """
         dev = self._device()
-        L = len(self.layers)
-        params = [p.detach() for p in self._flat]
-        grads = [p.grad.detach() if p.grad is not None else torch.zeros_like(p)
-                 for p in self._flat]
-        sq = lambda ts: torch.stack(torch._foreach_norm(ts)).float() ** 2  # noqa: E731
-        grad_n = self._segment(sq(grads)).sqrt()
-        weight_n = self._segment(sq(params)).sqrt()
-        delta = torch._foreach_sub(params, self._prev_w)
-        upd_sq = self._segment(sq(delta))
-        if self._prev_d is None:
-            cos = torch.full((L,), float("nan"), device=dev)
-        else:
-            dots = torch.stack([torch.vdot(a.flatten().float(), b.flatten().float())
-                                for a, b in zip(delta, self._prev_d, strict=True)])
-            prev_sq = self._segment(sq(self._prev_d))
-            cos = self._segment(dots) / (upd_sq * prev_sq).sqrt()
-        torch._foreach_copy_(self._prev_w, params)
-        self._prev_d = delta
+        w = self._flat_params()
+        g = torch.cat([(p.grad.detach() if p.grad is not None else torch.zeros_like(p))
+                       .reshape(-1).float() for p in self._flat])
+        d = w - self._prev_w
+        rows = []
+        for sl in self._slices:
+            rows.append(torch.stack([
+                torch.linalg.vector_norm(g[sl]), torch.linalg.vector_norm(w[sl]),
+                torch.linalg.vector_norm(d[sl]),
+                torch.dot(d[sl], self._prev_d[sl]) if self._prev_d is not None
+                else torch.tensor(float("nan"), device=dev)]))
+        stats = torch.stack(rows)
+        if self._prev_d is not None:
+            stats[:, 3] /= stats[:, 2] * self._prev_norm
+        self._prev_w, self._prev_d, self._prev_norm = w, d, stats[:, 2].clone()
         nan2 = torch.full((2,), float("nan"), device=dev)
         act = torch.stack([self.tap.stats.get(n, nan2).to(dev) for n in self.layers])
         self.tap.stats.clear()
-        return torch.cat([torch.stack([grad_n, weight_n, upd_sq.sqrt(), cos], 1), act], 1)
+        return torch.cat([stats, act], 1)
 
     @torch.no_grad()
     def _signal(self) -> torch.Tensor:

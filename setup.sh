@@ -43,5 +43,4 @@ else
   echo "== installing workbench"
   $PIP install -q -e .
 fi
-.venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
 echo "== ready: $(.venv/bin/python -c 'import torch, workbench; print("workbench", workbench.__version__, "torch", torch.__version__)')"

@@ -47,6 +47,13 @@ def test_probe_set_is_stratified_seeded_and_traceable(fmnist_test):
     torch.testing.assert_close(sub.images[7], fmnist_test.images[sub.indices[7]])
 
 
+def test_probe_set_of_a_whole_uneven_split_is_all_of_it():
+    y = np.array([0] * 25 + [1] * 26 + [2] * 26)
+    np.testing.assert_array_equal(probe_indices(y, size=len(y), seed=9), np.arange(len(y)))
+    with pytest.raises(ValueError, match="class 0 has 25 samples, fewer than the 26"):
+        probe_indices(np.r_[y, [1, 2]], size=78, seed=0)
+
+
 def test_label_noise_flips_the_asked_fraction_to_other_classes(fmnist_test):
     noisy = data.inject_label_noise(fmnist_test, 0.2, seed=1)
     flipped = (noisy.targets != noisy.clean_targets).numpy()

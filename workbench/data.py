@@ -250,6 +250,8 @@ def probe_indices(targets, *, size: int = 512, seed: int = 0) -> np.ndarray:
     if size > len(targets):
         raise ValueError(f"probe set of {size} samples asked for, but the split has only "
                          f"{len(targets)}")
+    if size == len(targets):  # the whole split, whatever its class counts
+        return np.arange(len(targets))
     rng = np.random.default_rng(seed)
     per = np.full(len(classes), size // len(classes))
     per[rng.permutation(len(classes))[: size % len(classes)]] += 1

@@ -124,7 +124,7 @@ def test_quickstart_slider_updates_the_view(lab, tmp_path):
             page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
             page.wait_for_function("document.querySelectorAll('.jp-NotebookPanel .jp-Cell')"
                                    ".length >= 5", timeout=90_000)
-            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+            page.get_by_text(re.compile(r"^Python 3.* \| Idle$")).wait_for(timeout=90_000)
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
             page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
             page.wait_for_function(ALL_RAN, timeout=180_000)
@@ -167,7 +167,7 @@ def test_quickstart_slider_updates_the_view(lab, tmp_path):
             page.wait_for_function("s => { const i = [...document.querySelectorAll("
                                    "'.widget-output img')].find(e => e.offsetParent);"
                                    " return i && i.src !== s; }", arg=src, timeout=30_000)
-            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=30_000)
+            page.get_by_text(re.compile(r"^Python 3.* \| Idle$")).wait_for(timeout=30_000)
             time.sleep(0.5)
             explorer.screenshot(path=str(tmp_path / "explorer.png"))
             if os.environ.get("WORKBENCH_UI_SCREENSHOT"):

@@ -151,7 +151,8 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
         The run directory (``runs/<name>``).
     resume : bool
         Continue the run in ``out`` from its last checkpoint (``cfg.epochs`` may be larger
-        than before; other settings come from the stored run).
+        than before; other settings come from the stored run). With more epochs the lr and
+        momentum schedules are recomputed over the new total number of steps.
     overwrite : bool
         Replace whatever ``out`` holds.
     epoch_probes : callables ``(model, epoch) -> xr.Dataset`` over ``layer``, recorded in

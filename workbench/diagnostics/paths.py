@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..dims import EPOCH, LABEL, require
+from .probabilities import softmax
 
 
 def probabilities(logits: xr.DataArray, *, label_dim: str = LABEL) -> xr.DataArray:
@@ -26,13 +27,7 @@ def probabilities(logits: xr.DataArray, *, label_dim: str = LABEL) -> xr.DataArr
     >>> probabilities(z).dims
     ('epoch', 'sample', 'label')
     """
-    require(logits, "probabilities", [label_dim], name="logits")
-    out = xr.apply_ufunc(_softmax, logits, input_core_dims=[[label_dim]],
-                         output_core_dims=[[label_dim]], dask="parallelized",
-                         output_dtypes=[float])
-    out = out.transpose(*logits.dims)
-    out.attrs = {"long_name": "predicted probability", "units": "1"}
-    return out.rename("prob")
+    return softmax(logits, dim=label_dim)
 
 
 def path_length(probs: xr.DataArray, *, dim: str = EPOCH,
@@ -134,11 +129,6 @@ def zigzag(probs: xr.DataArray, *, labels: xr.DataArray | None = None, dim: str 
 def _apply(kernel, probs, dim, label_dim):
     return xr.apply_ufunc(kernel, probs, input_core_dims=[[dim, label_dim]],
                           dask="parallelized", output_dtypes=[float])
-
-
-def _softmax(z):
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
 
 
 def _length(p):

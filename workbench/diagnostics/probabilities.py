@@ -40,7 +40,7 @@ def softmax(logits: xr.DataArray, *, dim: str = LABEL) -> xr.DataArray:
     out = e / e.sum(dim)
     out = out.transpose(*logits.dims)
     out.name = "probability"
-    out.attrs = {"long_name": "predicted probability", "units": ""}
+    out.attrs = {"long_name": "predicted probability", "units": "1"}
     return out
 
 

@@ -3,7 +3,9 @@
 Fashion-MNIST (MIT licence, Zalando SE) ships in ``data/fashion-mnist`` as the original gzip
 IDX files and is read without any network; each file is checked against its SHA-256 before use.
 CIFAR-10/100 are downloaded by torchvision into ``root`` for users who have internet, and read
-from there by :func:`read_cifar` (the python-pickle format).
+from there by :func:`read_cifar` (the python-pickle format) through :func:`safe_unpickle`,
+which rebuilds only dicts, lists, strings, numbers and numeric numpy arrays: a batch file that
+carries code is refused, never run.
 """
 
 from __future__ import annotations
@@ -47,6 +49,76 @@ NORMALISATION = {
 
 class ChecksumError(RuntimeError):
     """A data file does not have the SHA-256 it should."""
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle asked for something other than plain data (it would have run code)."""
+
+
+#: The only globals a CIFAR batch may name: numpy's array reconstruction (old and new module
+#: paths, protocols 2-5) and the codec Python 3 uses for bytes in protocol 2.
+_SAFE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _DataUnpickler(pickle.Unpickler):
+    def __init__(self, f, path):
+        super().__init__(f, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module, name):
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise UnsafePickleError(
+            f"{self.path} is not a plain CIFAR data file: it asks to load {module}.{name}, "
+            f"which could run code, so it was refused. Delete it and download the dataset "
+            f"again from its official source.")
+
+
+def safe_unpickle(path) -> object:
+    """Unpickle a data file without running any code it carries.
+
+    Only dicts, lists, tuples, strings, bytes, numbers and numpy arrays of a numeric or
+    string dtype are rebuilt; any other global (``os.system``, ``builtins.eval``, a class
+    with ``__reduce__``…) raises :class:`UnsafePickleError` before it is looked up.
+
+    Examples
+    --------
+    >>> import pickle, tempfile, numpy as np
+    >>> f = tempfile.NamedTemporaryFile(suffix=".pkl", delete=False)
+    >>> pickle.dump({"data": np.zeros((2, 3), np.uint8), "labels": [0, 1]}, f); f.close()
+    >>> safe_unpickle(f.name)["data"].shape
+    (2, 3)
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        out = _DataUnpickler(f, path).load()
+    _check_plain(out, path)
+    return out
+
+
+def _check_plain(obj, path, depth=0) -> None:
+    if depth > 4:
+        raise UnsafePickleError(f"{path} nests deeper than a CIFAR data file does")
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "biufSU":
+            raise UnsafePickleError(f"{path} holds an array of dtype {obj.dtype}; a CIFAR "
+                                    f"data file holds numbers and names only")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_plain(k, path, depth + 1)
+            _check_plain(v, path, depth + 1)
+    elif isinstance(obj, (list, tuple)):
+        if obj and not all(isinstance(v, (int, float, str, bytes)) for v in obj):
+            for v in obj:
+                _check_plain(v, path, depth + 1)
+    elif not isinstance(obj, (int, float, str, bytes, np.generic)) and obj is not None:
+        raise UnsafePickleError(f"{path} holds a {type(obj).__name__}; a CIFAR data file "
+                                f"holds numbers and names only")
 
 
 @dataclass
@@ -126,14 +198,21 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def read_cifar(folder: Path, files: list[str], label_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read CIFAR python-pickle batches: (N, 32, 32, 3) uint8 images and int labels."""
+    """Read CIFAR python-pickle batches: (N, 32, 32, 3) uint8 images and int labels.
+
+    Each batch goes through :func:`safe_unpickle`: no code in it is run.
+    """
     xs, ys = [], []
     for name in files:
         path = Path(folder) / name
         if not path.exists():
             raise FileNotFoundError(f"missing CIFAR batch {path}")
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+        entry = safe_unpickle(path)
+        if not isinstance(entry, dict) or "data" not in entry or label_key not in entry:
+            raise ValueError(f"{path} is not a CIFAR batch: expected a dict with 'data' and "
+                             f"{label_key!r}; found {type(entry).__name__}"
+                             + (f" with keys {sorted(map(str, entry))}"
+                                if isinstance(entry, dict) else ""))
         xs.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
         ys.append(np.asarray(entry[label_key], dtype=np.int64))
     return np.concatenate(xs).transpose(0, 2, 3, 1), np.concatenate(ys)
@@ -163,8 +242,7 @@ def _cifar(name: str, train: bool, root: Path, download: bool):
                 f"{root / folder} exists, then pass --data-root {root}. The embedded default "
                 f"'fashion-mnist' works offline.") from e
     images, labels = read_cifar(root / folder, files, label_key)
-    with open(root / folder / meta, "rb") as f:
-        classes = tuple(pickle.load(f, encoding="latin1")[meta_key])
+    classes = tuple(str(c) for c in safe_unpickle(root / folder / meta)[meta_key])
     return images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2), labels, classes
 
 

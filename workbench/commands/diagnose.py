@@ -8,22 +8,17 @@ CURVATURE_BATCH = 256
 
 
 def run_data(run_dir, *, train: bool, size=None):
-    """The run's own training subset or test set, as an ImageDataset."""
-    from ..data import load_dataset, train_subset
-    from ..record.store import config, open_run
+    """The run's own training subset or test set, as an ImageDataset.
 
-    cfg = config(open_run(run_dir))
-    seed = int(cfg.get("seed", 0))
-    if train:
-        ds = load_dataset(cfg.get("data", "fashion-mnist"), train=True,
-                          root=cfg.get("data_root"), label_noise=cfg.get("label_noise", 0.0),
-                          noise_seed=seed)
-        ds = train_subset(ds, cfg.get("train_size"), seed=seed)
-    else:
-        ds = load_dataset(cfg.get("data", "fashion-mnist"), train=False,
-                          root=cfg.get("data_root"))
-        ds = train_subset(ds, cfg.get("test_size"), seed=seed)
-    return train_subset(ds, size, seed=seed) if size else ds
+    Read through :class:`~workbench.run.Run`: from this user's data root, never from a
+    ``data_root`` the store names.
+    """
+    from ..data import train_subset
+    from ..run import Run
+
+    run = Run(run_dir)
+    ds = run.train_data() if train else run.test_data()
+    return train_subset(ds, size, seed=run.config.seed) if size else ds
 
 
 def _fmt(v, spec=".3f"):

@@ -18,17 +18,22 @@ def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int =
 
     from ..data import load_dataset
     from ..probes.forces import forces
-    from ..record.store import checkpoint_epochs, config, load_checkpoint, open_run
+    from ..record.store import config
+    from ..run import Run
 
-    tree = open_run(run_dir)
+    run = Run(run_dir)
+    tree = run.tree
     cfg = config(tree)
-    epochs = checkpoint_epochs(run_dir)
+    epochs = run.epochs
     if not epochs:
-        raise FileNotFoundError(f"no checkpoints in {Path(run_dir) / 'checkpoints'}")
-    test = load_dataset(cfg["data"], train=False, root=cfg.get("data_root"))
+        raise FileNotFoundError(f"no committed epoch with a checkpoint in "
+                                f"{Path(run_dir) / 'checkpoints'}")
+    # the user's own data root, never the store's 'data_root'
+    root = run._root()
+    test = load_dataset(cfg["data"], train=False, root=root, download=False)
     if not 0 <= sample < len(test):
         raise ValueError(f"--sample must be a test-set index in 0..{len(test) - 1}; got {sample}")
-    train = load_dataset(cfg["data"], train=True, root=cfg.get("data_root"),
+    train = load_dataset(cfg["data"], train=True, root=root, download=False,
                          label_noise=cfg.get("label_noise", 0.0), noise_seed=cfg.get("seed", 0))
     train_idx = np.asarray(json.loads(tree.attrs.get("train_indices", "null"))
                            or np.arange(len(train)))
@@ -36,7 +41,7 @@ def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int =
     cand = np.sort(rng.choice(train_idx, size=min(pool, len(train_idx)), replace=False))
     flipped = set(json.loads(tree.attrs.get("flipped_train_indices", "[]")))
     x_o = test.images[sample:sample + 1]
-    pulls = forces(lambda e: load_checkpoint(run_dir, e)[0], x_o, train.images[cand],
+    pulls = forces(lambda e: run.model(e), x_o, train.images[cand],
                    train.targets[cand].numpy(), lr=float(cfg["lr"]), top_k=top,
                    epochs=epochs, sample_u=cand)
     pulls = pulls.assign_coords(flipped=("sample_u", [int(u) in flipped

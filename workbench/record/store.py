@@ -252,9 +252,29 @@ def signals(tree: xr.DataTree) -> xr.DataArray:
     return sig.dropna(STEP, how="all")
 
 
+def committed_epochs(run_dir) -> int:
+    """How many epochs the run's record has committed (0 when it has no record)."""
+    path = Path(run_dir) / RECORD
+    if not (path / "zarr.json").exists():
+        return 0
+    ctx = _quiet()
+    try:
+        attrs = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs
+        return int(attrs.get("committed_epochs", 0))
+    finally:
+        ctx.__exit__(None, None, None)
+
+
 def checkpoint_epochs(run_dir) -> list[int]:
-    return [int(p.stem.split("_")[1])
-            for p in sorted((Path(run_dir) / CHECKPOINTS).glob("epoch_*.pt"))]
+    """Epochs that are committed in the record *and* have a checkpoint file.
+
+    A checkpoint written before a crash, for an epoch the record never committed, is not
+    listed (nor loaded by :func:`load_checkpoint`).
+    """
+    n = committed_epochs(run_dir)
+    found = (int(p.stem.split("_")[1])
+             for p in sorted((Path(run_dir) / CHECKPOINTS).glob("epoch_*.pt")))
+    return [e for e in found if e < n]
 
 
 def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
@@ -264,7 +284,8 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
     ----------
     run_dir : path
     epoch : int, optional
-        Which epoch; the last one by default (negative values count from the end).
+        Which epoch; the last committed one by default (negative values count from the end).
+        Only epochs the record has committed are loaded.
 
     Returns
     -------
@@ -280,7 +301,8 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
 
     epochs = checkpoint_epochs(run_dir)
     if not epochs:
-        raise FileNotFoundError(f"no checkpoints in {Path(run_dir) / CHECKPOINTS}")
+        raise FileNotFoundError(f"no committed epoch with a checkpoint in "
+                                f"{Path(run_dir) / CHECKPOINTS}")
     if epoch is None or epoch < 0:
         epoch = epochs[epoch if epoch is not None else -1]
     if epoch not in epochs:

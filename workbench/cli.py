@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import pickle
 import pkgutil
 import sys
+import zipfile
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +40,55 @@ def main(argv=None) -> int:
         print("\ninterrupted: every finished epoch is saved; continue with --resume",
               file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError, FloatingPointError,
-            RuntimeError) as e:
-        print(f"workbench {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, KeyError, RuntimeError, FloatingPointError, EOFError,
+            pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"workbench {args.command}: error: {_damage_line(args) or error_line(e)}",
+              file=sys.stderr)
         return 1
+
+
+def _damage_line(args) -> str | None:
+    """When a command on a run fails, and the run is damaged, say which files are."""
+    from .record.integrity import StoreDamagedError, verify
+
+    run = getattr(args, "run", None)
+    if not isinstance(run, str) or args.command == "verify":
+        return None
+    try:
+        damage = verify(run)
+    except Exception:  # noqa: BLE001  (not a run, or unreadable: the original error stands)
+        return None
+    return str(StoreDamagedError(run, damage)) if damage else None
+
+
+def error_line(e: BaseException) -> str:
+    """One line that names the file and what to do, for the errors a user can meet."""
+    import errno
+
+    if isinstance(e, OSError) and not isinstance(e, (FileNotFoundError, FileExistsError)) \
+            and e.errno is not None:
+        where = f" {e.filename}" if e.filename else ""
+        hint = {errno.ENOSPC: "free some disk space, then continue with --resume",
+                errno.EACCES: "check the permissions of that path, or choose another one",
+                errno.EPERM: "check the permissions of that path, or choose another one",
+                errno.ENOTDIR: "a path component is a file, not a directory: choose another "
+                               "path",
+                errno.EROFS: "the file system is read-only: choose another path"}.get(
+            e.errno, "check that path")
+        return f"{e.strerror or type(e).__name__}:{where}; {hint}"
+    if isinstance(e, KeyError):
+        return (f"the run has no {e.args[0]!r} (it holds no committed epoch yet, or was not "
+                f"written by 'workbench train'); train it first or check the path")
+    if isinstance(e, pickle.UnpicklingError):
+        return f"{e}".splitlines()[0]
+    text = " ".join(str(e).split()) or type(e).__name__
+    if type(e).__module__ == "builtins" and not isinstance(
+            e, (ValueError, FileNotFoundError, FileExistsError, RuntimeError,
+                FloatingPointError)):
+        text = f"{type(e).__name__}: {text}"
+    return text
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from dataclasses import dataclass, field
 
 from .dims import choice
@@ -24,6 +26,12 @@ from .dims import choice
 MODELS = ("cnn", "resnet18", "mlp")
 DATASETS = ("fashion-mnist", "cifar10", "cifar100")
 OPTIMIZERS = ("sgd", "adam")
+#: Settings that may differ on ``--resume`` without asking: how long, where, and where this
+#: user keeps the data.
+RESUME_FREE = ("epochs", "device", "data_root")
+#: Settings that may differ on ``--resume`` with ``allow_changes`` (``--allow-change``): they
+#: change how densely or how the run is recorded or computed, not what is trained.
+RESUME_SAFE = ("memory_budget_mb", "record_every", "signal_every", "amp")
 #: (channels, side, classes) of each dataset's images.
 INPUT = {"fashion-mnist": (1, 28, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
 
@@ -59,13 +67,48 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        """Check every setting, so that a bad one fails before any file is created or
+        deleted; each message names the setting, what it must be and what it got."""
         choice(self.model, MODELS, "model")
         choice(self.data, DATASETS, "dataset")
         choice(self.optimizer, OPTIMIZERS, "optimizer")
-        for name in ("epochs", "batch_size", "record_every", "signal_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        for name in ("epochs", "batch_size", "record_every", "signal_every", "probe_size",
+                     "signal_batch", "curvature_batch"):
+            _integer(self, name, low=1)
+        for name in ("train_size", "test_size"):
+            if getattr(self, name) is not None:
+                _integer(self, name, low=1)
+        _integer(self, "curvature_iters", low=0)
+        _integer(self, "seed", low=0, high=2**32 - 1)
+        _number(self, "lr", positive=True)
+        _number(self, "weight_decay")
+        _number(self, "memory_budget_mb", positive=True)
+        _number(self, "label_noise")
+        if not self.label_noise <= 1:
+            raise ValueError(f"label_noise must be a fraction in [0, 1]; got {self.label_noise}")
+        if not isinstance(self.lr_schedule, str):
+            raise ValueError(f"lr_schedule must be a name; got {self.lr_schedule!r}")
+        if not isinstance(self.momentum, str) or not self.momentum:
+            raise ValueError(f"momentum must be a spec such as 'constant:0.9'; got "
+                             f"{self.momentum!r}")
+        if isinstance(self.feature_layers, str):
+            self.feature_layers = tuple(f for f in self.feature_layers.split(",") if f)
         self.feature_layers = tuple(self.feature_layers)
+        if not all(isinstance(f, str) and f for f in self.feature_layers):
+            raise ValueError(f"feature_layers must be layer names; got {self.feature_layers}")
+        if not isinstance(self.model_kwargs, dict):
+            raise ValueError(f"model_kwargs must be a dict; got {self.model_kwargs!r}")
+
+    def resume_conflicts(self, stored: TrainConfig, *, allow_changes: bool = False
+                         ) -> dict[str, tuple]:
+        """The settings in which ``self`` differs from the ``stored`` run and which a resume
+        may not change: ``{field: (stored value, this value)}``.
+
+        :data:`RESUME_FREE` may always change; :data:`RESUME_SAFE` only with
+        ``allow_changes``.
+        """
+        ignore = RESUME_FREE + (RESUME_SAFE if allow_changes else ())
+        return stored.differences(self, ignore=ignore)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -98,4 +141,23 @@ class TrainConfig:
                 and json.dumps(a[k], sort_keys=True) != json.dumps(b[k], sort_keys=True)}
 
 
-__all__ = ["TrainConfig", "MODELS", "DATASETS", "OPTIMIZERS", "INPUT"]
+def _integer(cfg, name, *, low, high=None):
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"{name} must be an integer; got {v!r}")
+    if v < low or (high is not None and v > high):
+        bound = f"at least {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}; got {v}")
+
+
+def _number(cfg, name, *, positive=False):
+    v = getattr(cfg, name)
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ValueError(f"{name} must be a number; got {v!r}")
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        what = "a finite number > 0" if positive else "a finite number >= 0"
+        raise ValueError(f"{name} must be {what}; got {v}")
+
+
+__all__ = ["TrainConfig", "MODELS", "DATASETS", "OPTIMIZERS", "INPUT", "RESUME_FREE",
+           "RESUME_SAFE"]

@@ -194,11 +194,10 @@ class Run:
 
     def checkpoint(self, epoch: int = -1, *, device="cpu") -> dict:
         """The checkpoint of a committed epoch (``weights_only=True``: no code is run)."""
-        import torch
+        from .record.store import load_state
 
         epoch = self._epoch(epoch)
-        return torch.load(self.store.checkpoint_path(epoch), map_location=device,
-                          weights_only=True)
+        return load_state(self.store.checkpoint_path(epoch), map_location=device)
 
     def model(self, epoch: int = -1, *, device="cpu"):
         """The model at the end of ``epoch`` (negative counts from the end), in eval mode."""

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import __version__
-from .config import TrainConfig
+from .config import RESUME_SAFE, TrainConfig
 from .data import load_dataset, probe_indices, train_subset
 from .models import model_for
 from .optim import (
@@ -30,9 +30,10 @@ from .optim import (
     make_momentum,
     set_hyperparameters,
 )
+from .record.lock import LOCK, RunLock
 from .record.recorder import Probe, Recorder
 from .record.schedules import every
-from .record.store import RunExistsError, RunStore
+from .record.store import RunExistsError, RunStore, load_state
 
 
 def resolve_device(device: str) -> torch.device:
@@ -58,27 +59,107 @@ def evaluate(model, x, y, *, batch_size: int = 1000) -> tuple[float, float]:
     return loss / len(y), correct / len(y)
 
 
-def _prepare_out(out: Path, cfg: TrainConfig, resume: bool, overwrite: bool) -> RunStore:
-    store = RunStore(out)
+class ResumeError(ValueError):
+    """A resume that would not continue the stored run as it was."""
+
+
+def _check_out(out: Path, store: RunStore, cfg: TrainConfig, resume: bool,
+               overwrite: bool) -> None:
+    """Read-only checks of the output directory (nothing is created or deleted here)."""
     if resume and overwrite:
         raise ValueError("choose either --resume or --overwrite, not both")
-    if store.exists() and not resume:
-        if not overwrite:
-            old = TrainConfig.from_json(store.attrs()["config"])
-            what = "the same run" if old.same_run(cfg) else "a different run"
-            raise RunExistsError(f"{out} already holds {what} (model {old.model}, data "
-                                 f"{old.data}, {store.attrs()['committed_epochs']} epochs); "
-                                 f"pass --resume to continue it or --overwrite to replace it")
-        shutil.rmtree(out)
-    elif not store.exists() and out.exists() and any(out.iterdir()) and not overwrite:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a directory; choose another "
+                                 f"--out")
+    if resume:
+        if not store.exists():
+            raise FileNotFoundError(f"--resume: {out} holds no run (no {store.path.name}); "
+                                    f"train without --resume to start one there")
+        return
+    if store.exists() and not overwrite:
+        attrs = store.attrs()
+        old = TrainConfig.from_json(attrs["config"])
+        what = "the same run" if old.same_run(cfg) else "a different run"
+        raise RunExistsError(f"{out} already holds {what} (model {old.model}, data "
+                             f"{old.data}, {attrs.get('committed_epochs', 0)} epochs); "
+                             f"pass --resume to continue it or --overwrite to replace it")
+    if not store.exists() and out.exists() and any(p.name != LOCK for p in out.iterdir()) \
+            and not overwrite:
         raise RunExistsError(f"{out} exists and is not a run directory (no record.zarr); "
                              f"choose another --out or pass --overwrite")
-    return store
+
+
+def _resumed_config(store: RunStore, cfg: TrainConfig, allow_changes: bool) -> TrainConfig:
+    """The stored settings, with only the changes a resume may make; the others refused."""
+    stored = TrainConfig.from_json(store.attrs()["config"])
+    bad = cfg.resume_conflicts(stored, allow_changes=allow_changes)
+    if bad:
+        lines = "; ".join(f"{k}: stored {a!r}, given {b!r}" for k, (a, b) in sorted(bad.items()))
+        safe = sorted(set(bad) & set(RESUME_SAFE))
+        hint = (f" ({', '.join(safe)} may change with --allow-change)" if safe
+                and not allow_changes else "")
+        raise ResumeError(f"--resume would continue {store.dir} with other settings than it "
+                          f"was trained with: {lines}{hint}. Resume with the stored "
+                          f"settings, or train a new run into another --out")
+    committed = int(store.attrs().get("committed_epochs", 0))
+    if cfg.epochs < committed:
+        raise ResumeError(f"--resume --epochs {cfg.epochs}: {store.dir} has already "
+                          f"committed {committed} epochs; pass --epochs {committed + 1} or "
+                          f"more to train further")
+    return dataclasses.replace(stored, epochs=cfg.epochs, device=cfg.device,
+                               data_root=cfg.data_root,
+                               **{k: getattr(cfg, k) for k in RESUME_SAFE
+                                  if allow_changes})
+
+
+def _clear(out: Path) -> None:
+    """Delete what ``out`` holds, except the lock this process holds in it."""
+    for p in out.iterdir():
+        if p.name == LOCK:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def _resume_state(store: RunStore) -> tuple[int, int, dict | None]:
+    """Check the stored run, cut what was never committed, and load the last checkpoint.
+
+    Returns (start epoch, start step, checkpoint state or None).
+    """
+    from .record.integrity import StoreDamagedError, verify
+
+    damage = verify(store.dir)
+    if damage:
+        raise StoreDamagedError(store.dir, damage, action="resume")
+    committed, steps = store.trim()
+    for extra in sorted(store.checkpoints.glob("epoch_*.pt")):
+        if int(extra.stem.split("_")[1]) >= committed:  # written, never committed
+            extra.unlink()
+    if committed == 0:
+        return 0, 0, None
+    path = store.checkpoint_path(committed - 1)
+    if not path.exists():
+        raise ResumeError(f"--resume: the checkpoint of the last committed epoch "
+                          f"{committed - 1} is missing ({path}); restore it, or start the run "
+                          f"again with --overwrite")
+    state = load_state(path)
+    if int(state.get("epoch", -1)) != committed - 1 or int(state.get("step", -1)) != steps:
+        raise ResumeError(f"--resume: {path} holds epoch {state.get('epoch')} step "
+                          f"{state.get('step')}, but the record committed epoch "
+                          f"{committed - 1} ending at step {steps}; restore the checkpoint "
+                          f"or start again with --overwrite")
+    return committed, int(state["step"]), state
 
 
 def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, epoch_probes=()) -> Path:
+          progress: bool = True, epoch_probes=(), allow_changes: bool = False) -> Path:
     """Train ``cfg``'s model and record the run into ``out``.
+
+    Every setting is checked (and the data, model and recorder built) before anything is
+    created or deleted on disk; then the run directory is locked (one writer at a time,
+    :class:`~workbench.record.lock.RunLock`) for the whole training.
 
     Parameters
     ----------
@@ -86,34 +167,28 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
     out : path
         The run directory (``runs/<name>``).
     resume : bool
-        Continue the run in ``out`` from its last checkpoint (``cfg.epochs`` may be larger
-        than before; other settings come from the stored run). With more epochs the lr and
-        momentum schedules are recomputed over the new total number of steps.
+        Continue the run in ``out`` from its last committed checkpoint. ``cfg`` must agree
+        with the stored settings except ``epochs`` (at least the committed ones; more extend
+        the run, and the lr and momentum schedules are recomputed over the new total number
+        of steps), ``device`` and ``data_root``; any other difference is refused with the
+        list of differences. A store that :func:`~workbench.record.integrity.verify` finds
+        damaged, or whose last committed checkpoint is missing, is refused.
     overwrite : bool
-        Replace whatever ``out`` holds.
+        Replace whatever ``out`` holds (only once every setting has been checked).
     epoch_probes : callables ``(model, epoch) -> xr.Dataset`` over ``layer``, recorded in
         ``/epochs_layers`` at each epoch end.
+    allow_changes : bool
+        With ``resume``: also allow :data:`~workbench.config.RESUME_SAFE` to differ.
 
     Returns
     -------
     Path of the run directory.
     """
     out = Path(out)
-    store = _prepare_out(out, cfg, resume, overwrite)
-    start_epoch, start_step, state = 0, 0, None
-    if resume and store.exists():
-        stored = TrainConfig.from_json(store.attrs()["config"])
-        cfg = dataclasses.replace(stored, epochs=max(cfg.epochs, stored.epochs),
-                                  device=cfg.device)
-        committed, _ = store.trim()
-        last = store.last_checkpoint()
-        for extra in sorted(store.checkpoints.glob("epoch_*.pt")):
-            if int(extra.stem.split("_")[1]) >= committed:  # written, never committed
-                extra.unlink()
-        if committed > 0 and last is not None:
-            state = torch.load(store.checkpoint_path(committed - 1), map_location="cpu",
-                               weights_only=True)
-            start_epoch, start_step = committed, int(state["step"])
+    store = RunStore(out)
+    _check_out(out, store, cfg, resume, overwrite)
+    if resume:
+        cfg = _resumed_config(store, cfg, allow_changes)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -135,89 +210,98 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
     mom_fn = make_momentum(cfg.momentum, lr_fn, total) if cfg.optimizer == "sgd" else None
     opt = build_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, momentum=mom_fn,
                           weight_decay=cfg.weight_decay)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-    elif not store.exists():
-        flipped = []
-        if train_ds.clean_targets is not None:
-            flipped = train_ds.indices[(train_ds.targets != train_ds.clean_targets).numpy()]
-        store.create({
-            "config": cfg.to_json(), "workbench_version": __version__,
-            "torch_version": torch.__version__, "python_version": platform.python_version(),
-            "device": str(device), "steps_per_epoch": steps_per_epoch,
-            "train_indices": json.dumps(train_ds.indices.tolist()),
-            "flipped_train_indices": json.dumps(np.asarray(flipped).tolist()),
-            "classes": json.dumps(list(train_ds.classes)),
-        })
 
     probes = list(epoch_probes)
+    step = 0
     if cfg.curvature_iters > 0:
         probes.append(_curvature_and_damping(cfg, train_ds, lr_fn, mom_fn, lambda: step))
 
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
-    x_all, y_all = train_ds.images.to(device), train_ds.targets.to(device)
     recorder = Recorder(model, store=store, schedule=every(cfg.record_every),
                         signal_schedule=every(cfg.signal_every),
                         signal_batch=probe.x[:cfg.signal_batch], probe=probe,
                         feature_layers=cfg.feature_layers, steps_per_epoch=steps_per_epoch,
                         memory_budget=int(cfg.memory_budget_mb * 2**20),
                         epoch_probes=probes)
-    step = start_step
-    model.train()
-    with recorder:
-        for epoch in range(start_epoch, cfg.epochs):
-            t0 = time.perf_counter()
-            gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-            order = torch.randperm(len(train_ds), generator=gen).to(device)
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not progress, leave=False)
-            for i in bar:
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                xb, yb = x_all[idx], y_all[idx]
-                lr = lr_fn(step)
-                mu = mom_fn(step) if mom_fn is not None else float("nan")
-                set_hyperparameters(opt, lr, mu if mom_fn is not None else None)
-                opt.zero_grad(set_to_none=True)
-                with torch.autocast(device.type, enabled=use_amp):
-                    logits = model(xb)
-                    loss = F.cross_entropy(logits.float(), yb)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(opt)
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                recorder.step(step, loss=loss, lr=lr, momentum=mu, batch_size=len(yb),
-                              epoch=epoch,
-                              clipped=bool(mom_fn is not None and mom_fn.clipped(step)))
-                loss_sum += loss.detach() * len(yb)
-                correct += (logits.detach().argmax(1) == yb).sum()
-                step += 1
-                if progress and i % 20 == 0:
-                    bar.set_postfix(loss=f"{loss.item():.3f}")
-            bar.close()
-            test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets)
-            metrics = {"train_loss": loss_sum.item() / len(train_ds),
-                       "train_acc": correct.item() / len(train_ds),
-                       "test_loss": test_loss, "test_acc": test_acc,
-                       "wall_time": time.perf_counter() - t0, "lr": lr_fn(step - 1),
-                       "momentum": mom_fn(step - 1) if mom_fn is not None else float("nan")}
-            ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "epoch": epoch, "step": step, "config": cfg.to_json(),
-                    "rng": torch.get_rng_state()}
-            recorder.end_epoch(epoch, metrics=metrics, checkpoint=ckpt,
-                               attrs={"config": cfg.to_json()})
-            if progress:
-                tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
-                           f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
-                           f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
+    # everything is checked: from here on, files are created, deleted and written
+    with RunLock(out, "train"):
+        if overwrite:
+            _clear(out)
+        start_epoch, start_step, state = _resume_state(store) if resume else (0, 0, None)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+        elif not store.exists():
+            flipped = []
+            if train_ds.clean_targets is not None:
+                noisy = (train_ds.targets != train_ds.clean_targets).numpy()
+                flipped = train_ds.indices[noisy]
+            store.create({
+                "config": cfg.to_json(), "workbench_version": __version__,
+                "torch_version": torch.__version__,
+                "python_version": platform.python_version(),
+                "device": str(device), "steps_per_epoch": steps_per_epoch,
+                "train_indices": json.dumps(train_ds.indices.tolist()),
+                "flipped_train_indices": json.dumps(np.asarray(flipped).tolist()),
+                "classes": json.dumps(list(train_ds.classes)),
+            })
+        step = start_step
+        x_all, y_all = train_ds.images.to(device), train_ds.targets.to(device)
+        model.train()
+        with recorder:
+            for epoch in range(start_epoch, cfg.epochs):
+                t0 = time.perf_counter()
+                gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+                order = torch.randperm(len(train_ds), generator=gen).to(device)
+                loss_sum = torch.zeros((), device=device)
+                correct = torch.zeros((), device=device, dtype=torch.long)
+                bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                           disable=not progress, leave=False)
+                for i in bar:
+                    idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                    xb, yb = x_all[idx], y_all[idx]
+                    lr = lr_fn(step)
+                    mu = mom_fn(step) if mom_fn is not None else float("nan")
+                    set_hyperparameters(opt, lr, mu if mom_fn is not None else None)
+                    opt.zero_grad(set_to_none=True)
+                    with torch.autocast(device.type, enabled=use_amp):
+                        logits = model(xb)
+                        loss = F.cross_entropy(logits.float(), yb)
+                    if scaler is not None:
+                        scaler.scale(loss).backward()
+                        scaler.unscale_(opt)
+                        scaler.step(opt)
+                        scaler.update()
+                    else:
+                        loss.backward()
+                        opt.step()
+                    recorder.step(step, loss=loss, lr=lr, momentum=mu, batch_size=len(yb),
+                                  epoch=epoch,
+                                  clipped=bool(mom_fn is not None and mom_fn.clipped(step)))
+                    loss_sum += loss.detach() * len(yb)
+                    correct += (logits.detach().argmax(1) == yb).sum()
+                    step += 1
+                    if progress and i % 20 == 0:
+                        bar.set_postfix(loss=f"{loss.item():.3f}")
+                bar.close()
+                test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets)
+                metrics = {"train_loss": loss_sum.item() / len(train_ds),
+                           "train_acc": correct.item() / len(train_ds),
+                           "test_loss": test_loss, "test_acc": test_acc,
+                           "wall_time": time.perf_counter() - t0, "lr": lr_fn(step - 1),
+                           "momentum": (mom_fn(step - 1) if mom_fn is not None
+                                        else float("nan"))}
+                ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "epoch": epoch, "step": step, "config": cfg.to_json(),
+                        "rng": torch.get_rng_state()}
+                recorder.end_epoch(epoch, metrics=metrics, checkpoint=ckpt,
+                                   attrs={"config": cfg.to_json()})
+                if progress:
+                    tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
+                               f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
+                               f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
     return out
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import xarray as xr
 
 from ..dims import EPOCH, choice
+from ..record.lock import RunLock
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, 
 
     Each analysed epoch is appended to ``/analysis/<name>`` and committed before the next
     starts, so an interrupt (even ``kill -9``) loses no finished epoch and running again
-    computes only what is missing.
+    computes only what is missing. The run's lock is held throughout: a run being trained
+    or analysed by another process is refused
+    (:class:`~workbench.record.lock.RunLockedError`).
 
     Parameters
     ----------
@@ -99,7 +102,6 @@ def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, 
     dict
         name → list of epochs added, or the reason (str) the analysis was skipped.
     """
-    from tqdm.auto import tqdm
 
     from ..run import Run
     from . import load_all
@@ -111,6 +113,13 @@ def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, 
     names = list(ANALYSES) if not only else [choice(n, tuple(ANALYSES), "analysis")
                                              for n in only]
     available = run.epochs if epochs is None else [e for e in run.epochs if e in set(epochs)]
+    with RunLock(run.path, "analyze"):
+        return _analyze(run, names, available, progress)
+
+
+def _analyze(run, names, available, progress) -> dict[str, object]:
+    from tqdm.auto import tqdm
+
     out: dict[str, object] = {}
     for name in names:
         a = ANALYSES[name]

@@ -13,7 +13,8 @@ def run(args) -> int:
 
     if not args.resume:
         args.overwrite = True
-    out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
+    out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite,
+                allow_changes=args.allow_change)
     table, figures = write_report(out)
     print(table)
     print(f"\nrecorded run: {out}/record.zarr; figures in {out}/report/")

@@ -2,68 +2,114 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..data import DATASETS
 from ..models import MODELS
 from ..optim import LR_SCHEDULES, OPTIMIZERS
 
 
+class _Given(argparse.Action):
+    """Store the value and note that the user gave this option (``args._given``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, True if self.nargs == 0 else values)
+        given = set(getattr(namespace, "_given", ()) or ())
+        given.add(self.dest)
+        namespace._given = given
+
+
 def add_train_arguments(p, *, defaults=None) -> None:
     d = defaults or {}
-    p.add_argument("--model", default=d.get("model", "cnn"), choices=MODELS)
-    p.add_argument("--data", default="fashion-mnist", choices=DATASETS)
-    p.add_argument("--data-root", default=None,
-                   help="folder of the data (default: the embedded data/ for Fashion-MNIST, "
-                        "~/.cache/workbench for CIFAR)")
-    p.add_argument("--epochs", type=int, default=d.get("epochs", 3))
-    p.add_argument("--train-size", type=int, default=d.get("train_size"),
-                   help="stratified subset of the training split (default: all)")
-    p.add_argument("--test-size", type=int, default=d.get("test_size"))
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--lr-schedule", default="cosine", choices=LR_SCHEDULES)
-    p.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS)
-    p.add_argument("--momentum", default="constant:0.9",
-                   help="constant[:0.9] | nesterov[:0.9] | physics | hybrid | onecycle")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--label-noise", type=float, default=0.0,
-                   help="fraction of training labels flipped (seeded; indices recorded)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N]")
-    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    p.add_argument("--probe-size", type=int, default=512)
-    p.add_argument("--features", default=d.get("features", ""),
-                   help="comma-separated layer groups whose probe-set outputs are recorded")
-    p.add_argument("--record-every", type=int, default=1)
-    p.add_argument("--signal-every", type=int, default=8,
-                   help="take the layer signal on the fixed probe batch every k steps")
-    p.add_argument("--curvature-iters", type=int, default=20,
-                   help="Hessian power iterations per layer group at each epoch end (0: off)")
-    p.add_argument("--memory-budget-mb", type=float, default=2048.0)
+
+    def add(*flags, **kw):
+        p.add_argument(*flags, action=_Given, **kw)
+
+    add("--model", default=d.get("model", "cnn"), choices=MODELS)
+    add("--data", default="fashion-mnist", choices=DATASETS)
+    add("--data-root", default=None,
+        help="folder of the data (default: the embedded data/ for Fashion-MNIST, "
+             "~/.cache/workbench for CIFAR)")
+    add("--epochs", type=int, default=d.get("epochs", 3))
+    add("--train-size", type=int, default=d.get("train_size"),
+        help="stratified subset of the training split (default: all)")
+    add("--test-size", type=int, default=d.get("test_size"))
+    add("--batch-size", type=int, default=128)
+    add("--lr", type=float, default=0.05)
+    add("--lr-schedule", default="cosine", choices=LR_SCHEDULES)
+    add("--optimizer", default="sgd", choices=OPTIMIZERS)
+    add("--momentum", default="constant:0.9",
+        help="constant[:0.9] | nesterov[:0.9] | physics | hybrid | onecycle")
+    add("--weight-decay", type=float, default=0.0)
+    add("--label-noise", type=float, default=0.0,
+        help="fraction of training labels flipped (seeded; indices recorded)")
+    add("--seed", type=int, default=0)
+    add("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N]")
+    add("--amp", nargs=0, default=False, help="mixed precision (CUDA only)")
+    add("--probe-size", type=int, default=512)
+    add("--features", default=d.get("features", ""),
+        help="comma-separated layer groups whose probe-set outputs are recorded")
+    add("--record-every", type=int, default=1)
+    add("--signal-every", type=int, default=8,
+        help="take the layer signal on the fixed probe batch every k steps")
+    add("--curvature-iters", type=int, default=20,
+        help="Hessian power iterations per layer group at each epoch end (0: off)")
+    add("--memory-budget-mb", type=float, default=2048.0)
     p.add_argument("--out", default=d.get("out"), required="out" not in d)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
+                   help="continue the run in --out from its last committed checkpoint, with "
+                        "its stored settings; options given here must agree with them "
+                        "(except --epochs, --device, --data-root)")
     g.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    p.add_argument("--allow-change", action="store_true",
+                   help="with --resume: allow changing the settings that only affect how "
+                        "the run is recorded or computed (--memory-budget-mb, "
+                        "--record-every, --signal-every, --amp)")
+
+
+#: argparse dest → TrainConfig field, where they differ.
+_FIELD = {"features": "feature_layers"}
+
+
+def settings_from_args(args) -> tuple[dict, set]:
+    """All TrainConfig fields from the parsed options, and the fields the user gave."""
+    names = ("model", "data", "data_root", "epochs", "train_size", "test_size", "batch_size",
+             "lr", "lr_schedule", "optimizer", "momentum", "weight_decay", "label_noise",
+             "seed", "device", "amp", "probe_size", "features", "record_every",
+             "signal_every", "memory_budget_mb", "curvature_iters")
+    settings = {_FIELD.get(n, n): getattr(args, n) for n in names}
+    settings["feature_layers"] = tuple(f for f in (settings["feature_layers"] or "").split(",")
+                                       if f)
+    settings["amp"] = bool(settings["amp"])
+    given = {_FIELD.get(n, n) for n in (getattr(args, "_given", None) or ())}
+    return settings, given
 
 
 def config_from_args(args):
-    from ..train import TrainConfig
+    """The TrainConfig to train: from the options, or, with ``--resume`` on an existing run,
+    the stored settings with the options the user gave on top (and this user's
+    ``--data-root`` and ``--device``, never the stored ones)."""
+    import dataclasses
 
-    return TrainConfig(
-        model=args.model, data=args.data, data_root=args.data_root, epochs=args.epochs,
-        train_size=args.train_size, test_size=args.test_size, batch_size=args.batch_size,
-        lr=args.lr, lr_schedule=args.lr_schedule, optimizer=args.optimizer,
-        momentum=args.momentum, weight_decay=args.weight_decay, label_noise=args.label_noise,
-        seed=args.seed, device=args.device, amp=args.amp, probe_size=args.probe_size,
-        feature_layers=tuple(f for f in args.features.split(",") if f),
-        record_every=args.record_every, signal_every=args.signal_every,
-        memory_budget_mb=args.memory_budget_mb, curvature_iters=args.curvature_iters)
+    from ..config import TrainConfig
+    from ..record.store import RunStore
+
+    settings, given = settings_from_args(args)
+    store = RunStore(args.out) if args.out else None
+    if getattr(args, "resume", False) and store is not None and store.exists():
+        stored = TrainConfig.from_json(store.attrs()["config"])
+        changes = {k: v for k, v in settings.items() if k in given}
+        changes.update(data_root=settings["data_root"], device=settings["device"])
+        return dataclasses.replace(stored, **changes)
+    return TrainConfig(**settings)
 
 
 def run(args) -> int:
     from ..train import train
 
-    out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
+    out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite,
+                allow_changes=args.allow_change)
     print(f"recorded run in {out} (open it with workbench.record.open_run('{out}'))")
     return 0
 

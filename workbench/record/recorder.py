@@ -300,8 +300,9 @@ class Recorder:
                 break
         return (f"training stopped: the loss is {loss} at step {step}; first non-finite value "
                 f"in {where}. Every epoch committed before this step is kept in "
-                f"{self.store.path}. Lower the learning rate, or resume from the last checkpoint "
-                f"with other settings.")
+                f"{self.store.path}. Train again with a lower learning rate (or another "
+                f"momentum schedule) into a new --out, or replace this run with --overwrite; "
+                f"--resume would diverge the same way.")
 
     # -- per epoch -------------------------------------------------------------------------------
     @torch.no_grad()

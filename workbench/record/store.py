@@ -12,6 +12,11 @@ Each epoch is *committed* at its end: its data are appended to every group, then
 attrs ``committed_epochs`` / ``committed_steps`` are updated and the metadata consolidated.
 Readers see committed epochs only, so a crash (even ``kill -9``) at any point loses no
 finished epoch; :meth:`RunStore.trim` cuts half-written data before a resume.
+
+Every array carries a crc32c checksum per chunk, and each commit records the chunk files it
+expects (:mod:`workbench.record.integrity`), so a missing or corrupt file is detected and named
+by :func:`open_run` (``verify=True``) and ``workbench verify``. Writers hold the run's lock
+(:mod:`workbench.record.lock`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import xarray as xr
 import zarr
 
 from ..dims import EPOCH, STEP
+from .integrity import INTEGRITY, StoreDamagedError, encoding_for, manifest, record_manifest
+from .integrity import verify as verify_run
 
 RECORD = "record.zarr"
 CHECKPOINTS = "checkpoints"
@@ -70,7 +77,8 @@ class RunStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.checkpoints.mkdir(exist_ok=True)
         root = zarr.open_group(str(self.path), mode="w")
-        root.attrs.update({**_jsonable(attrs), "committed_epochs": 0, "committed_steps": 0})
+        root.attrs.update({**_jsonable(attrs), "committed_epochs": 0, "committed_steps": 0,
+                           INTEGRITY: "{}"})
         zarr.consolidate_metadata(str(self.path))
 
     def attrs(self) -> dict:
@@ -96,10 +104,13 @@ class RunStore:
                     ds.to_zarr(str(self.path), group=name, mode="a", append_dim=dim,
                                consolidated=False)
                 else:
-                    ds.to_zarr(str(self.path), group=name, mode="w", consolidated=False)
+                    ds.to_zarr(str(self.path), group=name, mode="w", consolidated=False,
+                               encoding=encoding_for(ds))
             root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+            expected = json.dumps(manifest(root, skip=ANALYSIS + "/"), separators=(",", ":"))
             root.attrs.update({**_jsonable(attrs or {}), "committed_epochs": int(epoch) + 1,
-                               "committed_steps": before + int(new_steps)})
+                               "committed_steps": before + int(new_steps),
+                               INTEGRITY: expected})
             zarr.consolidate_metadata(str(self.path))
         finally:
             ctx.__exit__(None, None, None)
@@ -119,7 +130,8 @@ class RunStore:
         try:
             n = self.analysis_committed(name)
             if n is None:
-                ds.to_zarr(str(self.path), group=group, mode="w", consolidated=False)
+                ds.to_zarr(str(self.path), group=group, mode="w", consolidated=False,
+                           encoding=encoding_for(ds))
             else:
                 node = zarr.open_group(str(self.path / group), mode="r+",
                                        use_consolidated=False)
@@ -127,7 +139,8 @@ class RunStore:
                 ds.to_zarr(str(self.path), group=group, mode="a", append_dim=EPOCH,
                            consolidated=False)
             node = zarr.open_group(str(self.path / group), mode="r+", use_consolidated=False)
-            node.attrs.update({"committed": (n or 0) + 1})
+            node.attrs.update({"committed": (n or 0) + 1,
+                               INTEGRITY: json.dumps(manifest(node), separators=(",", ":"))})
             zarr.consolidate_metadata(str(self.path))
         finally:
             ctx.__exit__(None, None, None)
@@ -151,6 +164,16 @@ class RunStore:
                 _cut(node, {EPOCH: int(node.attrs.get("committed", 0))})
         zarr.consolidate_metadata(str(self.path))
         return n[EPOCH], n[STEP]
+
+    def seal(self) -> None:
+        """Record the chunk files the store holds now as the expected ones (after a trim
+        that cut damaged epochs away)."""
+        root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+        record_manifest(root, skip=ANALYSIS + "/")
+        if ANALYSIS in dict(root.groups()):
+            for _name, node in root[ANALYSIS].groups():
+                record_manifest(node)
+        zarr.consolidate_metadata(str(self.path))
 
     # -- checkpoints ----------------------------------------------------------------------------
     def checkpoint_path(self, epoch: int) -> Path:
@@ -197,7 +220,11 @@ def _jsonable(d: dict) -> dict:
                 else json.dumps(v, default=str)) for k, v in d.items()}
 
 
-def open_run(run_dir, *, chunks=None) -> xr.DataTree:
+class DamagedStoreWarning(UserWarning):
+    """The run store misses chunk files it committed (see :func:`open_run`)."""
+
+
+def open_run(run_dir, *, chunks=None, verify: bool = False) -> xr.DataTree:
     """Open a run's record as a DataTree, showing committed epochs only.
 
     Parameters
@@ -206,6 +233,12 @@ def open_run(run_dir, *, chunks=None) -> xr.DataTree:
         The run directory (or its ``record.zarr``).
     chunks : dict or "auto", optional
         Open lazily with dask (e.g. ``{}`` for the stored chunks).
+    verify : bool
+        Read every chunk and check its crc32c, and check every committed checkpoint; raise
+        :class:`~workbench.record.integrity.StoreDamagedError` naming each damaged group,
+        array, epoch and file. Without it, only the presence of the committed chunk files
+        is checked (cheap), and missing ones are named in a :class:`DamagedStoreWarning`;
+        the undamaged parts stay readable either way.
 
     Examples
     --------
@@ -219,6 +252,12 @@ def open_run(run_dir, *, chunks=None) -> xr.DataTree:
     if not (path / "zarr.json").exists():
         raise FileNotFoundError(f"no run record at {path}; expected a directory written by "
                                 f"'workbench train' (holding {RECORD})")
+    damage = verify_run(path.parent, decode=verify, checkpoints=verify)
+    if damage and verify:
+        raise StoreDamagedError(path.parent, damage, action="open")
+    if damage:
+        warnings.warn(str(StoreDamagedError(path.parent, damage, action="trust")),
+                      DamagedStoreWarning, stacklevel=2)
     ctx = _quiet()
     try:
         tree = xr.open_datatree(str(path), engine="zarr", chunks=chunks)
@@ -277,6 +316,32 @@ def checkpoint_epochs(run_dir) -> list[int]:
     return [e for e in found if e < n]
 
 
+def load_state(path, *, map_location="cpu") -> dict:
+    """``torch.load(path, weights_only=True)``, with a damaged file named in the error."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path} holds more than tensors and plain values, so it was "
+                              f"not loaded (weights_only=True refuses code): "
+                              f"{str(e).splitlines()[0]}. Use checkpoints written by "
+                              f"'workbench train' only") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise CheckpointError(f"{path} is damaged or truncated and cannot be read "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:160]}); "
+                              f"restore it from a backup, or retrain that epoch") from None
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be loaded (truncated, damaged or not plain data)."""
+
+
 def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
     """Rebuild the run's model and load a checkpoint (``weights_only=True``).
 
@@ -294,7 +359,6 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
     state : dict
         The checkpoint (``epoch``, ``step``, ``optimizer``...).
     """
-    import torch
 
     from ..config import TrainConfig
     from ..models import model_for
@@ -307,8 +371,7 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
         epoch = epochs[epoch if epoch is not None else -1]
     if epoch not in epochs:
         raise ValueError(f"no checkpoint for epoch {epoch} in {run_dir}; found epochs {epochs}")
-    state = torch.load(RunStore(run_dir).checkpoint_path(epoch), map_location=device,
-                       weights_only=True)
+    state = load_state(RunStore(run_dir).checkpoint_path(epoch), map_location=device)
     cfg = TrainConfig.from_json(state["config"])
     model = model_for(cfg).to(device)
     model.load_state_dict(state["model"])
@@ -316,5 +379,6 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
     return model, state
 
 
-__all__ = ["RunStore", "RunExistsError", "open_run", "config", "signals", "load_checkpoint",
+__all__ = ["RunStore", "RunExistsError", "DamagedStoreWarning", "CheckpointError", "load_state",
+           "open_run", "config", "signals", "load_checkpoint",
            "checkpoint_epochs", "RECORD", "CHECKPOINTS", "ANALYSIS"]

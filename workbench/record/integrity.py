@@ -215,8 +215,8 @@ def verify(run_dir, *, decode: bool = True, checkpoints: bool = True) -> list[Da
                 with zipfile.ZipFile(path) as z:
                     bad = z.testzip()
                 problem = None if bad is None else f"checkpoint member {bad} fails its CRC"
-            except (zipfile.BadZipFile, OSError, EOFError) as e:
-                problem = f"checkpoint unreadable or truncated ({type(e).__name__})"
+            except (zipfile.BadZipFile, OSError, EOFError) as err:
+                problem = f"checkpoint unreadable or truncated ({type(err).__name__})"
             if problem:
                 damage.append(Damage(CHECKPOINTS, None, (e, e), str(path), problem))
     return damage

@@ -50,6 +50,34 @@ class DimsError(ValueError):
     """An array does not have the dims (or sizes) a function needs."""
 
 
+class NonFiniteError(ValueError):
+    """A diagnostic got NaN or infinite values where it needs finite ones."""
+
+
+def require_finite(values, func: str, *, dim: str = "step", name: str = "x") -> None:
+    """Raise :class:`NonFiniteError` naming ``func`` when ``values`` hold NaN or inf.
+
+    Called inside a diagnostic's numpy core, so it also runs block by block on dask arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> require_finite(np.array([1.0, np.nan]), "synchrony")
+    Traceback (most recent call last):
+    ...
+    workbench.dims.NonFiniteError: synchrony() needs finite values in x; found 1 NaN/inf of 2 ...
+    """
+    import numpy as np
+
+    values = np.asarray(values)
+    bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise NonFiniteError(
+            f"{func}() needs finite values in {name}; found {bad} NaN/inf of {values.size} "
+            f"(steps where a value was not recorded, or a diverged run). Drop or fill them "
+            f"first, e.g. {name}.dropna({dim!r}, how='any') or {name}.interpolate_na({dim!r})")
+
+
 def require(x, func: str, dims: Iterable[str] = (), *,
             min_size: Mapping[str, int] | None = None, name: str = "x") -> None:
     """Check that ``x`` is a DataArray with ``dims`` (and sizes), or raise a clear error.

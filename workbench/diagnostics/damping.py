@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..dims import EPOCH, LAYER, STEP, require
+from ..dims import EPOCH, LAYER, STEP, DimsError, require
 
 REGIMES = ("underdamped", "critical", "overdamped")
 UNDEFINED = "undefined"
@@ -331,6 +331,11 @@ def layer_damping(curvature, lr, momentum, *, tol=TOL, exact=False):
     [['critical', 'underdamped']]
     """
     require(curvature, "layer_damping", [LAYER], name="curvature")
+    extra = [d for d in curvature.dims if d not in (EPOCH, LAYER)]
+    if extra:
+        raise DimsError(f"layer_damping() needs curvature with dims ('layer',) or "
+                        f"('epoch', 'layer'); got dims {curvature.dims} with sizes "
+                        f"{dict(curvature.sizes)} (extra {tuple(extra)})")
     zeta = damping_ratio(lr, momentum, curvature=curvature, exact=exact)
     regime = damping_regime(lr, momentum, curvature=curvature, tol=tol, exact=exact)
     dims = curvature.dims + tuple(d for d in zeta.dims if d not in curvature.dims)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
-from ..dims import LAYER, SAMPLE, UNIT, require
+from ..dims import LAYER, SAMPLE, UNIT, require, require_finite
 
 __all__ = ["separation_fuzziness", "separation_by_layer", "load", "load_curve",
            "linear_law_deviation"]
@@ -16,6 +16,7 @@ __all__ = ["separation_fuzziness", "separation_by_layer", "load", "load_curve",
 def _fuzziness_core(x, onehot, ridge):
     """D for features x (..., N, p) and one-hot labels (N, K); never forms a p x p matrix."""
     x = np.asarray(x, dtype=np.float64)
+    require_finite(x, "separation_fuzziness", dim="sample", name="features")
     n, k = onehot.shape
     means = np.swapaxes(onehot, 0, 1) @ x / onehot.sum(0)[:, None]  # (..., K, p)
     centred_means = means - x.mean(axis=-2, keepdims=True)  # M, (..., K, p)

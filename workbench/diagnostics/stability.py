@@ -151,7 +151,8 @@ def stability(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,
         x = x.assign_coords({dim: np.arange(x.sizes[dim])})
     coll = collective_signal(x, channel_dim=channel_dim, dim=dim)
     integ = dfa(_windows(coll, dim, window, stride), dim=_WIN, order=order)
-    r = kuramoto_order(phases(x, dim=dim, detrend=detrend, band=band), dim=channel_dim)
+    r = kuramoto_order(phases(x, dim=dim, detrend=detrend, band=band, _caller="stability"),
+                       dim=channel_dim)
     meta = _windows(r, dim, window, stride).std(_WIN)
     s = integ * (1 - meta)
     vol = s.rolling({dim: volatility_window}, min_periods=volatility_window).std()

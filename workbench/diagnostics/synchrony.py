@@ -6,15 +6,16 @@ import numpy as np
 import xarray as xr
 from scipy import signal
 
-from ..dims import LAYER, STEP, choice, require
+from ..dims import LAYER, STEP, choice, require, require_finite
 
 __all__ = ["phases", "kuramoto_order", "synchrony", "metastability", "order_parameter"]
 
 _DETRENDS = ("linear", "constant", "none")
 
 
-def _phase_core(x, detrend, band, order):
+def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
     x = np.asarray(x, dtype=np.float64)
+    require_finite(x, caller, dim=dim)
     if detrend != "none":
         x = signal.detrend(x, axis=-1, type=detrend)
     if band is not None:
@@ -24,7 +25,7 @@ def _phase_core(x, detrend, band, order):
 
 
 def phases(x: xr.DataArray, *, dim: str = STEP, detrend: str = "linear", band=None,
-           filter_order: int = 4) -> xr.DataArray:
+           filter_order: int = 4, _caller: str = "phases") -> xr.DataArray:
     """Instantaneous phases of ``x`` along ``dim`` from its analytic signal.
 
     Parameters
@@ -74,7 +75,8 @@ def phases(x: xr.DataArray, *, dim: str = STEP, detrend: str = "linear", band=No
                              f"sample; got {band}")
         band = (lo, hi)
     out = xr.apply_ufunc(
-        _phase_core, x, kwargs={"detrend": detrend, "band": band, "order": filter_order},
+        _phase_core, x, kwargs={"detrend": detrend, "band": band, "order": filter_order,
+                                "caller": _caller, "dim": dim},
         input_core_dims=[[dim]], output_core_dims=[[dim]], dask="parallelized",
         output_dtypes=[float], dask_gufunc_kwargs={"allow_rechunk": True})
     return out.transpose(*x.dims).rename("phase").assign_attrs(
@@ -119,7 +121,8 @@ order_parameter = kuramoto_order
 def _order_over_time(x, channel_dim, dim, detrend, band, func):
     require(x, func, [channel_dim, dim],
             min_size={channel_dim: 2, dim: 16})
-    return kuramoto_order(phases(x, dim=dim, detrend=detrend, band=band), dim=channel_dim)
+    return kuramoto_order(phases(x, dim=dim, detrend=detrend, band=band, _caller=func),
+                          dim=channel_dim)
 
 
 def synchrony(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,

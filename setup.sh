@@ -1,15 +1,37 @@
 #!/usr/bin/env bash
 # Set up the workbench in ./.venv (idempotent). `bash setup.sh --test` also installs what the
 # tests need: the test extra and Debian's chromium for the JupyterLab UI tests.
+# On a bare Debian it checks, before creating anything, that Python is 3.10 or later and that
+# its venv module works (Debian ships it apart, in python3-venv: installed here when run as
+# root with apt-get, unless WORKBENCH_NO_APT is set); otherwise it stops with one clear line.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+die() { echo "!! setup.sh: $*" >&2; exit 1; }
+can_apt() { [ -z "${WORKBENCH_NO_APT:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
 if [ ! -x .venv/bin/python ]; then
-  echo "== creating .venv with $($PY --version)"
-  $PY -m venv .venv
+  command -v "$PY" >/dev/null 2>&1 || \
+    die "no '$PY' found: install Python 3.10 or later (Debian: apt-get install python3), or set PYTHON=/path/to/python3"
+  ver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || \
+    die "'$PY' does not run: set PYTHON=/path/to/python3 (3.10 or later)"
+  "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || \
+    die "Python $ver is too old: the workbench needs 3.10 or later; install a newer one and set PYTHON=python3.X"
+  if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    if can_apt; then
+      echo "== installing Debian's python3-venv (python$ver-venv): Python's venv module is missing"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$ver-venv" >/dev/null 2>&1 || \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+    "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || \
+      die "Python $ver has no working venv module (Debian ships it apart): run 'sudo apt-get install python3-venv' (or python$ver-venv), then run setup.sh again"
+  fi
+  echo "== creating .venv with $("$PY" --version)"
+  "$PY" -m venv .venv || { rm -rf .venv; die "'$PY -m venv .venv' failed (see above); nothing was installed"; }
 fi
 PIP=".venv/bin/python -m pip"
 export PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -5,7 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tomllib
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (allowed by requires-python): its backport
+    tomllib = pytest.importorskip("tomli", reason="Python 3.10 needs tomli to read TOML")
 
 ROOT = Path(__file__).resolve().parents[1]
 # conda names that differ from the PyPI ones

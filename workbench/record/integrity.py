@@ -187,6 +187,9 @@ def verify(run_dir, *, decode: bool = True, checkpoints: bool = True) -> list[Da
     if run_dir.name == RECORD:
         run_dir = run_dir.parent
     base = run_dir / RECORD
+    if not base.is_dir():
+        raise FileNotFoundError(f"no run record at {base}; expected a directory written by "
+                                f"'workbench train' (holding {RECORD})")
     ctx = _quiet()
     try:
         try:

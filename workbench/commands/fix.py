@@ -23,9 +23,8 @@ def choose_groups(model, data, spec: str):
 
 
 def run(args) -> int:
-    import torch
 
-    from ..finetune.surgical import surgical_fix
+    from ..record.lock import RunLock
     from ..record.store import load_checkpoint, open_run
 
     tree = open_run(args.run)
@@ -38,6 +37,18 @@ def run(args) -> int:
     full_time = float(tree["epochs"]["wall_time"].sum()) if "epochs" in tree else None
     levels = ["layer", "parameter"] if args.level == "both" else [args.level]
     run_dir = Path(args.run)
+    with RunLock(run_dir, "fix"):
+        _fix_levels(args, model, state, train, test, groups, levels, full_steps, full_time,
+                    run_dir)
+    return 0
+
+
+def _fix_levels(args, model, state, train, test, groups, levels, full_steps, full_time,
+                run_dir) -> None:
+    import torch
+
+    from ..finetune.surgical import surgical_fix
+
     for level in levels:
         report = surgical_fix(model, train, groups=groups, test_data=test, epochs=args.epochs,
                               lr=args.lr, level=level, batch_size=args.batch_size,
@@ -51,7 +62,6 @@ def run(args) -> int:
                     "surgical": json.dumps(meta, default=str)}, out)
         print(f"saved the fixed model to {out} (net {report.net:+d}, compute saved "
               f"{_fmt(report.compute_saved, '.1%')})")
-    return 0
 
 
 def register(sub) -> None:

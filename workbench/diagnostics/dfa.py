@@ -91,43 +91,48 @@ def _dd_prefix(hi, lo):
     return c, low
 
 
-#: Values per block of series in :func:`_fluctuation_prefix` (128 KiB of float64).
-_BLOCK = 16384
+#: Values per block of work in :func:`_fluctuation_prefix` (64 KiB of float64): temporaries
+#: stay in cache and under the allocator's mmap threshold (larger ones cost ~10x more).
+_BLOCK = 8192
 
 
 def _windows(n_total: int, scales: np.ndarray):
-    """Start index and size of every window of every scale (both ends), and where each
-    scale's windows begin in that list."""
-    starts, sizes, offsets = [], [], []
+    """Every window of every scale: start index, size and weight, and where each scale's
+    windows begin in that list.
+
+    Windows from the start and from the end of the series; when n divides N the two sets
+    are the same windows, which are listed once with weight 2.
+    """
+    starts, sizes, weights, offsets = [], [], [], []
     count = 0
     for n in scales:
         m = n_total // n
+        first = np.arange(m) * n
+        both = n_total % n != 0
         offsets.append(count)
-        count += 2 * m
-        starts.append(np.concatenate([np.arange(m) * n, n_total - m * n + np.arange(m) * n]))
-        sizes.append(np.full(2 * m, n))
-    return np.concatenate(starts), np.concatenate(sizes), np.array(offsets)
+        count += 2 * m if both else m
+        starts.append(np.concatenate([first, n_total - m * n + first]) if both else first)
+        sizes.append(np.full(len(starts[-1]), n))
+        weights.append(np.full(len(starts[-1]), 1.0 if both else 2.0))
+    return (np.concatenate(starts), np.concatenate(sizes), np.concatenate(weights),
+            np.array(offsets))
 
 
-def _rss_prefix(y: np.ndarray, start, size, offsets) -> np.ndarray:
-    """Residual sum of squares of linear DFA per scale; ``y`` is a (rows, N) profile."""
-    g = np.arange(y.shape[-1], dtype=np.float64)
-    yh, yl = _split(y)
-    p2 = y * y
-    e2 = ((yh * yh - p2) + 2.0 * yh * yl) + yl * yl
-    p1 = g * y
-    e1 = (g * yh - p1) + g * yl  # g < 2**26 is its own high half: g*y exactly is p1 + e1
-    pre = np.stack([part for hi, lo in ((y, 0.0), (p1, e1), (p2, e2))
-                    for part in _dd_prefix(hi, lo)])  # (C0, L0, C1, L1, C2, L2)
-    at_end, at_start = pre[..., start + size], pre[..., start]
-    hi, lo = _two_sum(at_end[0::2], -at_start[0::2])  # window sums S0, S1, S2 as pairs
-    lo += at_end[1::2] - at_start[1::2]
-    (a0, a1, a2), (b0, b1, b2) = hi, lo
-    n = size.astype(np.float64)
-    centre = start + (n - 1) / 2  # exact, < 2**26: its own high half, as is n
+def _window_sum(c, low, start, end):
+    """Sum over [start, end) from prefix pairs (c, low), as an unevaluated pair (hi, lo)."""
+    hi, lo = _two_sum(c[end], -c[start])
+    lo += low[end] - low[start]
+    return hi, lo
+
+
+def _rss_windows(pre, start, end, n, centre, inv_t):
+    """Residual sum of squares of each window's least-squares line (double-double)."""
+    a0, b0 = _window_sum(*pre[0], start, end)  # S0 = sum Y
+    a1, b1 = _window_sum(*pre[1], start, end)  # S1 = sum g Y
+    a2, b2 = _window_sum(*pre[2], start, end)  # S2 = sum Y^2
     a0h, a0l = _split(a0)
     p = centre * a0  # A = S1 - c S0: the window's trend, before rounding
-    pe = (centre * a0h - p) + centre * a0l
+    pe = (centre * a0h - p) + centre * a0l  # c < 2**26 is its own high half, as is n
     ah, al = _two_sum(a1, -p)
     trend = ah + (al + b1 - pe - centre * b0)
     q = n * a2  # B = n S2 - S0^2 = n^2 * variance, before rounding
@@ -137,8 +142,7 @@ def _rss_prefix(y: np.ndarray, start, size, offsets) -> np.ndarray:
     re = ((a0h * a0h - r) + 2.0 * a0h * a0l) + a0l * a0l
     bh, bl = _two_sum(q, -r)
     spread = bh + (bl + qe + n * b2 - re - 2.0 * a0 * b0)
-    rss = np.maximum(spread / n - trend * trend * (12 / (n * (n * n - 1))), 0.0)
-    return np.add.reduceat(rss, offsets, axis=-1)
+    return np.maximum(spread / n - trend * trend * inv_t, 0.0)
 
 
 def _fluctuation_prefix(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
@@ -151,19 +155,32 @@ def _fluctuation_prefix(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
     and T = n (n^2 - 1) / 12. Both differences cancel the profile's level against its
     local spread, so they are computed in double-double arithmetic: products Y*Y and g*Y
     are exact pairs (TwoProduct), prefix sums carry their exact rounding errors (TwoSum),
-    and the two differences are formed before rounding to float64. Series are processed in
-    blocks of at most ``_BLOCK`` values (windows or steps) so that the temporaries stay small
-    (large ones cost a fresh allocation each, ~10x slower).
+    and the two differences are formed before rounding to float64. Work goes one series
+    and at most ``_BLOCK`` windows at a time, so that every temporary stays small.
     """
     x = np.asarray(x, dtype=np.float64)
     n_total = x.shape[-1]
     lead = x.shape[:-1]
     y = np.cumsum(x - x.mean(axis=-1, keepdims=True), axis=-1).reshape(-1, n_total)
-    start, size, offsets = _windows(n_total, scales)
+    start, size, weight, offsets = _windows(n_total, scales)
+    end = start + size
+    n = size.astype(np.float64)
+    centre = start + (n - 1) / 2
+    inv_t = 12 / (n * (n * n - 1))
+    g = np.arange(n_total, dtype=np.float64)
     rss = np.empty((y.shape[0], len(scales)))
-    rows = max(1, _BLOCK // (3 * max(len(start), n_total)))
-    for i in range(0, y.shape[0], rows):
-        rss[i:i + rows] = _rss_prefix(y[i:i + rows], start, size, offsets)
+    per_window = np.empty(len(start))
+    for i, row in enumerate(y):
+        yh, yl = _split(row)
+        p2 = row * row
+        e2 = ((yh * yh - p2) + 2.0 * yh * yl) + yl * yl  # row^2 = p2 + e2 exactly
+        p1 = g * row
+        e1 = (g * yh - p1) + g * yl  # g < 2**26 is its own high half: g*row = p1 + e1
+        pre = (_dd_prefix(row, 0.0), _dd_prefix(p1, e1), _dd_prefix(p2, e2))
+        for j in range(0, len(start), _BLOCK):
+            w = slice(j, j + _BLOCK)
+            per_window[w] = _rss_windows(pre, start[w], end[w], n[w], centre[w], inv_t[w])
+        rss[i] = np.add.reduceat(per_window * weight, offsets)
     return np.sqrt(rss / (2 * (n_total // scales) * scales)).reshape(lead + (len(scales),))
 
 

@@ -56,7 +56,11 @@ def weight_spectrum(model: nn.Module, *, groups=None) -> xr.Dataset:
     down-sampling shortcut) gets the union of its matrices' eigenvalues: each matrix is
     normalised by its own N, and the group's ESD is the pooled list (the ESD of the
     block-diagonal matrix of the group's X's). Nothing is averaged, so a power-law fit of
-    the group sees every matrix's tail.
+    the group sees every matrix's tail. Matrices of different shapes have their bulks at
+    different scales, so a pooled ESD can show a tail that no single matrix has (at
+    initialisation, ResNet-18's ``layer2``-``layer4`` pooled give alpha ~2.2; see
+    ``bench/RESULTS.md``): follow such a group's alpha over epochs rather than comparing it
+    with WeightWatcher's per-matrix values.
 
     Examples
     --------

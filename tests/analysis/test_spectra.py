@@ -42,3 +42,12 @@ def test_cli_analyze_only_spectra(run_copy, capsys):
 
     main(["analyze", str(run_copy), "--only", "spectra"])
     assert Run(run_copy).analysed_epochs("spectra") == Run(run_copy).epochs
+
+
+def test_stored_variables_keep_their_labels(run_copy):
+    run = Run(run_copy)
+    analyze(run, only="spectra", epochs=run.epochs[-1:], progress=False)
+    ds = Run(run_copy).analysis("spectra")
+    assert ds.alpha.attrs["long_name"] == "power-law exponent α"
+    assert ds.eigenvalues.attrs["long_name"] == "eigenvalue of WᵀW/N"
+    assert ds.attrs["ks"] == "left"

@@ -7,7 +7,7 @@ well-trained layers in that work; smaller α means a heavier tail (more correlat
 
 from __future__ import annotations
 
-import xarray as xr
+import xarray as xr  # noqa: F401  (the return type)
 
 from ..diagnostics.powerlaw import powerlaw_alpha
 from ..probes.spectrum import EIGENVALUE, weight_spectrum
@@ -31,8 +31,9 @@ def spectra(run, epoch: int) -> xr.Dataset:
     """
     spec = weight_spectrum(run.model(epoch))
     fit = powerlaw_alpha(spec.eigenvalues, dim=EIGENVALUE, min_tail=MIN_TAIL)
-    ds = xr.merge([fit, spec], combine_attrs="drop")
-    ds.attrs.update(method="alpha: continuous MLE, x_min by minimum KS distance (Clauset et al."
-                           " 2009), on the eigenvalues of W^T W / N per layer group",
-                    ks=fit.attrs["ks"], min_tail=MIN_TAIL)
+    ds = fit.assign(eigenvalues=spec.eigenvalues, n_eigenvalues=spec.n_eigenvalues,
+                    n_matrices=spec.n_matrices)
+    ds.attrs = {"method": "alpha: continuous MLE, x_min by minimum KS distance (Clauset et "
+                          "al. 2009), on the eigenvalues of W^T W / N per layer group",
+                "ks": fit.attrs["ks"], "min_tail": MIN_TAIL}
     return ds

@@ -14,7 +14,8 @@ from .record import open_run
 
 __version__ = "0.1.0"
 
-_LAZY = ("probes", "finetune", "plots", "widgets", "train", "data", "record", "optim")
+_LAZY = ("probes", "finetune", "plots", "widgets", "train", "data", "record", "optim",
+         "theory")
 
 
 def __getattr__(name):  # heavy subpackages (captum, ipywidgets) load on first use

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..dims import LAYER, STEP
+from ..diagnostics.separation import load_curve
+from ..dims import LAYER, STEP, require
 
-__all__ = ["spring_block_chain", "spring_block_steady_state"]
+__all__ = ["spring_block_chain", "spring_block_steady_state", "chain_load_curve"]
 
 
 def _layer_coord(n_blocks):
@@ -49,10 +50,17 @@ def spring_block_steady_state(n_blocks: int, *, friction=0.0, load: float = 1.0,
                         attrs={"long_name": "spring extension (layer load)", "units": "1"})
 
 
+def _force_matrix(n_blocks, stiffness):
+    """A with f = A x + b: f_l = k(x_{l+1} - 2 x_l + x_{l-1}) (x_0 = 0), f_L = F - k(x_L - x_{L-1})."""
+    a = -2.0 * np.eye(n_blocks) + np.eye(n_blocks, k=1) + np.eye(n_blocks, k=-1)
+    a[-1, -1] = -1.0
+    return stiffness * a
+
+
 def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load: float = 1.0,
                        steps: int = 20_000, dt: float = 0.05, seed: int = 0,
                        stiffness: float = 1.0, record_every: int = 100,
-                       average_from: float = 0.5) -> xr.Dataset:
+                       average_from: float = 0.5, replicas: int = 1) -> xr.Dataset:
     """Simulate an overdamped chain of blocks with Coulomb friction and noise.
 
     Parameters
@@ -63,7 +71,8 @@ def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load:
         Coulomb friction threshold :math:`\\mu_l` per block (the nonlinearity).
     noise : float
         Standard deviation :math:`\\sigma` of a Gaussian random force on every block at every
-        step (the lubrication: learning-rate/batch/dropout/label noise).
+        step (the lubrication: learning-rate/batch/dropout/label noise). It is a force per
+        step, so the same ``noise`` with another ``dt`` is another noise level.
     load : float
         Force F pulling the last block.
     steps, dt : int, float
@@ -76,16 +85,20 @@ def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load:
         Record positions every this many steps.
     average_from : float
         Fraction of the run after which the steady state is averaged.
+    replicas : int
+        Independent chains simulated side by side (one vectorised loop); recorded values are
+        their mean, so the steady state is averaged over replicas as well as over time.
+        Many replicas and few steps give a steady state fast enough for a slider.
 
     Returns
     -------
     xarray.Dataset
         ``position`` and ``extension`` over (``step``, ``layer``), recorded every
-        ``record_every`` steps, and their steady state ``position_mean`` and
-        ``extension_mean`` over ``layer`` (mean over the recorded points after
-        ``average_from``). ``extension`` is the load of each layer, ``position`` the
-        cumulative separation; ``np.exp(-position_mean)`` plays the role of the fuzziness D,
-        so ``load_curve(np.exp(-ds.position_mean))`` draws the theory's load curve.
+        ``record_every`` steps (mean over replicas), and their steady state
+        ``position_mean`` and ``extension_mean`` over ``layer`` (mean over the recorded points
+        after ``average_from``). ``extension`` is the load of each layer, ``position`` the
+        cumulative separation; ``np.exp(-position_mean)`` plays the role of the fuzziness D
+        (see :func:`chain_load_curve` for the load curve).
 
     Notes
     -----
@@ -95,10 +108,12 @@ def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load:
     Overdamped Coulomb dynamics with unit mobility:
 
     .. math:: \\dot x_l = \\mathrm{sign}(f_l)\\,\\max(|f_l| - \\mu_l,\\ 0)
+              = f_l - \\mathrm{clip}(f_l, -\\mu_l, \\mu_l)
 
     (a block sticks while the force is below the threshold and slides with the excess force
-    otherwise), integrated by Euler steps from rest. See :func:`spring_block_steady_state`
-    for the noiseless rest state.
+    otherwise), integrated by Euler steps from rest; the forces of all blocks are one matrix
+    product :math:`f = A x + b`. See :func:`spring_block_steady_state` for the noiseless rest
+    state.
 
     Examples
     --------
@@ -106,20 +121,39 @@ def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load:
     >>> ds.position.dims, ds.extension_mean.dims
     (('step', 'layer'), ('layer',))
     """
+    if n_blocks < 1 or steps < record_every or replicas < 1:
+        raise ValueError(f"spring_block_chain() needs n_blocks >= 1, steps >= record_every and "
+                         f"replicas >= 1; got n_blocks={n_blocks}, steps={steps}, "
+                         f"record_every={record_every}, replicas={replicas}")
     rng = np.random.default_rng(seed)
-    mu = np.broadcast_to(np.asarray(friction, dtype=float), (n_blocks,))
-    x = np.zeros(n_blocks)
+    # Everything is scaled by dt once: x <- x + S(dt f), S the soft threshold at dt*mu.
+    mu = dt * np.broadcast_to(np.asarray(friction, dtype=float), (n_blocks,))
+    a_t = (dt * _force_matrix(n_blocks, stiffness)).T.copy()
+    b = np.zeros(n_blocks)
+    b[-1] = dt * load
+    x = np.zeros((replicas, n_blocks))
     n_rec = steps // record_every
     rec = np.empty((n_rec, n_blocks))
-    for t in range(steps):
-        ext = np.diff(x, prepend=0.0)
-        tension = stiffness * ext
-        force = np.append(tension[1:], load) - tension
+    g = np.empty_like(x)
+    c = np.empty_like(x)
+    chunk = 1024
+    for t0 in range(0, steps, chunk):
+        m = min(chunk, steps - t0)
         if noise:
-            force = force + noise * rng.standard_normal(n_blocks)
-        x = x + dt * np.sign(force) * np.maximum(np.abs(force) - mu, 0.0)
-        if (t + 1) % record_every == 0:
-            rec[(t + 1) // record_every - 1] = x
+            push = rng.standard_normal((m, replicas, n_blocks))
+            push *= dt * noise
+            push += b
+        else:
+            push = np.broadcast_to(b, (m, replicas, n_blocks))
+        for i in range(m):
+            np.matmul(x, a_t, out=g)
+            g += push[i]
+            np.clip(g, -mu, mu, out=c)
+            g -= c
+            x += g
+            t = t0 + i + 1
+            if t % record_every == 0:
+                rec[t // record_every - 1] = x.mean(axis=0)
     ext = np.diff(rec, axis=1, prepend=0.0)
     coords = {STEP: (STEP, np.arange(1, n_rec + 1) * record_every), **_layer_coord(n_blocks)}
     start = int(average_from * n_rec)
@@ -132,5 +166,37 @@ def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load:
                            {"long_name": "steady-state extension (layer load)"}),
     }, coords=coords)
     ds.attrs.update(friction=str(friction), noise=noise, load=load, dt=dt, seed=seed,
-                    stiffness=stiffness)
+                    stiffness=stiffness, replicas=replicas)
     return ds
+
+
+def chain_load_curve(position) -> xr.DataArray:
+    """The chain's load curve, in the conventions of a run's measured one.
+
+    Parameters
+    ----------
+    position : xarray.DataArray or xarray.Dataset
+        Block positions over ``layer`` (blocks 1..L), e.g. ``position_mean`` of
+        :func:`spring_block_chain` (a Dataset is read for that variable).
+
+    Returns
+    -------
+    xarray.DataArray
+        :func:`workbench.diagnostics.separation.load_curve` of the fuzziness
+        :math:`D_l = e^{-x_l}` over ``layer`` 0..L, the wall (:math:`x_0 = 0`, the input)
+        included: L + 1 points from 0 to 1, to set beside a run's measured curve over L + 1
+        layers (L loads).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> x = xr.DataArray([1.0, 2.0, 3.0, 4.0], dims="layer", coords={"layer": [1, 2, 3, 4]})
+    >>> chain_load_curve(x).values.round(6).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    if isinstance(position, xr.Dataset):
+        position = position["position_mean"]
+    require(position, "chain_load_curve", [LAYER], name="position")
+    wall = xr.zeros_like(position.isel({LAYER: [0]})).assign_coords({LAYER: [0]})
+    x = xr.concat([wall, position], dim=LAYER)
+    return load_curve(np.exp(-x), dim=LAYER)

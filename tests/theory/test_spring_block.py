@@ -3,7 +3,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from workbench.diagnostics.separation import linear_law_deviation, load, load_curve
-from workbench.diagnostics.spring_block import spring_block_chain, spring_block_steady_state
+from workbench.theory.spring_block import spring_block_chain, spring_block_steady_state
 
 
 def test_frictionless_chain_stretches_every_spring_equally():

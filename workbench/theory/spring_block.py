@@ -51,7 +51,7 @@ def spring_block_steady_state(n_blocks: int, *, friction=0.0, load: float = 1.0,
 
 
 def _force_matrix(n_blocks, stiffness):
-    """A with f = A x + b: f_l = k(x_{l+1} - 2 x_l + x_{l-1}) (x_0 = 0), f_L = F - k(x_L - x_{L-1})."""
+    """A of f = A x + b: f_l = k(x_{l+1} - 2x_l + x_{l-1}), x_0 = 0; f_L = F - k(x_L - x_{L-1})"""
     a = -2.0 * np.eye(n_blocks) + np.eye(n_blocks, k=1) + np.eye(n_blocks, k=-1)
     a[-1, -1] = -1.0
     return stiffness * a

@@ -162,6 +162,11 @@ def kuramoto(n: int = 200, *, coupling: float = 2.0, gamma: float = 0.5, steps: 
                          f"gamma > 0 and dt > 0; got n={n}, steps={steps}, "
                          f"record_every={record_every}, coupling={coupling}, gamma={gamma}, "
                          f"dt={dt}")
+    n_late = steps // record_every - int(average_from * (steps // record_every))
+    if n_late < 16:
+        raise ValueError(f"kuramoto() needs at least 16 recorded points after average_from for "
+                         f"the metastability; got {n_late} (steps={steps}, record_every="
+                         f"{record_every}, average_from={average_from})")
     rng = np.random.default_rng(seed)
     theta0 = rng.uniform(-np.pi, np.pi, n)
     omega = lorentzian_frequencies(n, gamma, kind=frequencies, seed=seed + 1)

@@ -8,8 +8,14 @@ Numpy only; the widgets that drive them live in :mod:`workbench.widgets.theory`.
 
 from .heavy_ball import characteristic_roots, heavy_ball
 from .kuramoto import OSCILLATOR, kuramoto, kuramoto_theory, lorentzian_frequencies
-from .spring_block import chain_load_curve, spring_block_chain, spring_block_steady_state
+from .spring_block import (
+    chain_fuzziness,
+    chain_load_curve,
+    spring_block_chain,
+    spring_block_steady_state,
+)
 
 __all__ = ["heavy_ball", "characteristic_roots",
            "kuramoto", "kuramoto_theory", "lorentzian_frequencies", "OSCILLATOR",
-           "spring_block_chain", "spring_block_steady_state", "chain_load_curve"]
+           "spring_block_chain", "spring_block_steady_state", "chain_fuzziness",
+           "chain_load_curve"]

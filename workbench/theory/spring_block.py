@@ -14,7 +14,8 @@ import xarray as xr
 from ..diagnostics.separation import load_curve
 from ..dims import LAYER, STEP, require
 
-__all__ = ["spring_block_chain", "spring_block_steady_state", "chain_load_curve"]
+__all__ = ["spring_block_chain", "spring_block_steady_state", "chain_fuzziness",
+           "chain_load_curve"]
 
 
 def _layer_coord(n_blocks):
@@ -170,6 +171,37 @@ def spring_block_chain(n_blocks: int, *, friction=0.0, noise: float = 0.0, load:
     return ds
 
 
+def chain_fuzziness(position) -> xr.DataArray:
+    """The chain's stand-in for the separation fuzziness: :math:`D_l = e^{-x_l}`, wall included.
+
+    Parameters
+    ----------
+    position : xarray.DataArray or xarray.Dataset
+        Block positions over ``layer`` (blocks 1..L), e.g. ``position_mean`` of
+        :func:`spring_block_chain` (a Dataset is read for that variable).
+
+    Returns
+    -------
+    xarray.DataArray
+        Over ``layer`` 0..L: :math:`D_0 = 1` (the wall, :math:`x_0 = 0`: the input) then
+        :math:`e^{-x_l}`. Feed it to :func:`workbench.diagnostics.separation.load_curve`,
+        ``load`` or ``linear_law_deviation`` as a run's measured fuzziness.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> x = xr.DataArray([1.0, 2.0], dims="layer", coords={"layer": [1, 2]})
+    >>> chain_fuzziness(x).layer.values.tolist()
+    [0, 1, 2]
+    """
+    if isinstance(position, xr.Dataset):
+        position = position["position_mean"]
+    require(position, "chain_fuzziness", [LAYER], name="position")
+    wall = xr.zeros_like(position.isel({LAYER: [0]})).assign_coords({LAYER: [0]})
+    x = xr.concat([wall, position], dim=LAYER)
+    return np.exp(-x).rename("fuzziness").assign_attrs(long_name="exp(−position)", units="1")
+
+
 def chain_load_curve(position) -> xr.DataArray:
     """The chain's load curve, in the conventions of a run's measured one.
 
@@ -194,9 +226,4 @@ def chain_load_curve(position) -> xr.DataArray:
     >>> chain_load_curve(x).values.round(6).tolist()
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
-    if isinstance(position, xr.Dataset):
-        position = position["position_mean"]
-    require(position, "chain_load_curve", [LAYER], name="position")
-    wall = xr.zeros_like(position.isel({LAYER: [0]})).assign_coords({LAYER: [0]})
-    x = xr.concat([wall, position], dim=LAYER)
-    return load_curve(np.exp(-x), dim=LAYER)
+    return load_curve(chain_fuzziness(position), dim=LAYER)

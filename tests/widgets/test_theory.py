@@ -43,7 +43,7 @@ def test_heavy_ball_slider_redraws_the_simulated_values():
     assert_allclose(zeta, (1 - grid) / (2 * np.sqrt(lr * lam)), rtol=1e-12)
     assert_allclose(w.physics.get_xdata(), [1 - 2 * np.sqrt(lr)] * 2)
     regime = damping_regime(lr, mu, curvature=lam)
-    assert f"ζ = {damping_ratio(lr, mu, curvature=lam):.2f} · {regime}" in w.title.get_text()
+    assert f"ζ = {damping_ratio(lr, mu, curvature=lam):.2f} · {regime}" in w.title.value
     assert w.png != png and w.png.startswith(b"\x89PNG")
     assert full == []                       # the figure was built once: only blits since
     assert len(w.timings) == 3
@@ -56,7 +56,7 @@ def test_heavy_ball_set_moves_three_sliders_with_one_repaint_and_widens_ranges()
     assert len(w.timings) == n + 1
     assert w.controls["curvature"].max >= np.log10(5000.0)
     assert w.ds.curvature.values[0] == pytest.approx(5000.0, rel=1e-6)
-    assert "DIVERGES" in w.title.get_text()
+    assert "DIVERGES" in w.title.value
     assert w.ds.attrs["diverges"] == 1
 
 
@@ -74,7 +74,7 @@ def test_kuramoto_sliders_redraw_R_and_its_theory():
     assert offsets.shape == (150, 2)
     last = ref.phase.isel(step=-1).values
     assert_allclose(offsets, np.column_stack([np.cos(last), np.sin(last)]), atol=1e-12)
-    assert f"metastability = {float(ref.metastability):.3f}" in w.title.get_text()
+    assert f"metastability = {float(ref.metastability):.3f}" in w.title.value
     k, theory = w.k_theory.get_data()
     assert_allclose(theory, np.sqrt(np.clip(1 - 2 * 0.5 / np.where(k > 0, k, 1), 0, None))
                     * (k > 0))
@@ -93,7 +93,7 @@ def test_spring_block_sliders_redraw_the_chain():
     assert_allclose(w.rest.get_ydata(), rest, atol=1e-12)
     assert_allclose(w.loads.get_ydata(), rest, atol=2e-3)
     dev = float(linear_law_deviation(chain_fuzziness(ref)))
-    assert f"linear law {dev:.3f}" in w.title.get_text()
+    assert f"linear law {dev:.3f}" in w.title.value
     assert dev > 0.05
     w.controls["noise"].value = 0.5                 # lubrication evens the load out
     assert w.deviation < dev / 5
@@ -111,7 +111,7 @@ def test_spring_block_beside_a_measured_curve():
     labels = [t.get_text() for t in w.ax_curve.get_xticklabels()]
     assert labels == ["conv1", "conv2", "fc1", "fc2"]
     rms = np.sqrt(np.mean((measured.values - np.linspace(0, 1, 4)) ** 2))
-    assert f"(measured {rms:.3f})" in w.title.get_text()
+    assert f"(measured {rms:.3f})" in w.title.value
 
 
 def test_widgets_embed():

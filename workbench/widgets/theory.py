@@ -75,6 +75,9 @@ class SimulationWidget:
         from matplotlib.figure import Figure
 
         self.image = w.Image(format="png")
+        #: The readout above the figure (ζ and regime, R and metastability, ...): an HTML
+        #: line rather than a figure title, so that no glyphs are rasterised per move.
+        self.title = w.HTML()
         self.status = w.HTML()
         self.controls = self._sliders()
         self.fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
@@ -163,6 +166,11 @@ class SimulationWidget:
         self.png = buf.getvalue()
         self.image.value = self.png
 
+    def _caption(self, text: str) -> None:
+        import html
+
+        self.title.value = f"<b>{html.escape(text)}</b>"
+
     @property
     def widget(self):
         """Sliders above the figure (and any buttons and status line), as one ``VBox``."""
@@ -170,7 +178,7 @@ class SimulationWidget:
 
         if self._widget is None:
             self._widget = w.VBox([w.HBox(list(self.controls.values())), *self._extra,
-                                   self.image, self.status])
+                                   self.title, self.image, self.status])
         return self._widget
 
     def _repr_mimebundle_(self, **kwargs):
@@ -323,7 +331,6 @@ class HeavyBallWidget(SimulationWidget):
         ax_zeta.set(yscale="log", xlim=(0, 1), ylim=(0.02, 50), xlabel="momentum μ",
                     ylabel="damping ratio ζ", title="damping")
         ax_zeta.legend(loc="upper right", fontsize=7)
-        self.title = self._animate(fig.suptitle(" ", fontsize=10))
 
     def _simulate(self):
         v = self.values
@@ -352,7 +359,7 @@ class HeavyBallWidget(SimulationWidget):
         phys = ds.attrs["physics_momentum"]
         self.physics.set_data([phys, phys], [0.02, 50])
         zeta, regime = float(ds.damping_ratio[0]), str(ds.regime.values[0])
-        self.title.set_text(f"ζ = {zeta:.2f} · {regime}   (α = {lr:.3g}, μ = {mu:.3f}, "
+        self._caption(f"ζ = {zeta:.2f} · {regime}   (α = {lr:.3g}, μ = {mu:.3f}, "
                             f"λ = {lam[0]:.3g}; physics μ = {phys:.3f})"
                             + ("   DIVERGES" if ds.attrs["diverges"] else ""))
 
@@ -423,7 +430,7 @@ class KuramotoWidget(SimulationWidget):
     """
 
     def __init__(self, coupling: float = 2.0, gamma: float = 0.5, n: int = 200, *,
-                 steps: int = 2000, dt: float = 0.05, record_every: int = 4, seed: int = 0,
+                 steps: int = 2000, dt: float = 0.05, record_every: int = 8, seed: int = 0,
                  max_coupling: float = 5.0):
         self._init = {"coupling": coupling, "gamma": gamma, "n": n}
         self.steps, self.dt, self.record_every, self.seed = steps, dt, record_every, seed
@@ -469,7 +476,6 @@ class KuramotoWidget(SimulationWidget):
         ax_k.set(xlim=(0, self.max_coupling), ylim=(0, 1.05), xlabel="coupling K",
                  ylabel="stationary R", title="R against K")
         ax_k.legend(loc="lower right", fontsize=7)
-        self.title = self._animate(fig.suptitle(" ", fontsize=10))
 
     def _simulate(self):
         v = self.values
@@ -492,7 +498,7 @@ class KuramotoWidget(SimulationWidget):
         self.k_theory.set_data(self.k_grid, kuramoto_theory(self.k_grid, g))
         self.k_crit.set_data([2 * g, 2 * g], [0, 1.05])
         self.k_dot.set_data([k], [r_mean])
-        self.title.set_text(f"N = {ds.attrs['n']}, K = {k:.2f}, γ = {g:.2f}:  mean R = "
+        self._caption(f"N = {ds.attrs['n']}, K = {k:.2f}, γ = {g:.2f}:  mean R = "
                             f"{r_mean:.3f} (theory {r_th:.3f}),  metastability = "
                             f"{float(ds.metastability):.3f}")
 
@@ -605,7 +611,6 @@ class SpringBlockWidget(SimulationWidget):
         ax_l.set(xlim=(0.8, n + 0.2), ylim=(0, 1.3), xticks=blocks, xlabel="block (layer)",
                  ylabel="spring extension (load)", title="load per layer")
         ax_l.legend(loc="upper left", fontsize=7)
-        self.title = self._animate(fig.suptitle(" ", fontsize=10))
 
     def _simulate(self):
         v = self.values
@@ -629,7 +634,7 @@ class SpringBlockWidget(SimulationWidget):
             line = np.linspace(0, 1, self.measured.size)  # linear_law_deviation on the curve
             measured = float(np.sqrt(np.nanmean((self.measured.values - line) ** 2)))
             text += f"  (measured {measured:.3f})"
-        self.title.set_text(text)
+        self._caption(text)
 
     def set_measured(self, measured: xr.DataArray | None) -> None:
         """Show another measured curve (rebuilds the figure: the number of layers may change)."""

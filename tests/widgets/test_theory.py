@@ -121,3 +121,81 @@ def test_widgets_embed():
         assert isinstance(w.widget, ipywidgets.VBox)
         assert w.image in w.widget.children
         assert w.image.value == w.png
+
+
+# ----------------------------------------------------------------------------- from a run
+def _expected(run, epoch, layer, curvature):
+    steps = run.tree["steps"]
+    sel = steps["epoch"].values == epoch
+    return (float(np.median(steps["lr"].values[sel])),
+            float(np.median(steps["momentum"].values[sel])),
+            float(curvature.sel(epoch=epoch, layer=layer)))
+
+
+def test_heavy_ball_from_run_takes_lr_momentum_and_the_layer_curvature(tiny_run):
+    from workbench import Run
+    from workbench.widgets import Selection
+
+    run = Run(tiny_run)
+    curv = run.tree["epochs_layers"]["curvature"]
+    layers = [str(x) for x in curv.layer.values]
+    state = Selection()
+    w = HeavyBallWidget(run=run, state=state)
+    hp = w.from_run(epoch=1, layer=layers[-1])
+    lr, mu, lam = _expected(run, 1, layers[-1], curv)
+    assert (hp["lr"], hp["momentum"], hp["curvature"]) == (lr, mu, lam)
+    assert hp["source"] == "epochs_layers"
+    assert w.controls["lr"].value == pytest.approx(lr, rel=1e-9)
+    assert w.controls["momentum"].value == pytest.approx(mu, abs=1e-9)
+    assert w.ds.curvature.values[0] == pytest.approx(lam, rel=1e-9)
+    assert w.ds.attrs["lr"] == pytest.approx(lr, rel=1e-9)
+    # the button reads the Explorer's selection
+    state.epoch, state.layer = 0, layers[0]
+    w.button.click()
+    lr0, mu0, lam0 = _expected(run, 0, layers[0], curv)
+    assert w.ds.curvature.values[0] == pytest.approx(lam0, rel=1e-9)
+    assert w.ds.attrs["lr"] == pytest.approx(lr0, rel=1e-9)
+    assert f"layer {layers[0]}" in w.status.value
+    state.layer = "no_such_layer"
+    w.button.click()
+    assert "no_such_layer" in w.status.value and "got layers" in w.status.value
+
+
+def test_heavy_ball_prefers_the_damping_analysis_curvature(tiny_run, tmp_path):
+    import shutil
+
+    import xarray as xr
+
+    from workbench import Run
+
+    shutil.copytree(tiny_run, tmp_path / "run")
+    run = Run(tmp_path / "run")
+    recorded = run.tree["epochs_layers"]["curvature"].load()
+    for e in run.epochs:
+        ds = xr.Dataset({"curvature": 3.0 * recorded.sel(epoch=e, drop=True)})
+        run.store.append_analysis("damping", ds.expand_dims(epoch=[e]))
+    run.refresh()
+    layer = str(recorded.layer.values[0])
+    hp = HeavyBallWidget(run=run).from_run(epoch=1, layer=layer)
+    assert hp["source"] == "analysis/damping"
+    assert hp["curvature"] == pytest.approx(3.0 * float(recorded.sel(epoch=1, layer=layer)))
+
+
+def test_spring_block_from_run_shows_the_measured_separation(tiny_run):
+    import xarray as xr
+
+    from workbench import Run
+    from workbench.diagnostics.separation import load_curve, separation_fuzziness
+
+    run = Run(tiny_run)
+    w = SpringBlockWidget()
+    curve = w.from_run(run, epoch=-1)
+    names = list(run.tree["features"].children)
+    last = int(run.tree["features"][names[0]]["features"].epoch.values[-1])
+    fz = [float(separation_fuzziness(run.tree["features"][n]["features"].sel(epoch=last),
+                                     run.tree["features"][n]["target"])) for n in names]
+    ref = load_curve(xr.DataArray(fz, dims="layer", coords={"layer": names}))
+    assert_allclose(curve, ref, rtol=1e-9)
+    assert_allclose(w.measured_line.get_ydata(), ref.values, rtol=1e-9)
+    assert w.n_blocks == len(names) - 1
+    assert len(w.curve.get_ydata()) == len(names)

@@ -114,6 +114,17 @@ def test_spring_block_beside_a_measured_curve():
     assert f"(measured {rms:.3f})" in w.title.value
 
 
+def test_hidden_widget_defers_the_simulation_until_shown():
+    w = SpringBlockWidget(friction=0.1)
+    w.show(False)
+    n = len(w.timings)
+    w.controls["friction"].value = 0.2
+    assert len(w.timings) == n and w.stale
+    w.show()
+    assert len(w.timings) == n + 1 and not w.stale
+    assert_allclose(w.rest.get_ydata(), np.maximum(1 - 0.2 * np.arange(6, 0, -1), 0))
+
+
 def test_widgets_embed():
     import ipywidgets
 

@@ -64,6 +64,8 @@ class SimulationWidget:
         The last PNG.
     timings : list of float
         Kernel-side seconds of each update: simulate, update artists, render PNG.
+    visible : bool
+        A hidden widget (``show(False)``) only marks itself stale on slider moves.
     """
 
     figsize = (10.5, 3.3)
@@ -85,6 +87,8 @@ class SimulationWidget:
         self._animated: list = []
         self._background = None
         self._hold = False
+        self.visible = True
+        self.stale = False
         self.timings: list[float] = []
         self.png = b""
         self.ds = None
@@ -132,7 +136,20 @@ class SimulationWidget:
         self.refresh()
 
     def _changed(self, change) -> None:
-        if not self._hold:
+        if self._hold:
+            return
+        if self.visible:
+            self.refresh()
+        else:
+            self.stale = True
+
+    def show(self, visible: bool = True) -> None:
+        """Mark the widget shown (repainting it if a slider moved while hidden) or hidden.
+
+        As :meth:`workbench.widgets.View.show`: a widget in a hidden tab does not simulate.
+        """
+        self.visible = visible
+        if visible and self.stale:
             self.refresh()
 
     def invalidate(self) -> None:
@@ -142,6 +159,7 @@ class SimulationWidget:
     def refresh(self) -> None:
         """Simulate with the current values, update the artists, repaint."""
         t0 = time.perf_counter()
+        self.stale = False
         self.ds = self._simulate()
         self._update(self.ds)
         self._render()

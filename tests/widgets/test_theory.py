@@ -58,6 +58,8 @@ def test_heavy_ball_set_moves_three_sliders_with_one_repaint_and_widens_ranges()
     assert w.ds.curvature.values[0] == pytest.approx(5000.0, rel=1e-6)
     assert "DIVERGES" in w.title.value
     assert w.ds.attrs["diverges"] == 1
+    w.set(momentum=0.999)
+    assert w.ds.attrs["momentum"] == 0.999 and w.controls["momentum"].max >= 0.999
 
 
 def test_kuramoto_sliders_redraw_R_and_its_theory():

@@ -253,6 +253,11 @@ def run_hyperparameters(run, *, epoch: int = -1, layer: str | None = None) -> di
         raise ValueError(f"no curvature at epoch {epoch}; got epochs "
                          f"{curv[EPOCH].values.tolist()}")
     lam = float(curv.sel({EPOCH: epoch, LAYER: layer}))
+    if not lr > 0 or not 0 <= mu < 1 or not lam > 0:
+        raise ValueError(f"the heavy ball needs lr > 0, 0 <= momentum < 1 and curvature > 0; "
+                         f"the run has lr={lr:.3g}, momentum={mu:.3g} and curvature={lam:.3g} "
+                         f"for layer {layer!r} at epoch {epoch} (non-positive curvature: a "
+                         f"flat or saddle direction)")
     return {"lr": lr, "momentum": mu, "curvature": lam, "epoch": epoch, "layer": layer,
             "source": source}
 
@@ -393,7 +398,7 @@ class HeavyBallWidget(SimulationWidget):
                     exp = float(np.log10(value))
                     c.min, c.max = min(c.min, np.floor(exp)), max(c.max, np.ceil(exp))
                 else:
-                    value = float(np.clip(value, c.min, c.max))
+                    c.max = max(c.max, float(value))
                 c.value = float(value)
 
     def from_run(self, run=None, *, epoch: int = -1, layer: str | None = None) -> dict:

@@ -185,13 +185,16 @@ def test_heavy_ball_prefers_the_damping_analysis_curvature(tiny_run, tmp_path):
     run = Run(tmp_path / "run")
     recorded = run.tree["epochs_layers"]["curvature"].load()
     for e in run.epochs:
-        ds = xr.Dataset({"curvature": 3.0 * recorded.sel(epoch=e, drop=True)})
+        scale = 3.0 if e > 0 else -1.0          # epoch 0: a saddle, refused with a reason
+        ds = xr.Dataset({"curvature": scale * recorded.sel(epoch=e, drop=True)})
         run.store.append_analysis("damping", ds.expand_dims(epoch=[e]))
     run.refresh()
     layer = str(recorded.layer.values[0])
     hp = HeavyBallWidget(run=run).from_run(epoch=1, layer=layer)
     assert hp["source"] == "analysis/damping"
     assert hp["curvature"] == pytest.approx(3.0 * float(recorded.sel(epoch=1, layer=layer)))
+    with pytest.raises(ValueError, match="curvature > 0.*saddle"):
+        HeavyBallWidget(run=run).from_run(epoch=0, layer=layer)
 
 
 def test_spring_block_from_run_shows_the_measured_separation(tiny_run):

@@ -20,7 +20,6 @@ from .separation import (
     separation_by_layer,
     separation_fuzziness,
 )
-from .spring_block import spring_block_chain, spring_block_steady_state
 from .stability import collective_signal, early_convergence_lead, integration, stability
 from .synchrony import kuramoto_order, metastability, phases, synchrony
 
@@ -32,6 +31,5 @@ __all__ = [
     "collective_signal", "integration", "stability", "early_convergence_lead",
     "separation_fuzziness", "separation_by_layer", "load", "load_curve",
     "linear_law_deviation",
-    "spring_block_chain", "spring_block_steady_state",
     "probabilities", "softmax", "path_length", "path_ratio", "zigzag", "auc",
 ]

@@ -91,58 +91,67 @@ def _dd_prefix(hi, lo):
     return c, low
 
 
+def _two_diff(a, b):
+    """s, e with s = fl(a - b) and s + e = a - b exactly (TwoSum of a and -b)."""
+    s = a - b
+    bb = s - a
+    return s, (a - (s - bb)) - (b + bb)
+
+
 #: Values per block of work in :func:`_fluctuation_prefix` (64 KiB of float64): temporaries
 #: stay in cache and under the allocator's mmap threshold (larger ones cost ~10x more).
 _BLOCK = 8192
 
 
 def _windows(n_total: int, scales: np.ndarray):
-    """Every window of every scale: start index, size and weight, and where each scale's
-    windows begin in that list.
+    """Window boundaries of every scale, as runs of contiguous windows.
 
-    Windows from the start and from the end of the series; when n divides N the two sets
-    are the same windows, which are listed once with weight 2.
+    Returns the boundary positions ``b`` (windows are [b[j], b[j + 1])), and per boundary
+    interval j its size, weight and centre; intervals that join two runs get weight 0 (and a
+    harmless size 2). Windows come from the start and from the end of the series; when n
+    divides N the two runs are the same and are listed once with weight 2. ``offsets`` say
+    where each scale's intervals begin.
     """
-    starts, sizes, weights, offsets = [], [], [], []
+    bounds, sizes, weights, offsets = [], [], [], []
     count = 0
     for n in scales:
         m = n_total // n
-        first = np.arange(m) * n
         both = n_total % n != 0
         offsets.append(count)
-        count += 2 * m if both else m
-        starts.append(np.concatenate([first, n_total - m * n + first]) if both else first)
-        sizes.append(np.full(len(starts[-1]), n))
-        weights.append(np.full(len(starts[-1]), 1.0 if both else 2.0))
-    return (np.concatenate(starts), np.concatenate(sizes), np.concatenate(weights),
-            np.array(offsets))
+        for origin in ([0, n_total - m * n] if both else [0]):
+            b = origin + np.arange(m + 1) * n
+            bounds.append(b)
+            sizes.append(np.r_[np.full(m, n), 2])  # the last interval joins the next run
+            weights.append(np.r_[np.full(m, 1.0 if both else 2.0), 0.0])
+            count += m + 1
+    b = np.concatenate(bounds)
+    size = np.concatenate(sizes)[:-1]
+    weight = np.concatenate(weights)[:-1]
+    return b, size.astype(np.float64), weight, np.array(offsets)
 
 
-def _window_sum(c, low, start, end):
-    """Sum over [start, end) from prefix pairs (c, low), as an unevaluated pair (hi, lo)."""
-    hi, lo = _two_sum(c[end], -c[start])
-    lo += low[end] - low[start]
-    return hi, lo
-
-
-def _rss_windows(pre, start, end, n, centre, inv_t):
-    """Residual sum of squares of each window's least-squares line (double-double)."""
-    a0, b0 = _window_sum(*pre[0], start, end)  # S0 = sum Y
-    a1, b1 = _window_sum(*pre[1], start, end)  # S1 = sum g Y
-    a2, b2 = _window_sum(*pre[2], start, end)  # S2 = sum Y^2
+def _rss_windows(pre, b, n, centre, inv_n, inv_t):
+    """Residual sum of squares of the windows [b[j], b[j + 1]) (double-double)."""
+    sums = []
+    for c, low in pre:  # window sums as pairs: S0 = sum Y, S1 = sum g Y, S2 = sum Y^2
+        cb, lb = c[b], low[b]
+        hi, lo = _two_diff(cb[1:], cb[:-1])
+        lo += lb[1:] - lb[:-1]
+        sums.append((hi, lo))
+    (a0, b0), (a1, b1), (a2, b2) = sums
     a0h, a0l = _split(a0)
     p = centre * a0  # A = S1 - c S0: the window's trend, before rounding
     pe = (centre * a0h - p) + centre * a0l  # c < 2**26 is its own high half, as is n
-    ah, al = _two_sum(a1, -p)
+    ah, al = _two_diff(a1, p)
     trend = ah + (al + b1 - pe - centre * b0)
     q = n * a2  # B = n S2 - S0^2 = n^2 * variance, before rounding
     a2h, a2l = _split(a2)
     qe = (n * a2h - q) + n * a2l
     r = a0 * a0
     re = ((a0h * a0h - r) + 2.0 * a0h * a0l) + a0l * a0l
-    bh, bl = _two_sum(q, -r)
+    bh, bl = _two_diff(q, r)
     spread = bh + (bl + qe + n * b2 - re - 2.0 * a0 * b0)
-    return np.maximum(spread / n - trend * trend * inv_t, 0.0)
+    return spread * inv_n - trend * trend * inv_t
 
 
 def _fluctuation_prefix(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
@@ -155,21 +164,21 @@ def _fluctuation_prefix(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
     and T = n (n^2 - 1) / 12. Both differences cancel the profile's level against its
     local spread, so they are computed in double-double arithmetic: products Y*Y and g*Y
     are exact pairs (TwoProduct), prefix sums carry their exact rounding errors (TwoSum),
-    and the two differences are formed before rounding to float64. Work goes one series
-    and at most ``_BLOCK`` windows at a time, so that every temporary stays small.
+    and the two differences are formed before rounding to float64. Contiguous windows share
+    their boundaries (one gather per boundary). Work goes one series and at most ``_BLOCK``
+    windows at a time, so that every temporary stays small.
     """
     x = np.asarray(x, dtype=np.float64)
     n_total = x.shape[-1]
     lead = x.shape[:-1]
     y = np.cumsum(x - x.mean(axis=-1, keepdims=True), axis=-1).reshape(-1, n_total)
-    start, size, weight, offsets = _windows(n_total, scales)
-    end = start + size
-    n = size.astype(np.float64)
-    centre = start + (n - 1) / 2
+    b, n, weight, offsets = _windows(n_total, scales)
+    centre = b[:-1] + (n - 1) / 2
+    inv_n = 1.0 / n
     inv_t = 12 / (n * (n * n - 1))
     g = np.arange(n_total, dtype=np.float64)
     rss = np.empty((y.shape[0], len(scales)))
-    per_window = np.empty(len(start))
+    per_window = np.empty(len(n))
     for i, row in enumerate(y):
         yh, yl = _split(row)
         p2 = row * row
@@ -177,9 +186,11 @@ def _fluctuation_prefix(x: np.ndarray, scales: np.ndarray) -> np.ndarray:
         p1 = g * row
         e1 = (g * yh - p1) + g * yl  # g < 2**26 is its own high half: g*row = p1 + e1
         pre = (_dd_prefix(row, 0.0), _dd_prefix(p1, e1), _dd_prefix(p2, e2))
-        for j in range(0, len(start), _BLOCK):
+        for j in range(0, len(n), _BLOCK):
             w = slice(j, j + _BLOCK)
-            per_window[w] = _rss_windows(pre, start[w], end[w], n[w], centre[w], inv_t[w])
+            per_window[w] = _rss_windows(pre, b[j:j + _BLOCK + 1], n[w], centre[w], inv_n[w],
+                                         inv_t[w])
+        np.maximum(per_window, 0.0, out=per_window)
         rss[i] = np.add.reduceat(per_window * weight, offsets)
     return np.sqrt(rss / (2 * (n_total // scales) * scales)).reshape(lead + (len(scales),))
 

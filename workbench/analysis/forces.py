@@ -125,7 +125,7 @@ def forces(run, epoch: int) -> xr.Dataset:
     pull = np.stack([pulls(model, x_o[i:i + 1], x_u, y_u, lr=eta) for i in range(len(obs))])
     actual = real_delta_log_prob(model, x_o, x_u, y_u, lr=eta).values
     with torch.no_grad():
-        prob = torch.softmax(model(x_o), -1).double().numpy()
+        prob = torch.softmax(model(x_o).double(), -1).numpy()
     flipped = np.isin(upd, run.flipped)
     labels = np.arange(prob.shape[1])
     ds = xr.Dataset(

@@ -224,8 +224,8 @@ class Run:
         return sorted(node.children) if node is not None else []
 
     def analysed_epochs(self, name: str) -> list[int]:
-        ds = self.analysis(name)
-        return [] if ds is None else [int(e) for e in ds["epoch"].values]
+        """Epochs committed in ``/analysis/<name>`` (read from the store's commit mark)."""
+        return self.store.analysis_epochs(name)
 
 
 __all__ = ["Run"]

@@ -99,8 +99,9 @@ def test_too_few_points_give_nan_with_the_reason(run):
     first = dyn.dynamics(run, run.epochs[0])  # 47 points: below DFA's 64
     assert int(first.n_points) == 47
     assert np.isnan(first.dfa.values).all() and np.isnan(float(first.integration))
-    assert "at least 64" in first.dfa.attrs["reason"] and "got 47" in first.dfa.attrs["reason"]
-    assert "dfa:" in first.attrs["reasons"] and np.isnan(float(first.stability))
+    assert "fewer than 64" in first.dfa.attrs["nan_when"] and int(first.n_history) == 47
+    assert "fewer than 64" in first.stability.attrs["nan_when"]
+    assert np.isnan(float(first.stability)) and np.isnan(float(first.early_convergence_epoch))
     x = _window_by_hand(run, run.epochs[0])
     assert_allclose(float(first.synchrony), float(synchrony(x)), rtol=1e-12)
 

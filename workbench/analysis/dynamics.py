@@ -25,8 +25,8 @@ therefore grows with training until it is full, then slides. Per epoch:
   epochs completed, step ``s`` at ``(s + 1) / steps_per_epoch``): when the volatility fell
   under ``frac`` of its peak and stayed there, *as known at this epoch*; NaN if not yet.
 
-Too few points give NaN, with the reason in the variable's ``reason`` attr (and the
-dataset's ``reasons``), never an error.
+Too few points give NaN, never an error: each variable's ``nan_when`` attr states the rule,
+and the epoch's ``n_points`` (window) and ``n_history`` (history) give its counts.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
     w = settings.window
     n = window.sizes[STEP]
     layers = window[LAYER].values
-    reasons: dict[str, str] = {}
+    sw, stride, vw = settings.stability_window, settings.stride, settings.volatility_window
     grid = default_scales(w)
     used = grid[grid <= n // 4]
     nan_l = xr.DataArray(np.full(len(layers), np.nan), dims=LAYER, coords={LAYER: layers})
@@ -150,12 +150,9 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
         intercept = logf.mean(SCALE) - alpha * float(np.log(used).mean())
         integ = float(integration(window, channel_dim=LAYER, dim=STEP, scales=used))
     else:
-        reasons["dfa"] = (f"DFA needs at least {MIN_POINTS} signal points in the window; "
-                          f"got {n}")
         fluct = xr.DataArray(np.full((len(layers), len(grid)), np.nan), dims=(LAYER, SCALE),
                              coords={LAYER: layers, SCALE: grid})
         alpha, intercept, integ = nan_l, nan_l, np.nan
-        reasons["integration"] = reasons["dfa"]
 
     # 2. Kuramoto R(t) over the window, padded to the window length.
     r_pad = np.full(w, np.nan)
@@ -166,14 +163,10 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
         r_pad[:n] = r.values
         sync, meta = float(r.mean()), float(r.std())
     else:
-        reasons["synchrony"] = (f"Kuramoto R needs at least {_MIN_PHASE_POINTS} signal points "
-                                f"and 2 layers; got {n} points, {len(layers)} layers")
         sync = meta = np.nan
-        reasons["metastability"] = reasons["synchrony"]
 
     # 3. Stability and volatility over the history; the early-convergence marker.
     stab = vol = marker = np.nan
-    sw, stride, vw = settings.stability_window, settings.stride, settings.volatility_window
     nh = history.sizes[STEP]
     if nh >= sw and len(layers) >= 2:
         h = history.isel({STEP: slice((nh - sw) % stride, None)})
@@ -181,9 +174,6 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
                        volatility_window=vw)
         stab = float(st.stability[-1])
         vol = float(st.volatility[-1])
-        if np.isnan(vol):
-            reasons["volatility"] = (f"volatility needs {sw + (vw - 1) * stride} signal points "
-                                     f"({vw} windows of {sw}, stride {stride}); got {nh}")
         v = st.volatility
         v = v.assign_coords({EPOCH: (STEP, (v[STEP].values + 1) / steps_per_epoch)})
         v = v.swap_dims({STEP: EPOCH}).drop_vars(STEP)
@@ -191,19 +181,27 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
         if np.isfinite(v.values).any():
             marker = float(early_convergence_lead(v, acc, frac=settings.frac)
                            .volatility_settled)
-        if np.isnan(marker):
-            reasons["early_convergence_epoch"] = (
-                "the volatility has not settled under "
-                f"{settings.frac:g} x its peak and stayed there (yet)")
-    else:
-        reasons["stability"] = (f"the stability index needs at least {sw} signal points and "
-                                f"2 layers; got {nh} points, {len(layers)} layers")
-        reasons["volatility"] = reasons["early_convergence_epoch"] = reasons["stability"]
+
+    # The same rule text at every epoch (attrs are the group's, not the epoch's); the
+    # epoch's own counts are the variables n_points and n_history.
+    rules = {
+        "dfa": f"NaN when the window holds fewer than {MIN_POINTS} signal points (n_points)",
+        "synchrony": (f"NaN when the window holds fewer than {_MIN_PHASE_POINTS} signal points "
+                      f"(n_points) or fewer than 2 layers"),
+        "stability": (f"NaN when the history holds fewer than {sw} signal points (n_history) "
+                      f"or fewer than 2 layers"),
+        "volatility": (f"NaN when the history holds fewer than {sw + (vw - 1) * stride} signal "
+                       f"points ({vw} windows of {sw}, stride {stride}; n_history)"),
+        "early_convergence_epoch": (f"NaN until the volatility has fallen under "
+                                    f"{settings.frac:g} x its peak and stayed there"),
+    }
+    rules["integration"] = rules["dfa"]
+    rules["metastability"] = rules["synchrony"]
 
     def attrs(name, long_name, units="1"):
         a = {"long_name": long_name, "units": units}
-        if name in reasons:
-            a["reason"] = reasons[name]
+        if name in rules:
+            a["nan_when"] = rules[name]
         return a
 
     ds = xr.Dataset(
@@ -221,6 +219,7 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
             "signal_step": ((T,), s_pad, {"long_name": "step of the window's point",
                                           "units": "", "fill_value": -1}),
             "n_points": ((), n, {"long_name": "signal points in the window", "units": ""}),
+            "n_history": ((), nh, {"long_name": "signal points in the history", "units": ""}),
             "early_convergence_epoch": ((), marker, attrs(
                 "early_convergence_epoch", "early convergence (volatility settled)",
                 "epoch")),
@@ -230,7 +229,6 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
                 T: (T, np.arange(w), {"long_name": "position in the window", "units": ""})},
     )
     ds.attrs.update({f"setting_{k}": v for k, v in asdict(settings).items()})
-    ds.attrs["reasons"] = "; ".join(f"{k}: {v}" for k, v in reasons.items())
     return ds
 
 

@@ -118,7 +118,7 @@ def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, 
         if reason:
             out[name] = reason
             continue
-        done = set(run.analysed_epochs(name))
+        done = set(run.store.analysis_epochs(name))  # past a stale consolidation
         todo = [e for e in available if e not in done]
         out[name] = []
         for epoch in tqdm(todo, desc=f"analyse {name}", disable=not progress or not todo,

@@ -93,3 +93,30 @@ def test_analytic_pulls_conserve_probability(ds):
 def test_bad_sizes_are_refused(run):
     with pytest.raises(ValueError, match="n_update >= 1; got 4 and 0"):
         fa.chosen_samples(run, dataclasses.replace(fa.SETTINGS, n_update=0))
+
+
+@pytest.mark.slow
+def test_forces_command_reads_the_stored_analysis(noisy_run, tmp_path, capsys):
+    import shutil
+
+    from workbench import analyze
+    from workbench.cli import main
+    from workbench.commands.forces import stored
+
+    path = tmp_path / "run"
+    shutil.copytree(noisy_run, path)
+    assert stored(path, sample=0) is None                       # nothing analysed yet
+    assert analyze(path, only="forces", progress=False) == {"forces": [0]}
+    ds = Run(path).analysis("forces").load()
+    s = int(ds.sample_o[1])
+    pulls, info = stored(path, sample=s, top=None)
+    assert info["source"] == "/analysis/forces" and info["pool"] == 16
+    want = ds.pull.sel(sample_o=s).transpose("epoch", "sample_u", "label")
+    assert_allclose(pulls.transpose("epoch", "sample_u", "label").values,
+                    want.sel(sample_u=pulls.sample_u).values)
+    assert np.array_equal(pulls.flipped.values, np.isin(pulls.sample_u, Run(path).flipped))
+    assert sorted(pulls["rank"].values.tolist()) == list(range(16))
+    assert main(["forces", str(path), "--sample", str(s), "--top", "3",
+                 "--out", str(tmp_path / "f.png")]) == 0
+    out = capsys.readouterr().out
+    assert "source: /analysis/forces" in out and "top 3 of 16" in out

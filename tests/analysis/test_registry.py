@@ -116,3 +116,23 @@ def test_kill_9_in_the_middle_loses_no_finished_epoch(tiny_run, tmp_path):
     finally:
         ANALYSES.pop("slow_test", None)
     assert np.unique(Run(path).analysis("slow_test").epoch.values).size == 2
+
+
+def test_a_kill_before_the_consolidation_repeats_no_epoch(tiny_run, tmp_path):
+    path = tmp_path / "run"
+    shutil.copytree(tiny_run, path)
+    register("slow_test", description="stores its epoch")(_slow)
+    try:
+        assert analyze(path, only="slow_test", epochs=[0], progress=False) == {"slow_test": [0]}
+        meta = path / "record.zarr" / "zarr.json"
+        saved = meta.read_bytes()
+        assert analyze(path, only="slow_test", epochs=[1], progress=False) == {"slow_test": [1]}
+        meta.write_bytes(saved)  # as if killed between the commit mark and the consolidation
+        assert Run(path).analysed_epochs_view("slow_test") == [0]   # readers are behind
+        assert Run(path).analysed_epochs("slow_test") == [0, 1]      # the mark is not
+        assert analyze(path, only="slow_test", progress=False) == {"slow_test": []}
+        ds = Run(path).analysis("slow_test").load()
+        assert ds.epoch.values.tolist() == [0, 1]                    # unique, and visible again
+        assert_allclose(ds.value.values, [0.0, 1.0])
+    finally:
+        ANALYSES.pop("slow_test", None)

@@ -155,6 +155,14 @@ class RunStore:
                                use_consolidated=False)
         return [int(e) for e in node[EPOCH][:n]]
 
+    def consolidate(self) -> None:
+        """Rewrite the consolidated metadata from the groups themselves."""
+        ctx = _quiet()
+        try:
+            zarr.consolidate_metadata(str(self.path))
+        finally:
+            ctx.__exit__(None, None, None)
+
     def trim(self) -> tuple[int, int]:
         """Cut every group back to the committed epochs and steps (after a crash)."""
         root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)

@@ -11,9 +11,11 @@ from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
 from .state import Selection, control_for, controls_for, link
+from .theory import HeavyBallWidget, KuramotoWidget, SpringBlockWidget
 from .training import TrainingView
 from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
-           "ActionButton", "fix_button"]
+           "ActionButton", "fix_button", "HeavyBallWidget", "KuramotoWidget",
+           "SpringBlockWidget"]

@@ -21,3 +21,20 @@ def tiny_run(tmp_path_factory):
     from workbench.widgets import ensure_run
 
     return ensure_run(tmp_path_factory.getbasetemp() / "tiny_run", progress=False, **TINY)
+
+#: A smaller run with label noise and no features: one epoch of 300 images (6 steps).
+NOISY = {"epochs": 1, "train_size": 300, "test_size": 200, "probe_size": 50,
+         "batch_size": 50, "label_noise": 0.2, "curvature_iters": 2, "signal_batch": 8,
+         "device": "cpu"}
+
+
+@pytest.fixture(scope="session")
+def noisy_run(tmp_path_factory):
+    """A 1-epoch ``--label-noise 0.2`` CNN run on 300 images (no features); do not modify it."""
+    from workbench.config import TrainConfig
+    from workbench.train import train
+
+    out = tmp_path_factory.getbasetemp() / "noisy_run"
+    if not (out / "record.zarr").exists():
+        train(TrainConfig(**NOISY), out, progress=False)
+    return out

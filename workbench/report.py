@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .record.store import config, open_run, signals
+from .record.store import signals
+from .run import Run
 
 
 def epoch_table(tree) -> str:
@@ -21,9 +22,9 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
 
     from . import plots
 
-    tree = open_run(run_dir)
-    cfg = config(tree)
-    out = Path(run_dir) / "report"
+    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
+    tree, cfg = run.tree, run.config
+    out = run.path / "report"
     out.mkdir(exist_ok=True)
     layers = tree["layers"].to_dataset()
     steps = tree["steps"].to_dataset()
@@ -33,8 +34,7 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     axes = fig.subplots(1, 2)
     plots.lines(steps["loss"], x="step", ax=axes[0], smooth=9)
     plots.accuracy_curves(tree["epochs"].to_dataset(), ax=axes[1])
-    fig.suptitle(f"{cfg.get('model')} on {cfg.get('data')}: {cfg.get('optimizer')}, "
-                 f"momentum {cfg.get('momentum')}")
+    fig.suptitle(f"{cfg.model} on {cfg.data}: {cfg.optimizer}, momentum {cfg.momentum}")
     fig.tight_layout()
     figures.append(out / "training.png")
     fig.savefig(figures[-1], dpi=110)

@@ -222,9 +222,14 @@ class Run:
         node = self.tree.get(ANALYSIS)
         return sorted(node.children) if node is not None else []
 
-    def analysed_epochs(self, name: str) -> list[int]:
+    def analysed_epochs_view(self, name: str) -> list[int]:
+        """Epochs of ``/analysis/<name>`` as :attr:`tree` shows them (consolidated metadata)."""
         ds = self.analysis(name)
         return [] if ds is None else [int(e) for e in ds["epoch"].values]
+
+    def analysed_epochs(self, name: str) -> list[int]:
+        """Epochs committed in ``/analysis/<name>`` (read from the store's commit mark)."""
+        return self.store.analysis_epochs(name)
 
     # -- side by side and export ----------------------------------------------------------
     @staticmethod

@@ -127,7 +127,10 @@ def _analyze(run, names, available, progress) -> dict[str, object]:
         if reason:
             out[name] = reason
             continue
-        done = set(run.analysed_epochs(name))
+        done = set(run.store.analysis_epochs(name))  # past a stale consolidation
+        if done != set(run.analysed_epochs_view(name)):  # killed before it consolidated
+            run.store.consolidate()
+            run.refresh()
         todo = [e for e in available if e not in done]
         out[name] = []
         for epoch in tqdm(todo, desc=f"analyse {name}", disable=not progress or not todo,

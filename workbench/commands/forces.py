@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -11,43 +10,70 @@ def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int =
 
     Returns ``(pulls, info)``: ``pulls`` is :func:`workbench.probes.forces.forces`'s
     DataArray (epoch, sample_u, label) over the run's checkpoints; the candidates are
-    ``pool`` training examples of the run (seeded choice), with the labels the run trained
-    on (noisy ones included); η is the run's base learning rate ``config.lr``.
+    ``pool`` training examples of the run (seeded choice in :meth:`Run.train_data`), with
+    the labels the run trained on (noisy ones included); η is the run's base learning rate
+    ``config.lr``.
     """
     import numpy as np
 
     from ..data import load_dataset
     from ..probes.forces import forces
-    from ..record.store import config
     from ..run import Run
 
-    run = Run(run_dir)
-    tree = run.tree
-    cfg = config(tree)
+    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
     epochs = run.epochs
     if not epochs:
-        raise FileNotFoundError(f"no committed epoch with a checkpoint in "
-                                f"{Path(run_dir) / 'checkpoints'}")
-    # the user's own data root, never the store's 'data_root'
-    root = run._root()
-    test = load_dataset(cfg["data"], train=False, root=root, download=False)
+        raise FileNotFoundError(f"no committed checkpoints in {run.path / 'checkpoints'}")
+    cfg = run.config
+    test = load_dataset(cfg.data, train=False, root=run._root(), download=False)
     if not 0 <= sample < len(test):
         raise ValueError(f"--sample must be a test-set index in 0..{len(test) - 1}; got {sample}")
-    train = load_dataset(cfg["data"], train=True, root=root, download=False,
-                         label_noise=cfg.get("label_noise", 0.0), noise_seed=cfg.get("seed", 0))
-    train_idx = np.asarray(json.loads(tree.attrs.get("train_indices", "null"))
-                           or np.arange(len(train)))
+    train = run.train_data()
     rng = np.random.default_rng(seed)
-    cand = np.sort(rng.choice(train_idx, size=min(pool, len(train_idx)), replace=False))
-    flipped = set(json.loads(tree.attrs.get("flipped_train_indices", "[]")))
+    pos = np.sort(rng.choice(len(train), size=min(pool, len(train)), replace=False))
+    cand = np.asarray(train.indices)[pos]
     x_o = test.images[sample:sample + 1]
-    pulls = forces(lambda e: run.model(e), x_o, train.images[cand],
-                   train.targets[cand].numpy(), lr=float(cfg["lr"]), top_k=top,
-                   epochs=epochs, sample_u=cand)
-    pulls = pulls.assign_coords(flipped=("sample_u", [int(u) in flipped
-                                                      for u in pulls.sample_u.values]))
-    info = {"classes": list(test.classes), "target": int(test.targets[sample]),
-            "lr": float(cfg["lr"]), "pool": int(cand.size)}
+    pulls = forces(run.model, x_o, train.images[pos], train.targets[pos].numpy(),
+                   lr=float(cfg.lr), top_k=top, epochs=epochs, sample_u=cand)
+    pulls = pulls.assign_coords(flipped=("sample_u", np.isin(pulls.sample_u.values,
+                                                             run.flipped)))
+    info = {"classes": list(run.classes), "target": int(test.targets[sample]),
+            "lr": float(cfg.lr), "pool": int(cand.size), "source": "computed"}
+    return pulls, info
+
+
+def stored(run_dir, *, sample: int, top: int = 5):
+    """``(pulls, info)`` as :func:`compute` gives, from ``/analysis/forces``; None if absent.
+
+    Available when ``workbench analyze`` computed the ``forces`` analysis and ``sample`` is
+    one of its observed samples; the candidates are then its update examples and η the
+    epoch's learning rate (the last epoch's in ``info``).
+    """
+    import numpy as np
+    import xarray as xr
+
+    from ..run import Run
+
+    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
+    ds = run.analysis("forces")
+    if ds is None or sample not in set(ds.sample_o.values.tolist()):
+        return None
+    p = ds.pull.sel(sample_o=sample, drop=True).load()
+    strength = np.linalg.norm(p.values, axis=-1).sum(0)
+    order = np.argsort(-strength, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    keep = order if top is None else order[:top]
+    pulls = xr.DataArray(
+        p.values[:, keep], dims=("epoch", "sample_u", "label"),
+        coords={"epoch": p.epoch.values, "sample_u": p.sample_u.values[keep],
+                "label": p.label.values, "label_u": ("sample_u", ds.label_u.values[keep]),
+                "rank": ("sample_u", rank[keep]),
+                "flipped": ("sample_u", ds.flipped.values[keep].astype(bool))},
+        name="pull", attrs=p.attrs)
+    info = {"classes": list(run.classes), "target": int(ds.target.sel(sample_o=sample)),
+            "lr": float(ds.lr.isel(epoch=-1)), "pool": int(ds.sizes["sample_u"]),
+            "source": "/analysis/forces"}
     return pulls, info
 
 
@@ -107,7 +133,9 @@ def figure(pulls, info, out) -> Path:
 
 
 def run(args) -> int:
-    pulls, info = compute(args.run, sample=args.sample, top=args.top, pool=args.pool)
+    found = None if args.recompute else stored(args.run, sample=args.sample, top=args.top)
+    pulls, info = found or compute(args.run, sample=args.sample, top=args.top, pool=args.pool)
+    print(f"source: {info['source']}")
     print(table(pulls, info, args.sample))
     out = args.out or Path(args.run) / "report" / f"forces_sample{args.sample}.png"
     print(f"figure: {figure(pulls, info, out)}")
@@ -123,4 +151,6 @@ def register(sub) -> None:
     p.add_argument("--pool", type=int, default=1000,
                    help="candidate training examples scored (seeded choice; default 1000)")
     p.add_argument("--out", default=None, help="figure path (default RUN/report/...png)")
+    p.add_argument("--recompute", action="store_true",
+                   help="score --pool candidates even when /analysis/forces holds the sample")
     p.set_defaults(func=run)

@@ -153,6 +153,29 @@ class RunStore:
         node = zarr.open_group(str(path.parent), mode="r", use_consolidated=False)
         return int(node.attrs.get("committed", 0))
 
+    def analysis_epochs(self, name: str) -> list[int]:
+        """The epochs committed in ``/analysis/<name>``, read past the consolidated metadata.
+
+        A ``kill -9`` between an analysis's commit mark and the consolidation of the
+        metadata leaves readers of the consolidated view one epoch behind; this reads the
+        mark and the ``epoch`` array themselves, so the next ``analyze`` neither loses nor
+        repeats that epoch.
+        """
+        n = self.analysis_committed(name)
+        if not n:
+            return []
+        node = zarr.open_group(str(self.path / ANALYSIS / name), mode="r",
+                               use_consolidated=False)
+        return [int(e) for e in node[EPOCH][:n]]
+
+    def consolidate(self) -> None:
+        """Rewrite the consolidated metadata from the groups themselves."""
+        ctx = _quiet()
+        try:
+            zarr.consolidate_metadata(str(self.path))
+        finally:
+            ctx.__exit__(None, None, None)
+
     def trim(self) -> tuple[int, int]:
         """Cut every group back to the committed epochs and steps (after a crash)."""
         root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)

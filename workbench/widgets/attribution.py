@@ -110,6 +110,8 @@ class AttributionView(View):
         ``groups`` and ``gallery``: the artists :mod:`workbench.plots` drew.
     fix : ActionButton or None
         ``fix.result`` is a :class:`FixComparison` after a click.
+    fix_panel : ipywidgets.HBox or None
+        The last fix's images fixed and broken, one PNG per level, side by side.
 
     Examples
     --------
@@ -148,6 +150,7 @@ class AttributionView(View):
         self.controls = controls_for(self.data["log_ratio"], self.state, [EPOCH])
         self.fix = (ActionButton(self.run_fix, description="Fix", icon="wrench")
                     if run is not None else None)
+        self.fix_panel = None
         self.handles: dict = {}
         self._start()
 
@@ -218,11 +221,10 @@ class AttributionView(View):
         model, train, test = run.model(epoch), run.train_data(), run.test_data()
         reports = {level: surgical_fix(model, train, groups=groups, test_data=test,
                                        level=level, **options) for level in levels}
-        result = FixComparison(epoch, groups, reports)
-        self.last_fix = result
-        display(w.HBox([w.Image(value=self._fix_png(r, test), format="png")
-                        for r in reports.values()]))
-        return result
+        self.fix_panel = w.HBox([w.Image(value=self._fix_png(r, test), format="png")
+                                 for r in reports.values()])
+        display(self.fix_panel)
+        return FixComparison(epoch, groups, reports)
 
     def _fix_png(self, report, test) -> bytes:
         import io

@@ -6,6 +6,8 @@ import html
 
 import xarray as xr
 
+from .attribution import AttributionView
+from .forces import ForcesView
 from .layers import LayersView
 from .probe import ProbeView
 from .state import SELECTABLE, Selection
@@ -25,7 +27,7 @@ class Explorer:
     """
 
     def __init__(self, tree: xr.DataTree, *, images: xr.DataArray | None = None,
-                 title: str = "", classes=None):
+                 title: str = "", classes=None, run=None):
         import ipywidgets as w
 
         from ..diagnostics.probabilities import softmax
@@ -41,6 +43,13 @@ class Explorer:
         if "probe" in tree:
             probs = softmax(tree["probe"]["logits"]).load()
             self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
+        stored = tree.children.get("analysis")          # a tab per analysis that exists
+        if stored is not None and "attribution" in stored.children:
+            self.views["attribution"] = AttributionView(stored["attribution"].to_dataset(),
+                                                        self.state, classes=classes, run=run)
+        if stored is not None and "forces" in stored.children:
+            self.views["forces"] = ForcesView(stored["forces"].to_dataset(), self.state,
+                                              classes=classes)
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
         self._show_status()
@@ -95,7 +104,7 @@ def explore(run, *, images: bool = True) -> Explorer:
     cfg = run.config
     title = (f"{run.path.name}: {cfg.model} on {cfg.data}, {cfg.optimizer}, "
              f"momentum {cfg.momentum}")
-    return Explorer(tree, images=pics, title=title, classes=run.classes or None)
+    return Explorer(tree, images=pics, title=title, classes=run.classes or None, run=run)
 
 
 __all__ = ["Explorer", "explore"]

@@ -685,6 +685,8 @@ def class_paths(prob: xr.DataArray, *, epoch=None, target=None, classes=None, to
                 ax=None) -> dict:
     """One sample's class probabilities over epochs up to ``epoch``: top classes and the true one.
 
+    Each shown line is named at its end (no legend to cover the data).
+
     Parameters
     ----------
     prob : DataArray (epoch, label)
@@ -701,8 +703,8 @@ def class_paths(prob: xr.DataArray, *, epoch=None, target=None, classes=None, to
     Returns
     -------
     dict
-        ``ax``, ``lines`` (one per label; the others hidden), ``cursor``; see
-        :func:`set_class_paths`.
+        ``ax``, ``lines`` and ``names`` (one per label; those not shown are hidden),
+        ``cursor``; see :func:`set_class_paths`.
 
     Examples
     --------
@@ -712,19 +714,22 @@ def class_paths(prob: xr.DataArray, *, epoch=None, target=None, classes=None, to
     >>> h = class_paths(p, epoch=0, target=2, top=1)
     >>> [ln.get_visible() for ln in h["lines"]], h["lines"][2].get_ydata().tolist()
     ([True, False, True], [0.1])
+    >>> h["names"][2].get_text()
+    '2 (true)'
     """
     ax = _ax(ax)
     epochs = prob["epoch"].values
     lines_ = [ax.plot([], [], marker=".", lw=1.2)[0] for _ in prob["label"].values]
+    names = [ax.text(0, 0, "", fontsize="x-small", va="center") for _ in lines_]
     cursor = ax.axvline(epochs[-1], color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
-    pad = 0.3 if len(epochs) > 1 else 0.5
-    ax.set_xlim(epochs[0] - pad, epochs[-1] + pad)
-    ax.set_ylim(-0.02, 1.3)
-    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    span = max(float(epochs[-1] - epochs[0]), 1.0)
+    ax.set_xlim(epochs[0] - 0.1 * span, epochs[-1] + 0.45 * span)   # room for the names
+    ax.set_ylim(-0.03, 1.03)
     ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel("epoch")
     ax.set_ylabel(label_of(prob) if prob.attrs else "probability")
-    handles = {"ax": ax, "lines": lines_, "cursor": cursor, "classes": classes, "top": top}
+    handles = {"ax": ax, "lines": lines_, "names": names, "cursor": cursor,
+               "classes": classes, "top": top, "dx": 0.04 * span}
     set_class_paths(handles, prob, epoch=epoch, target=target)
     return handles
 
@@ -742,21 +747,25 @@ def set_class_paths(handles: dict, prob: xr.DataArray, *, epoch=None, target=Non
     if target is not None:
         shown.add(int(target))
     color = 1
-    visible = []
-    for k, line in zip(labels, handles["lines"], strict=True):
-        line.set_data(upto["epoch"].values, upto.sel(label=k).values)
-        line.set_visible(k in shown)
-        if k not in shown:
+    x = upto["epoch"].values
+    for k, line, name in zip(labels, handles["lines"], handles["names"], strict=True):
+        y = upto.sel(label=k).values
+        line.set_data(x, y)
+        visible = k in shown and len(x) > 0
+        line.set_visible(visible)
+        name.set_visible(visible)
+        if not visible:
             continue
         is_true = target is not None and k == int(target)
-        line.set_color("k" if is_true else f"C{color}")
+        c = "k" if is_true else f"C{color}"
+        color += 0 if is_true else 1
+        line.set_color(c)
         line.set_linewidth(2.2 if is_true else 1.2)
         line.set_gid(SELECTED_GID if is_true else None)
-        line.set_label(_class_name(handles["classes"], k) + (" (true)" if is_true else ""))
-        color += 0 if is_true else 1
-        visible.append(line)
+        text = _class_name(handles["classes"], k) + (" (true)" if is_true else "")
+        line.set_label(text)
+        name.set_text(text)
+        name.set_color(c)
+        name.set_position((x[-1] + handles["dx"], y[-1]))
     handles["cursor"].set_xdata([epoch, epoch])
-    ax = handles["ax"]
-    ax.legend(handles=visible, fontsize="x-small", loc="upper center", ncols=len(visible),
-              frameon=False, handlelength=1.2, columnspacing=0.8)
-    ax.set_title(f"learning path up to epoch {int(epoch)}", fontsize="small")
+    handles["ax"].set_title(f"learning path up to epoch {int(epoch)}", fontsize="small")

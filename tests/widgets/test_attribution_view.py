@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from workbench.plots import VERDICT_COLORS
 from workbench.run import Run
 from workbench.widgets import Selection
-from workbench.widgets.attribution import AttributionView, FixComparison, problematic_groups
+from workbench.widgets.attribution import AttributionView, FixComparison, stored_problematic_groups
 
 from .synthetic import tree
 from .synthetic_analyses2 import CLASSES, VERDICTS, attribution_epoch, store_analyses
@@ -80,10 +80,10 @@ def test_updates_in_place_and_repaints(run):
 
 def test_problematic_groups_are_the_stored_verdicts(run):
     stored = run.analysis("attribution")
-    assert problematic_groups(stored, 0) == ["fc"]
-    assert problematic_groups(stored, 1) == ["conv2"]
+    assert stored_problematic_groups(stored, 0) == ["fc"]
+    assert stored_problematic_groups(stored, 1) == ["conv2"]
     with pytest.raises(ValueError, match="epoch 7.*analysed epochs: \\[0, 1, 2\\]"):
-        problematic_groups(stored, 7)
+        stored_problematic_groups(stored, 7)
     view = AttributionView(stored)
     view.state.epoch = 1
     assert view.groups() == ["conv2"]
@@ -131,7 +131,7 @@ def test_fix_trains_the_problematic_groups_of_that_epochs_model(fix_run, capsys)
                            fix_options={"max_steps": 4, "progress": False})
     epoch = run.epochs[0]
     view.state.epoch = epoch
-    want = problematic_groups(stored, epoch)
+    want = stored_problematic_groups(stored, epoch)
     assert len(want) == 1
     view.fix.click()
     result = view.fix.result

@@ -58,8 +58,9 @@ def test_path_runs_up_to_the_selected_epoch(stored):
         top = set(np.argsort(-probs.max(0))[:3]) | {target}
         assert {ln.get_label().replace(" (true)", "") for ln in shown} == \
             {CLASSES[k] for k in top}
-        legend = [t.get_text() for t in h["ax"].get_legend().get_texts()]
-        assert sorted(legend) == sorted(ln.get_label() for ln in shown)
+        names = [t for t in h["names"] if t.get_visible()]    # each line named at its end
+        assert [t.get_text() for t in names] == [ln.get_label() for ln in shown]
+        assert [t.get_position()[1] for t in names] == [ln.get_ydata()[-1] for ln in shown]
 
 
 def test_flipped_update_examples_are_marked_and_classes_named(stored):

@@ -5,7 +5,7 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 :mod:`workbench.plots`.
 """
 
-from .attribution import AttributionView, FixComparison, problematic_groups
+from .attribution import AttributionView, FixComparison, stored_problematic_groups
 from .explorer import Explorer, explore
 from .fix import ActionButton, fix_button
 from .forces import ForcesView
@@ -19,4 +19,4 @@ from .view import View
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
-           "problematic_groups"]
+           "stored_problematic_groups"]

@@ -27,7 +27,7 @@ NEEDS = ("log_ratio", "verdict", "flag_frequency", "sample", "target", "predicte
          "ig")
 
 
-def problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
+def stored_problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
     """The groups whose stored verdict at ``epoch`` is "problematic" (the one rule's answer).
 
     Parameters
@@ -45,7 +45,7 @@ def problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
     --------
     >>> ds = xr.Dataset({"verdict": (("epoch", "layer"), [["healthy", "problematic"]])},
     ...                 coords={"epoch": [3], "layer": ["conv1", "fc"]})
-    >>> problematic_groups(ds, 3)
+    >>> stored_problematic_groups(ds, 3)
     ['fc']
     """
     if epoch not in set(int(e) for e in attribution[EPOCH].values):
@@ -174,6 +174,12 @@ class AttributionView(View):
                        fontsize="small")
         return self.handles["groups"]["ax"], self.handles["gallery"]["axes"]
 
+    def dynamic(self) -> list:
+        """The artists a selection change alters (the rest is a cached background)."""
+        groups, gallery = self.handles["groups"], self.handles["gallery"]
+        return [*groups["bars"], *groups["texts"], groups["ax"].title, *gallery["images"],
+                *gallery["maps"], *(ax.title for ax in gallery["axes"][0])]
+
     def update(self) -> None:
         at = self.at()
         plots.set_attribution_groups(self.handles["groups"], at)
@@ -182,7 +188,7 @@ class AttributionView(View):
     # -- the Fix button --------------------------------------------------------------------
     def groups(self, epoch: int | None = None) -> list[str]:
         """The problematic groups at ``epoch`` (the selected one by default)."""
-        return problematic_groups(self.data, self.epoch if epoch is None else epoch)
+        return stored_problematic_groups(self.data, self.epoch if epoch is None else epoch)
 
     def run_fix(self, epoch: int | None = None, *, levels=("layer", "parameter")):
         """Fine-tune ``run.model(epoch)``'s problematic groups; show what it fixed and broke.
@@ -260,4 +266,4 @@ class AttributionView(View):
         return self._widget
 
 
-__all__ = ["AttributionView", "FixComparison", "problematic_groups"]
+__all__ = ["AttributionView", "FixComparison", "stored_problematic_groups"]

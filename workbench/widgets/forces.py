@@ -79,12 +79,12 @@ class ForcesView(View):
         link(self.pick, self.state, SAMPLE)
         self.controls = {SAMPLE: self.pick,
                          **controls_for(data["prob"], self.state, [EPOCH])}
-        # fixed axis ranges per observed sample, over every epoch: bars compare across epochs
-        pull = abs(data["pull"].sel({LABEL: data["target"]}))
-        self._pull_lim = (pull.max([EPOCH, SAMPLE_U]) * 1.1).fillna(1.0)
-        both = np.maximum(abs(data["predicted"]).max([EPOCH, LABEL]),
-                          abs(data["actual"]).max([EPOCH, LABEL]))
-        self._delta_lim = (both * 1.15).fillna(1.0)
+        # axis ranges fixed over every epoch and observed sample: bars and points compare
+        # across the selection, and only the data artists change on a move
+        pull = float(abs(data["pull"].sel({LABEL: data["target"]})).max())
+        self.pull_lim = 1.1 * pull if np.isfinite(pull) and pull > 0 else 1.0
+        both = max(float(abs(data["predicted"]).max()), float(abs(data["actual"]).max()))
+        self.delta_lim = 1.15 * both if np.isfinite(both) and both > 0 else 1.0
         self.handles: dict = {}
         self._start()
 
@@ -112,6 +112,13 @@ class ForcesView(View):
         self.update()
         return ax_pull, ax_delta, ax_path
 
+    def dynamic(self) -> list:
+        """The artists a selection change alters (the rest is a cached background)."""
+        pull, delta, path = (self.handles[k] for k in ("pull", "delta", "path"))
+        return [*pull["bars"], pull["ax"].title, delta["points"], delta["true"],
+                *delta["texts"], delta["ax"].title, *path["lines"], *path["names"],
+                path["cursor"], path["ax"].title]
+
     def _prob(self) -> xr.DataArray:
         return self.data["prob"].sel({SAMPLE_O: self.sample})
 
@@ -121,10 +128,9 @@ class ForcesView(View):
     def update(self) -> None:
         f = self.data.sel({EPOCH: self.epoch})
         s = self.sample
-        lim = float(self._pull_lim.sel({SAMPLE_O: s})) or 1.0
-        plots.set_forces_pull(self.handles["pull"], f, sample_o=s, xlim=(-lim, lim))
-        plots.set_delta_log_prob(self.handles["delta"], f, sample_o=s,
-                                 lim=float(self._delta_lim.sel({SAMPLE_O: s})) or 1.0)
+        plots.set_forces_pull(self.handles["pull"], f, sample_o=s,
+                              xlim=(-self.pull_lim, self.pull_lim))
+        plots.set_delta_log_prob(self.handles["delta"], f, sample_o=s, lim=self.delta_lim)
         self.handles["delta"]["ax"].set_title(f"one step at epoch {self.epoch}",
                                               fontsize="small")
         plots.set_class_paths(self.handles["path"], self._prob(), epoch=self.epoch,

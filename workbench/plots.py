@@ -769,3 +769,53 @@ def set_class_paths(handles: dict, prob: xr.DataArray, *, epoch=None, target=Non
         name.set_position((x[-1] + handles["dx"], y[-1]))
     handles["cursor"].set_xdata([epoch, epoch])
     handles["ax"].set_title(f"learning path up to epoch {int(epoch)}", fontsize="small")
+
+
+def ntk_heatmap(K: xr.DataArray, *, target_i, target_j=None, classes=None, ax=None):
+    """A kernel over samples (the eNTK trace, say) with every row and column named by class.
+
+    Tick labels read ``"<dataset index> · <class>"``. A kernel with negative entries gets a
+    diverging colour map centred at zero; a non-negative one ``viridis`` from zero.
+
+    Parameters
+    ----------
+    K : DataArray (sample_i, sample_j)
+        E.g. ``workbench.probes.empirical_ntk(model, x, sample_i=..., mode="trace")``.
+    target_i, target_j : sequence of int
+        The class of each ``sample_i`` / ``sample_j`` (``target_j`` defaults to ``target_i``).
+    classes : sequence of str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> K = xr.DataArray([[2.0, 1.0], [1.0, 3.0]], dims=("sample_i", "sample_j"),
+    ...                  coords={"sample_i": [4, 9], "sample_j": [4, 9]})
+    >>> ax = ntk_heatmap(K, target_i=[0, 1], classes=["shirt", "bag"])
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['4 · shirt', '9 · bag']
+    """
+    import numpy as np
+
+    ax = _ax(ax)
+    target_j = target_i if target_j is None else target_j
+    d = K.transpose("sample_i", "sample_j")
+    values = np.asarray(d.values, dtype=float)
+    if np.nanmin(values) < 0:
+        lim = float(np.nanmax(np.abs(values)))
+        mesh = ax.imshow(values, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    else:
+        mesh = ax.imshow(values, cmap="viridis", vmin=0)
+    rows = [f"{int(s)} · {_class_name(classes, t)}"
+            for s, t in zip(d["sample_i"].values, target_i, strict=True)]
+    cols = [f"{int(s)} · {_class_name(classes, t)}"
+            for s, t in zip(d["sample_j"].values, target_j, strict=True)]
+    ax.set_yticks(range(len(rows)), rows, fontsize="x-small")
+    ax.set_xticks(range(len(cols)), cols, fontsize="x-small", rotation=60, ha="right")
+    ax.set_ylabel("observed example")
+    ax.set_xlabel("other example")
+    ax.figure.colorbar(mesh, ax=ax, label=label_of(K) if K.attrs else "eNTK")
+    return ax

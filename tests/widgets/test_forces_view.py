@@ -37,6 +37,10 @@ def test_each_epoch_and_sample_shows_its_stored_pulls_and_delta(stored):
                         [[want.predicted.values[target], want.actual.values[target]]])
         assert f"log π({CLASSES[target]}) of sample {sample}" in \
             view.handles["pull"]["ax"].get_title()
+        # the axis range is the sample's largest pull over every epoch (fixed across epochs)
+        lim = 1.1 * max(abs(forces_epoch(e).pull.sel(sample_o=sample, label=target)).max()
+                        for e in range(3))
+        assert_allclose(view.handles["pull"]["ax"].get_xlim(), (-lim, lim))
 
 
 def test_path_runs_up_to_the_selected_epoch(stored):

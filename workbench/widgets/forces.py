@@ -79,12 +79,14 @@ class ForcesView(View):
         link(self.pick, self.state, SAMPLE)
         self.controls = {SAMPLE: self.pick,
                          **controls_for(data["prob"], self.state, [EPOCH])}
-        # axis ranges fixed over every epoch and observed sample: bars and points compare
-        # across the selection, and only the data artists change on a move
-        pull = float(abs(data["pull"].sel({LABEL: data["target"]})).max())
-        self.pull_lim = 1.1 * pull if np.isfinite(pull) and pull > 0 else 1.0
-        both = max(float(abs(data["predicted"]).max()), float(abs(data["actual"]).max()))
-        self.delta_lim = 1.15 * both if np.isfinite(both) and both > 0 else 1.0
+        # axis ranges per observed sample, fixed over its epochs: bars and points compare
+        # across epochs, and an epoch move changes only the data artists
+        pull = abs(data["pull"].sel({LABEL: data["target"]})).max([EPOCH, SAMPLE_U])
+        both = np.maximum(abs(data["predicted"]).max([EPOCH, LABEL]),
+                          abs(data["actual"]).max([EPOCH, LABEL]))
+        self.pull_lim = (1.1 * pull).where(pull > 0, 1.0).fillna(1.0)
+        self.delta_lim = (1.15 * both).where(both > 0, 1.0).fillna(1.0)
+        self._ranged_for = None
         self.handles: dict = {}
         self._start()
 
@@ -128,9 +130,13 @@ class ForcesView(View):
     def update(self) -> None:
         f = self.data.sel({EPOCH: self.epoch})
         s = self.sample
-        plots.set_forces_pull(self.handles["pull"], f, sample_o=s,
-                              xlim=(-self.pull_lim, self.pull_lim))
-        plots.set_delta_log_prob(self.handles["delta"], f, sample_o=s, lim=self.delta_lim)
+        pull_lim = float(self.pull_lim.sel({SAMPLE_O: s}))
+        plots.set_forces_pull(self.handles["pull"], f, sample_o=s, xlim=(-pull_lim, pull_lim))
+        plots.set_delta_log_prob(self.handles["delta"], f, sample_o=s,
+                                 lim=float(self.delta_lim.sel({SAMPLE_O: s})))
+        if self._ranged_for != s:         # new axis ranges: the cached background is stale
+            self._ranged_for = s
+            self._background = None
         self.handles["delta"]["ax"].set_title(f"one step at epoch {self.epoch}",
                                               fontsize="small")
         plots.set_class_paths(self.handles["path"], self._prob(), epoch=self.epoch,

@@ -354,16 +354,27 @@ def attribution_groups(at: xr.Dataset, *, ax=None, ylim=None) -> dict:
     ax.set_xticks(x, layers)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("layer group")
-    ax.set_ylabel(label_of(at["log_ratio"]) if at["log_ratio"].attrs
-                  else "log gradient ratio")
-    if ylim is not None:
-        ax.set_ylim(*ylim)
+    ax.set_ylabel("log gradient ratio\nmisclassified / correct")
+    ax.set_ylim(*(ratio_limits(at["log_ratio"]) if ylim is None else ylim))
     ax.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()],
               fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3,
               frameon=False)
     handles = {"ax": ax, "bars": list(bars), "texts": texts}
     set_attribution_groups(handles, at)
     return handles
+
+
+def ratio_limits(log_ratio) -> tuple[float, float]:
+    """y range of :func:`attribution_groups` for these log ratios (any dims): zero and
+    every finite value, with headroom above for the verdict labels."""
+    import numpy as np
+
+    values = np.asarray(log_ratio, dtype=float)
+    finite = values[np.isfinite(values)]
+    lo, hi = ((min(0.0, finite.min()), max(0.0, finite.max())) if finite.size
+              else (0.0, 1.0))
+    span = (hi - lo) or 1.0
+    return lo - 0.05 * span, hi + 0.45 * span
 
 
 def set_attribution_groups(handles: dict, at: xr.Dataset) -> None:
@@ -383,9 +394,11 @@ def set_attribution_groups(handles: dict, at: xr.Dataset) -> None:
     title = ""
     if "epoch" in at.coords and at["epoch"].ndim == 0:
         title = f"epoch {int(at['epoch'])}"
-    if "n_misclassified" in at and "n_correct" in at:
-        title += (f": {int(at['n_misclassified'])} misclassified vs "
-                  f"{int(at['n_correct'])} correct")
+    counts = [at[k] if k in at.variables else at.attrs.get(k)
+              for k in ("n_misclassified", "n_correct")]
+    if all(c is not None for c in counts):
+        title += (": " if title else "") + (f"{int(counts[0])} misclassified vs "
+                                            f"{int(counts[1])} correct")
     handles["ax"].set_title(title, fontsize="small")
 
 

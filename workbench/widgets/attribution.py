@@ -142,11 +142,7 @@ class AttributionView(View):
         self.classes = classes
         self.run = run
         self.fix_options = dict(fix_options or {})
-        ratio = self.data["log_ratio"].values
-        finite = ratio[np.isfinite(ratio)]
-        lo, hi = (min(0.0, finite.min()), max(0.0, finite.max())) if finite.size else (0, 1)
-        span = (hi - lo) or 1.0
-        self.ylim = (lo - 0.05 * span, hi + 0.45 * span)   # room for the verdict labels
+        self.ylim = plots.ratio_limits(self.data["log_ratio"])   # over every epoch
         self.controls = controls_for(self.data["log_ratio"], self.state, [EPOCH])
         self.fix = (ActionButton(self.run_fix, description="Fix", icon="wrench")
                     if run is not None else None)

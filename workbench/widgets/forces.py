@@ -111,7 +111,7 @@ class ForcesView(View):
             "path": plots.class_paths(self._prob(), epoch=self.epoch, target=self._target(),
                                       classes=self.classes, ax=ax_path),
         }
-        self.update()
+        self._apply()
         return ax_pull, ax_delta, ax_path
 
     def dynamic(self) -> list:
@@ -128,6 +128,10 @@ class ForcesView(View):
         return int(self.data["target"].sel({SAMPLE_O: self.sample}))
 
     def update(self) -> None:
+        self._apply()
+
+    def _apply(self) -> None:
+        """Set every artist to the current epoch and observed sample."""
         f = self.data.sel({EPOCH: self.epoch})
         s = self.sample
         pull_lim = float(self.pull_lim.sel({SAMPLE_O: s}))

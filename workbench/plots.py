@@ -313,9 +313,9 @@ def attribution_groups(at: xr.Dataset, *, ax=None, ylim=None) -> dict:
     """Per-group log gradient ratio at one epoch, each bar coloured by its verdict.
 
     The bar of group :math:`g` is :math:`\\log(s_g^{wrong} / s_g^{right})`, the log ratio of
-    the RMS gradients on misclassified and correctly classified examples; above it, the
-    verdict ("problematic", "healthy" or "inconclusive") and the bootstrap frequency with
-    which the group was flagged.
+    the RMS gradients on misclassified and correctly classified examples, coloured by the
+    verdict ("problematic", "healthy" or "inconclusive", see :data:`VERDICT_COLORS`); above
+    it, the bootstrap frequency with which the group was flagged.
 
     Parameters
     ----------
@@ -358,7 +358,8 @@ def attribution_groups(at: xr.Dataset, *, ax=None, ylim=None) -> dict:
     ax.set_ylim(*(ratio_limits(at["log_ratio"]) if ylim is None else ylim))
     ax.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()],
               fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3,
-              frameon=False)
+              frameon=False, title="verdict (number: bootstrap flag frequency)",
+              title_fontsize="x-small")
     handles = {"ax": ax, "bars": list(bars), "texts": texts}
     set_attribution_groups(handles, at)
     return handles
@@ -389,7 +390,7 @@ def set_attribution_groups(handles: dict, at: xr.Dataset) -> None:
         height = float(r) if np.isfinite(r) else 0.0
         bar.set_height(height)
         bar.set_color(VERDICT_COLORS.get(v, "0.3"))
-        text.set_text(f"{v}\nflagged {f:.0%}" if np.isfinite(f) else v)
+        text.set_text(f"{f:.0%}" if np.isfinite(f) else "")
         text.set_position((bar.get_x() + bar.get_width() / 2, max(height, 0.0)))
     title = ""
     if "epoch" in at.coords and at["epoch"].ndim == 0:

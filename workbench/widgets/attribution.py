@@ -122,7 +122,7 @@ class AttributionView(View):
     """
 
     observes = (EPOCH,)
-    figsize = (10.5, 3.6)
+    figsize = (11.0, 3.0)
 
     def __init__(self, attribution: xr.Dataset, state: Selection | None = None, *,
                  classes=None, run=None, fix_options: dict | None = None):
@@ -160,7 +160,7 @@ class AttributionView(View):
         return self.data.sel({EPOCH: self.epoch if epoch is None else epoch})
 
     def draw(self, fig):
-        left, right = fig.subfigures(1, 2, width_ratios=[1.0, 2.3])
+        left, right = fig.subfigures(1, 2, width_ratios=[1.2, 2.3])
         at = self.at()
         self.handles = {
             "groups": plots.attribution_groups(at, ax=left.subplots(), ylim=self.ylim),

@@ -262,4 +262,9 @@ class AttributionView(View):
         return self._widget
 
 
-__all__ = ["AttributionView", "FixComparison", "stored_problematic_groups"]
+def attribution_tab(tree, ds, state, *, classes=None, run=None, **_):
+    """The Explorer's "attribution" tab (``ds`` = /analysis/attribution); Fix needs ``run``."""
+    return AttributionView(ds, state, classes=classes, run=run)
+
+
+__all__ = ["AttributionView", "FixComparison", "stored_problematic_groups", "attribution_tab"]

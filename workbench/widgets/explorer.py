@@ -6,8 +6,8 @@ import html
 
 import xarray as xr
 
-from .attribution import AttributionView
-from .forces import ForcesView
+from .attribution import attribution_tab
+from .forces import forces_tab
 from .layers import LayersView
 from .probe import ProbeView
 from .state import SELECTABLE, Selection
@@ -44,12 +44,10 @@ class Explorer:
             probs = softmax(tree["probe"]["logits"]).load()
             self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
         stored = tree.children.get("analysis")          # a tab per analysis that exists
-        if stored is not None and "attribution" in stored.children:
-            self.views["attribution"] = AttributionView(stored["attribution"].to_dataset(),
-                                                        self.state, classes=classes, run=run)
-        if stored is not None and "forces" in stored.children:
-            self.views["forces"] = ForcesView(stored["forces"].to_dataset(), self.state,
-                                              classes=classes)
+        for name, make in (("attribution", attribution_tab), ("forces", forces_tab)):
+            if stored is not None and name in stored.children:
+                self.views[name] = make(tree, stored[name].to_dataset(), self.state,
+                                        classes=classes, run=run)
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
         self._show_status()

@@ -147,4 +147,9 @@ class ForcesView(View):
                               target=self._target())
 
 
-__all__ = ["ForcesView"]
+def forces_tab(tree, ds, state, *, classes=None, **_):
+    """The Explorer's "forces" tab (``ds`` = /analysis/forces)."""
+    return ForcesView(ds, state, classes=classes)
+
+
+__all__ = ["ForcesView", "forces_tab"]

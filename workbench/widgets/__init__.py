@@ -13,10 +13,12 @@ from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
 from .state import Selection, control_for, controls_for, link
+from .theory import HeavyBallWidget, KuramotoWidget, SpringBlockWidget
 from .training import TrainingView
 from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
-           "stored_problematic_groups"]
+           "stored_problematic_groups", "HeavyBallWidget", "KuramotoWidget",
+           "SpringBlockWidget"]

@@ -291,6 +291,550 @@ def image_grid(images: xr.DataArray, *, dim: str = "sample", titles=None, ncols:
     return axes
 
 
+# -- attribution and forces views: each picture is drawn once, then ``set_*`` changes its artists
+
+#: Colour of each problematic-group verdict (the stored ``verdict`` of /analysis/attribution).
+VERDICT_COLORS = {"problematic": "C3", "healthy": "C0", "inconclusive": "0.6"}
+
+
+def _texts(values) -> list[str]:
+    """Stored text (fixed-width str or bytes) as a list of str."""
+    import numpy as np
+
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
+
+
+def _class_name(classes, k) -> str:
+    k = int(k)
+    return str(classes[k]) if classes is not None and 0 <= k < len(classes) else str(k)
+
+
+def attribution_groups(at: xr.Dataset, *, ax=None, ylim=None) -> dict:
+    """Per-group log gradient ratio at one epoch, each bar coloured by its verdict.
+
+    The bar of group :math:`g` is :math:`\\log(s_g^{wrong} / s_g^{right})`, the log ratio of
+    the RMS gradients on misclassified and correctly classified examples, coloured by the
+    verdict ("problematic", "healthy" or "inconclusive", see :data:`VERDICT_COLORS`); above
+    it, the bootstrap frequency with which the group was flagged.
+
+    Parameters
+    ----------
+    at : Dataset (layer)
+        One epoch of ``/analysis/attribution``: ``log_ratio``, ``verdict``,
+        ``flag_frequency`` (and the scalars ``n_misclassified``, ``n_correct``).
+    ax : Axes, optional
+    ylim : (float, float), optional
+        Fixed y range (e.g. over every epoch, so that bars compare across epochs).
+
+    Returns
+    -------
+    dict
+        ``ax``, ``bars`` (one Rectangle per group, gid ``"log_ratio"``) and ``texts``; pass
+        it to :func:`set_attribution_groups` to show another epoch in place.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> at = xr.Dataset({"log_ratio": ("layer", [0.1, 0.9]),
+    ...                  "verdict": ("layer", ["healthy", "problematic"]),
+    ...                  "flag_frequency": ("layer", [0.0, 0.97])},
+    ...                 coords={"layer": ["conv1", "fc"]})
+    >>> h = attribution_groups(at)
+    >>> [round(b.get_height(), 2) for b in h["bars"]]
+    [0.1, 0.9]
+    """
+    import numpy as np
+    from matplotlib.patches import Patch
+
+    ax = _ax(ax)
+    layers = _texts(at["layer"].values)
+    x = np.arange(len(layers))
+    bars = ax.bar(x, np.zeros(len(layers)), color="0.6", width=0.7, gid="log_ratio")
+    texts = [ax.text(i, 0.0, "", ha="center", va="bottom", fontsize="x-small") for i in x]
+    ax.set_xticks(x, layers)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("layer group")
+    ax.set_ylabel("log gradient ratio\nmisclassified / correct")
+    ax.set_ylim(*(ratio_limits(at["log_ratio"]) if ylim is None else ylim))
+    ax.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()],
+              fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=3,
+              frameon=False, title="verdict (number: bootstrap flag frequency)",
+              title_fontsize="x-small")
+    handles = {"ax": ax, "bars": list(bars), "texts": texts}
+    set_attribution_groups(handles, at)
+    return handles
+
+
+def ratio_limits(log_ratio) -> tuple[float, float]:
+    """y range of :func:`attribution_groups` for these log ratios (any dims): zero and
+    every finite value, with headroom above for the verdict labels."""
+    import numpy as np
+
+    values = np.asarray(log_ratio, dtype=float)
+    finite = values[np.isfinite(values)]
+    lo, hi = ((min(0.0, finite.min()), max(0.0, finite.max())) if finite.size
+              else (0.0, 1.0))
+    span = (hi - lo) or 1.0
+    return lo - 0.05 * span, hi + 0.45 * span
+
+
+def set_attribution_groups(handles: dict, at: xr.Dataset) -> None:
+    """Show another epoch's ratios, verdicts and flag frequencies on :func:`attribution_groups`."""
+    import numpy as np
+
+    ratio = np.asarray(at["log_ratio"].values, dtype=float)
+    freq = np.asarray(at["flag_frequency"].values, dtype=float)
+    verdicts = _texts(at["verdict"].values)
+    for bar, text, r, f, v in zip(handles["bars"], handles["texts"], ratio, freq, verdicts,
+                                  strict=True):
+        height = float(r) if np.isfinite(r) else 0.0
+        bar.set_height(height)
+        bar.set_color(VERDICT_COLORS.get(v, "0.3"))
+        text.set_text(f"{f:.0%}" if np.isfinite(f) else "")
+        text.set_position((bar.get_x() + bar.get_width() / 2, max(height, 0.0)))
+    title = ""
+    if "epoch" in at.coords and at["epoch"].ndim == 0:
+        title = f"epoch {int(at['epoch'])}"
+    counts = [at[k] if k in at.variables else at.attrs.get(k)
+              for k in ("n_misclassified", "n_correct")]
+    if all(c is not None for c in counts):
+        title += (": " if title else "") + (f"{int(counts[0])} misclassified vs "
+                                            f"{int(counts[1])} correct")
+    handles["ax"].set_title(title, fontsize="small")
+
+
+def ig_gallery(at: xr.Dataset, *, fig=None, classes=None) -> dict:
+    """The worst misclassified probe images (top row) over their Integrated Gradients maps.
+
+    Each map uses a diverging colour map centred at zero (``vmin = -vmax``): red pixels
+    raised the error margin (wrong-class logit minus true-class logit), blue ones lowered it.
+
+    Parameters
+    ----------
+    at : Dataset (rank, row, col)
+        One epoch of ``/analysis/attribution``: ``image``, ``ig``, ``sample``, ``target``,
+        ``predicted`` over ``rank`` (``sample`` is -1 where the rank is padding).
+    fig : Figure or SubFigure, optional
+    classes : sequence of str, optional
+
+    Returns
+    -------
+    dict
+        ``axes`` (2, rank), ``images`` and ``maps`` (AxesImage per rank); see
+        :func:`set_ig_gallery`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> at = xr.Dataset({"image": (("rank", "row", "col"), np.ones((2, 3, 3))),
+    ...                  "ig": (("rank", "row", "col"), np.full((2, 3, 3), -0.5)),
+    ...                  "sample": ("rank", [4, -1]), "target": ("rank", [1, -1]),
+    ...                  "predicted": ("rank", [2, -1])})
+    >>> h = ig_gallery(at)
+    >>> h["maps"][0].get_clim(), h["maps"][1].get_visible()
+    ((-0.5, 0.5), False)
+    """
+    import numpy as np
+
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(1.3 * at.sizes["rank"], 3.0))
+    k = at.sizes["rank"]
+    shape = (at.sizes["row"], at.sizes["col"])
+    axes = np.asarray(fig.subplots(2, k, squeeze=False))
+    blank = np.zeros(shape)
+    images, maps = [], []
+    for i in range(k):
+        for ax in axes[:, i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        images.append(axes[0, i].imshow(blank, cmap="gray"))
+        maps.append(axes[1, i].imshow(blank, cmap="RdBu_r", vmin=-1, vmax=1))
+    axes[0, 0].set_ylabel("image", fontsize="small")
+    axes[1, 0].set_ylabel("IG (0 = white)", fontsize="small")
+    handles = {"axes": axes, "images": images, "maps": maps, "classes": classes}
+    set_ig_gallery(handles, at)
+    return handles
+
+
+def set_ig_gallery(handles: dict, at: xr.Dataset) -> None:
+    """Show another epoch's images and IG maps on :func:`ig_gallery` (in place)."""
+    import numpy as np
+
+    classes = handles.get("classes")
+    samples = np.asarray(at["sample"].values).astype(int)
+    for i, (img, ig_map) in enumerate(zip(handles["images"], handles["maps"], strict=True)):
+        ax = handles["axes"][0, i]
+        shown = bool(samples[i] >= 0)
+        img.set_visible(shown)
+        ig_map.set_visible(shown)
+        if not shown:
+            ax.set_title("")
+            continue
+        pixels = np.asarray(at["image"].isel(rank=i).transpose("row", "col").values, float)
+        ig = np.asarray(at["ig"].isel(rank=i).transpose("row", "col").values, float)
+        img.set_data(pixels)
+        lo, hi = np.nanmin(pixels), np.nanmax(pixels)
+        img.set_clim(lo, hi if hi > lo else lo + 1.0)
+        ig_map.set_data(ig)
+        lim = float(np.nanmax(np.abs(ig))) if np.isfinite(ig).any() else 0.0
+        ig_map.set_clim(-(lim or 1.0), lim or 1.0)
+        true = _class_name(classes, at["target"].values[i])
+        pred = _class_name(classes, at["predicted"].values[i])
+        ax.set_title(f"{samples[i]}\n{true}\n→ {pred}", fontsize="x-small")
+
+
+def fix_gallery(status: xr.DataArray, images, *, pred_after=None, target=None, classes=None,
+                n: int = 6, fig=None, title: str = ""):
+    """Up to ``n`` test images a fix turned right (top row) and up to ``n`` it broke (bottom).
+
+    Parameters
+    ----------
+    status : DataArray (sample)
+        "fixed" / "broken" / "unchanged" per test example
+        (``SurgicalReport.to_dataset()["status"]``).
+    images : DataArray (sample, row, col)
+        The test images, indexed by the same ``sample`` coord.
+    pred_after, target : DataArray (sample), optional
+        Labels for the titles.
+    classes : sequence of str, optional
+    n : int
+    fig : Figure, optional
+    title : str
+
+    Returns
+    -------
+    Figure
+    """
+    import numpy as np
+
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(1.2 * n, 3.0))
+    axes = np.asarray(fig.subplots(2, n, squeeze=False))
+    kinds = _texts(status.values)
+    for row, kind in enumerate(("fixed", "broken")):
+        picked = [s for s, k in zip(status["sample"].values, kinds, strict=True) if k == kind]
+        axes[row, 0].set_ylabel(f"{kind} ({len(picked)})", fontsize="small")
+        for i, ax in enumerate(axes[row]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(i < len(picked))
+            if i >= len(picked):
+                continue
+            s = picked[i]
+            ax.imshow(np.asarray(images.sel(sample=s).transpose("row", "col").values, float),
+                      cmap="gray")
+            label = str(s)
+            if target is not None and pred_after is not None:
+                label += (f"\n{_class_name(classes, target.sel(sample=s))} → "
+                          f"{_class_name(classes, pred_after.sel(sample=s))}")
+            ax.set_title(label, fontsize="xx-small")
+    if title:
+        fig.suptitle(title, fontsize="small")
+    return fig
+
+
+def forces_pull(f: xr.Dataset, *, sample_o, classes=None, ax=None) -> dict:
+    """The pull :math:`-\\eta\\,A K G` of each update example on one observed sample.
+
+    One horizontal bar per update example ``sample_u``: its contribution to
+    :math:`\\Delta \\log \\pi_y(x_o)` for the observed sample's true class :math:`y`
+    (positive: the step on that example makes the true class likelier). Flipped-label update
+    examples are red and marked "(flipped)".
+
+    Parameters
+    ----------
+    f : Dataset
+        One epoch of ``/analysis/forces``: ``pull(sample_o, sample_u, label)``, coords
+        ``target(sample_o)``, ``label_u(sample_u)``, ``flipped(sample_u)``.
+    sample_o : int
+        The observed sample (a ``sample_o`` value).
+    classes : sequence of str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    dict
+        ``ax``, ``bars`` (gid ``"pull"``); see :func:`set_forces_pull`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pull = np.arange(8.0).reshape(1, 4, 2)
+    >>> f = xr.Dataset({"pull": (("sample_o", "sample_u", "label"), pull)},
+    ...                coords={"sample_o": [5], "sample_u": [1, 2, 3, 4], "label": [0, 1],
+    ...                        "target": ("sample_o", [1]),
+    ...                        "label_u": ("sample_u", [0, 1, 0, 1]),
+    ...                        "flipped": ("sample_u", [False, True, False, False])})
+    >>> [b.get_width() for b in forces_pull(f, sample_o=5)["bars"]]
+    [1.0, 3.0, 5.0, 7.0]
+    """
+    import numpy as np
+    from matplotlib.patches import Patch
+
+    ax = _ax(ax)
+    su = np.asarray(f["sample_u"].values)
+    flipped = (np.asarray(f["flipped"].values, dtype=bool).ravel()[-len(su):]
+               if "flipped" in f.variables else np.zeros(len(su), bool))
+    label_u = (np.asarray(f["label_u"].values).ravel()[-len(su):] if "label_u" in f.variables
+               else None)
+    y = np.arange(len(su))
+    bars = ax.barh(y, np.zeros(len(su)), color=["C3" if fl else "C0" for fl in flipped],
+                   gid="pull")
+    names = []
+    for i, u in enumerate(su):
+        name = f"{int(u)}"
+        if label_u is not None:
+            name += f" · {_class_name(classes, label_u[i])}"
+        names.append(name + (" (flipped)" if flipped[i] else ""))
+    ax.set_yticks(y, names, fontsize="x-small")
+    for tick, fl in zip(ax.get_yticklabels(), flipped, strict=True):
+        tick.set_color("C3" if fl else "k")
+    ax.invert_yaxis()
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set_xlabel(label_of(f["pull"]) if f["pull"].attrs else "pull on log π")
+    ax.set_ylabel("update example · its training label")
+    if flipped.any():
+        ax.legend(handles=[Patch(color="C3", label="flipped label"),
+                           Patch(color="C0", label="label as drawn")],
+                  fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2),
+                  ncols=2, frameon=False)
+    handles = {"ax": ax, "bars": list(bars), "classes": classes}
+    set_forces_pull(handles, f, sample_o=sample_o)
+    return handles
+
+
+def set_forces_pull(handles: dict, f: xr.Dataset, *, sample_o, xlim=None) -> None:
+    """Show another observed sample or epoch on :func:`forces_pull` (in place)."""
+    import numpy as np
+
+    target = int(f["target"].sel(sample_o=sample_o))
+    pull = np.asarray(f["pull"].sel(sample_o=sample_o, label=target).values, dtype=float)
+    for bar, v in zip(handles["bars"], pull, strict=True):
+        bar.set_width(float(v) if np.isfinite(v) else 0.0)
+    if xlim is None:
+        lim = float(np.nanmax(np.abs(pull))) if np.isfinite(pull).any() else 0.0
+        xlim = (-(lim or 1.0) * 1.1, (lim or 1.0) * 1.1)
+    handles["ax"].set_xlim(*xlim)
+    handles["ax"].set_title(f"pull on log π({_class_name(handles['classes'], target)}) "
+                            f"of sample {int(sample_o)}", fontsize="small")
+
+
+def delta_log_prob(f: xr.Dataset, *, sample_o, classes=None, ax=None) -> dict:
+    """Predicted (A·K·G, first order) against actual :math:`\\Delta\\log\\pi` of one sample.
+
+    One point per class, named; the true class circled; the dashed line is
+    :math:`y = x` (a perfect first-order prediction).
+
+    Parameters
+    ----------
+    f : Dataset
+        One epoch of ``/analysis/forces``: ``predicted(sample_o, label)``,
+        ``actual(sample_o, label)``, coord ``target(sample_o)``.
+    sample_o : int
+    classes : sequence of str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    dict
+        ``ax``, ``points`` (Line2D, gid ``"delta"``), ``true`` (gid ``"selected"``),
+        ``texts``, ``diagonal``; see :func:`set_delta_log_prob`.
+
+    Examples
+    --------
+    >>> f = xr.Dataset({"predicted": (("sample_o", "label"), [[0.1, -0.1]]),
+    ...                 "actual": (("sample_o", "label"), [[0.2, -0.3]])},
+    ...                coords={"sample_o": [5], "label": [0, 1], "target": ("sample_o", [0])})
+    >>> h = delta_log_prob(f, sample_o=5)
+    >>> h["points"].get_xydata().tolist()
+    [[0.1, 0.2], [-0.1, -0.3]]
+    """
+    ax = _ax(ax)
+    labels = f["label"].values
+    diagonal = ax.plot([-1, 1], [-1, 1], color="0.6", ls="--", lw=0.8, zorder=1)[0]
+    points = ax.plot([], [], "o", color="C0", ms=4, zorder=2, gid="delta")[0]
+    true = ax.plot([], [], "o", ms=9, mfc="none", mec="k", mew=1.5, zorder=3,
+                   gid=SELECTED_GID, label="true class")[0]
+    texts = [ax.text(0, 0, _class_name(classes, k), fontsize="xx-small", zorder=4)
+             for k in labels]
+    ax.axhline(0, color="0.85", lw=0.5, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.5, zorder=0)
+    ax.set_xlabel(label_of(f["predicted"]) if f["predicted"].attrs
+                  else "predicted Δ log π")
+    ax.set_ylabel(label_of(f["actual"]) if f["actual"].attrs else "actual Δ log π")
+    handles = {"ax": ax, "points": points, "true": true, "texts": texts,
+               "diagonal": diagonal}
+    set_delta_log_prob(handles, f, sample_o=sample_o)
+    return handles
+
+
+def set_delta_log_prob(handles: dict, f: xr.Dataset, *, sample_o, lim=None) -> None:
+    """Show another observed sample or epoch on :func:`delta_log_prob` (in place)."""
+    import numpy as np
+
+    x = np.asarray(f["predicted"].sel(sample_o=sample_o).values, dtype=float)
+    y = np.asarray(f["actual"].sel(sample_o=sample_o).values, dtype=float)
+    target = int(f["target"].sel(sample_o=sample_o))
+    t = int(np.flatnonzero(np.asarray(f["label"].values) == target)[0])
+    handles["points"].set_data(x, y)
+    handles["true"].set_data([x[t]], [y[t]])
+    for text, xi, yi in zip(handles["texts"], x, y, strict=True):
+        text.set_position((xi, yi))
+        text.set_visible(bool(np.isfinite(xi) and np.isfinite(yi)))
+    if lim is None:
+        both = np.concatenate([x, y])
+        lim = float(np.nanmax(np.abs(both))) * 1.15 if np.isfinite(both).any() else 1.0
+    lim = lim or 1.0
+    handles["diagonal"].set_data([-lim, lim], [-lim, lim])
+    handles["ax"].set_xlim(-lim, lim)
+    handles["ax"].set_ylim(-lim, lim)
+
+
+def class_paths(prob: xr.DataArray, *, epoch=None, target=None, classes=None, top: int = 3,
+                ax=None) -> dict:
+    """One sample's class probabilities over epochs up to ``epoch``: top classes and the true one.
+
+    Each shown line is named at its end (no legend to cover the data).
+
+    Parameters
+    ----------
+    prob : DataArray (epoch, label)
+        :math:`\\pi(x_o)` per epoch (``/analysis/forces`` ``prob`` of one ``sample_o``).
+    epoch : int, optional
+        Lines stop at this epoch (the learning path so far); default the last.
+    target : int, optional
+        The true class: always drawn, black and bold (gid ``"selected"``).
+    classes : sequence of str, optional
+    top : int
+        How many of the most probable classes (by their maximum over epochs) to show.
+    ax : Axes, optional
+
+    Returns
+    -------
+    dict
+        ``ax``, ``lines`` and ``names`` (one per label; those not shown are hidden),
+        ``cursor``; see :func:`set_class_paths`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = xr.DataArray([[0.7, 0.2, 0.1], [0.2, 0.3, 0.5]], dims=("epoch", "label"),
+    ...                  coords={"epoch": [0, 1], "label": [0, 1, 2]})
+    >>> h = class_paths(p, epoch=0, target=2, top=1)
+    >>> [ln.get_visible() for ln in h["lines"]], h["lines"][2].get_ydata().tolist()
+    ([True, False, True], [0.1])
+    >>> h["names"][2].get_text()
+    '2 (true)'
+    """
+    ax = _ax(ax)
+    epochs = prob["epoch"].values
+    lines_ = [ax.plot([], [], marker=".", lw=1.2)[0] for _ in prob["label"].values]
+    names = [ax.text(0, 0, "", fontsize="x-small", va="center") for _ in lines_]
+    cursor = ax.axvline(epochs[-1], color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    span = max(float(epochs[-1] - epochs[0]), 1.0)
+    ax.set_xlim(epochs[0] - 0.1 * span, epochs[-1] + 0.45 * span)   # room for the names
+    ax.set_ylim(-0.03, 1.03)
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label_of(prob) if prob.attrs else "probability")
+    handles = {"ax": ax, "lines": lines_, "names": names, "cursor": cursor,
+               "classes": classes, "top": top, "dx": 0.04 * span}
+    set_class_paths(handles, prob, epoch=epoch, target=target)
+    return handles
+
+
+def set_class_paths(handles: dict, prob: xr.DataArray, *, epoch=None, target=None) -> None:
+    """Show another sample or epoch on :func:`class_paths` (in place)."""
+    import numpy as np
+
+    labels = [int(k) for k in prob["label"].values]
+    epochs = prob["epoch"].values
+    epoch = epochs[-1] if epoch is None else epoch
+    upto = prob.sel(epoch=prob["epoch"] <= epoch)
+    best = prob.max("epoch").fillna(-1.0)
+    shown = {labels[i] for i in np.argsort(-best.values, kind="stable")[:handles["top"]]}
+    if target is not None:
+        shown.add(int(target))
+    color = 1
+    x = upto["epoch"].values
+    for k, line, name in zip(labels, handles["lines"], handles["names"], strict=True):
+        y = upto.sel(label=k).values
+        line.set_data(x, y)
+        visible = k in shown and len(x) > 0
+        line.set_visible(visible)
+        name.set_visible(visible)
+        if not visible:
+            continue
+        is_true = target is not None and k == int(target)
+        c = "k" if is_true else f"C{color}"
+        color += 0 if is_true else 1
+        line.set_color(c)
+        line.set_linewidth(2.2 if is_true else 1.2)
+        line.set_gid(SELECTED_GID if is_true else None)
+        text = _class_name(handles["classes"], k) + (" (true)" if is_true else "")
+        line.set_label(text)
+        name.set_text(text)
+        name.set_color(c)
+        name.set_position((x[-1] + handles["dx"], y[-1]))
+    handles["cursor"].set_xdata([epoch, epoch])
+    handles["ax"].set_title(f"learning path up to epoch {int(epoch)}", fontsize="small")
+
+
+def ntk_heatmap(K: xr.DataArray, *, target_i, target_j=None, classes=None, ax=None):
+    """A kernel over samples (the eNTK trace, say) with every row and column named by class.
+
+    Tick labels read ``"<dataset index> · <class>"``. A kernel with negative entries gets a
+    diverging colour map centred at zero; a non-negative one ``viridis`` from zero.
+
+    Parameters
+    ----------
+    K : DataArray (sample_i, sample_j)
+        E.g. ``workbench.probes.empirical_ntk(model, x, sample_i=..., mode="trace")``.
+    target_i, target_j : sequence of int
+        The class of each ``sample_i`` / ``sample_j`` (``target_j`` defaults to ``target_i``).
+    classes : sequence of str, optional
+    ax : Axes, optional
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> K = xr.DataArray([[2.0, 1.0], [1.0, 3.0]], dims=("sample_i", "sample_j"),
+    ...                  coords={"sample_i": [4, 9], "sample_j": [4, 9]})
+    >>> ax = ntk_heatmap(K, target_i=[0, 1], classes=["shirt", "bag"])
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['4 · shirt', '9 · bag']
+    """
+    import numpy as np
+
+    ax = _ax(ax)
+    target_j = target_i if target_j is None else target_j
+    d = K.transpose("sample_i", "sample_j")
+    values = np.asarray(d.values, dtype=float)
+    if np.nanmin(values) < 0:
+        lim = float(np.nanmax(np.abs(values)))
+        mesh = ax.imshow(values, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    else:
+        mesh = ax.imshow(values, cmap="viridis", vmin=0)
+    rows = [f"{int(s)} · {_class_name(classes, t)}"
+            for s, t in zip(d["sample_i"].values, target_i, strict=True)]
+    cols = [f"{int(s)} · {_class_name(classes, t)}"
+            for s, t in zip(d["sample_j"].values, target_j, strict=True)]
+    ax.set_yticks(range(len(rows)), rows, fontsize="x-small")
+    ax.set_xticks(range(len(cols)), cols, fontsize="x-small", rotation=60, ha="right")
+    ax.set_ylabel("observed example")
+    ax.set_xlabel("other example")
+    ax.figure.colorbar(mesh, ax=ax, label=label_of(K) if K.attrs else "eNTK")
+    return ax
+
+
 def esd(eigenvalues: xr.DataArray, *, alpha=None, xmin=None, ax=None, bins: int | None = None):
     """Empirical spectral density of one layer on log-log axes, with its fitted tail.
 

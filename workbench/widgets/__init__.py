@@ -5,8 +5,10 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 :mod:`workbench.plots`.
 """
 
+from .attribution import AttributionView, FixComparison, stored_problematic_groups
 from .explorer import Explorer, explore
 from .fix import ActionButton, fix_button
+from .forces import ForcesView
 from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
@@ -17,5 +19,6 @@ from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
-           "ActionButton", "fix_button", "HeavyBallWidget", "KuramotoWidget",
+           "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
+           "stored_problematic_groups", "HeavyBallWidget", "KuramotoWidget",
            "SpringBlockWidget"]

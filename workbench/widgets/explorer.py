@@ -6,6 +6,8 @@ import html
 
 import xarray as xr
 
+from .attribution import attribution_tab
+from .forces import forces_tab
 from .layers import LayersView
 from .probe import ProbeView
 from .state import SELECTABLE, Selection
@@ -25,7 +27,7 @@ class Explorer:
     """
 
     def __init__(self, tree: xr.DataTree, *, images: xr.DataArray | None = None,
-                 title: str = "", classes=None):
+                 title: str = "", classes=None, run=None):
         import ipywidgets as w
 
         from ..diagnostics.probabilities import softmax
@@ -41,6 +43,11 @@ class Explorer:
         if "probe" in tree:
             probs = softmax(tree["probe"]["logits"]).load()
             self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
+        stored = tree.children.get("analysis")          # a tab per analysis that exists
+        for name, make in (("attribution", attribution_tab), ("forces", forces_tab)):
+            if stored is not None and name in stored.children:
+                self.views[name] = make(tree, stored[name].to_dataset(), self.state,
+                                        classes=classes, run=run)
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
         self._show_status()
@@ -95,7 +102,7 @@ def explore(run, *, images: bool = True) -> Explorer:
     cfg = run.config
     title = (f"{run.path.name}: {cfg.model} on {cfg.data}, {cfg.optimizer}, "
              f"momentum {cfg.momentum}")
-    return Explorer(tree, images=pics, title=title, classes=run.classes or None)
+    return Explorer(tree, images=pics, title=title, classes=run.classes or None, run=run)
 
 
 __all__ = ["Explorer", "explore"]

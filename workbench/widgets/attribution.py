@@ -1,0 +1,270 @@
+"""Which layer groups the errors come from, at the selected epoch, and the **Fix** button.
+
+The view reads ``/analysis/attribution`` only (one row per analysed epoch): the per-group
+log gradient ratios with their verdicts and bootstrap flag frequencies, and the worst
+misclassified probe images with their Integrated Gradients maps. A slider move changes the
+drawn artists in place; nothing is recomputed. The Fix button is the one action that computes:
+it fine-tunes that epoch's model (``run.model(epoch)``) on the data as trained
+(``run.train_data()``, label noise included), training only the groups whose stored verdict
+is "problematic", at the layer and at the parameter level, and shows what each fixed and broke.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import xarray as xr
+
+from .. import plots
+from ..dims import EPOCH, LAYER, require
+from .fix import ActionButton
+from .state import Selection, controls_for
+from .view import View
+
+#: What an /analysis/attribution Dataset must hold for the view (schema: DESIGN.md).
+NEEDS = ("log_ratio", "verdict", "flag_frequency", "sample", "target", "predicted", "image",
+         "ig")
+
+
+def stored_problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
+    """The groups whose stored verdict at ``epoch`` is "problematic" (the one rule's answer).
+
+    Parameters
+    ----------
+    attribution : Dataset (epoch, layer, ...)
+        ``/analysis/attribution`` (``Run.analysis("attribution")``).
+    epoch : int
+
+    Returns
+    -------
+    list of str
+        In layer order; empty when no group is problematic (all healthy or inconclusive).
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"verdict": (("epoch", "layer"), [["healthy", "problematic"]])},
+    ...                 coords={"epoch": [3], "layer": ["conv1", "fc"]})
+    >>> stored_problematic_groups(ds, 3)
+    ['fc']
+    """
+    if epoch not in set(int(e) for e in attribution[EPOCH].values):
+        raise ValueError(f"no attribution analysed for epoch {epoch}; analysed epochs: "
+                         f"{[int(e) for e in attribution[EPOCH].values]}")
+    at = attribution["verdict"].sel({EPOCH: epoch})
+    verdicts = plots._texts(at.values)
+    return [str(g) for g, v in zip(at[LAYER].values, verdicts, strict=True)
+            if v == "problematic"]
+
+
+@dataclasses.dataclass
+class FixComparison:
+    """The surgical fix of one epoch's model at the layer and at the parameter level.
+
+    Attributes
+    ----------
+    epoch : int
+    groups : list of str
+        The problematic groups (stored verdicts) that the layer level trained.
+    reports : dict
+        level → :class:`~workbench.finetune.surgical.SurgicalReport`.
+    """
+
+    epoch: int
+    groups: list
+    reports: dict
+
+    def __str__(self) -> str:
+        """The reports side by side, one column per level."""
+        cols = [str(r).splitlines() for r in self.reports.values()]
+        width = max(len(line) for col in cols for line in col) + 3
+        n = max(len(c) for c in cols)
+        cols = [c + [""] * (n - len(c)) for c in cols]
+        head = f"epoch {self.epoch}: problematic groups (stored verdicts): {', '.join(self.groups)}"
+        return "\n".join([head] + ["".join(line.ljust(width) for line in row).rstrip()
+                                   for row in zip(*cols, strict=True)])
+
+
+class AttributionView(View):
+    """Group ratios and verdicts at the selected epoch, beside the worst errors' IG maps.
+
+    Parameters
+    ----------
+    attribution : Dataset
+        ``/analysis/attribution`` with dims ``epoch``, ``layer`` and ``rank``, ``row``,
+        ``col`` (``Run.analysis("attribution")``).
+    state : Selection, optional
+    classes : sequence of str, optional
+        Class names by label.
+    run : Run, optional
+        Gives the **Fix** button (``view.fix``), which fine-tunes ``run.model(epoch)``.
+    fix_options : dict, optional
+        Passed to :func:`~workbench.finetune.surgical_fix` (e.g. ``max_steps=100``,
+        ``lr=0.01``).
+
+    Attributes
+    ----------
+    data : Dataset
+        The loaded analysis.
+    handles : dict
+        ``groups`` and ``gallery``: the artists :mod:`workbench.plots` drew.
+    fix : ActionButton or None
+        ``fix.result`` is a :class:`FixComparison` after a click.
+    fix_panel : ipywidgets.HBox or None
+        The last fix's images fixed and broken, one PNG per level, side by side.
+
+    Examples
+    --------
+    >>> from workbench import Run                                         # doctest: +SKIP
+    >>> run = Run("runs/demo")                                            # doctest: +SKIP
+    >>> AttributionView(run.analysis("attribution"), run=run,
+    ...                 classes=run.classes)                              # doctest: +SKIP
+    """
+
+    observes = (EPOCH,)
+    figsize = (11.0, 3.0)
+
+    def __init__(self, attribution: xr.Dataset, state: Selection | None = None, *,
+                 classes=None, run=None, fix_options: dict | None = None):
+        super().__init__(state)
+        if not isinstance(attribution, xr.Dataset):
+            raise TypeError(f"AttributionView needs the /analysis/attribution Dataset; got "
+                            f"{type(attribution).__name__}")
+        missing = [v for v in NEEDS if v not in attribution.variables]
+        if missing:
+            raise ValueError(f"AttributionView: /analysis/attribution lacks {missing}; it has "
+                             f"{sorted(attribution.data_vars)}")
+        require(attribution["log_ratio"], "AttributionView", [EPOCH, LAYER],
+                min_size={EPOCH: 1}, name="log_ratio")
+        require(attribution["ig"], "AttributionView", [EPOCH, "rank", "row", "col"],
+                name="ig")
+        self.data = attribution.load()
+        self.classes = classes
+        self.run = run
+        self.fix_options = dict(fix_options or {})
+        self.ylim = plots.ratio_limits(self.data["log_ratio"])   # over every epoch
+        self.controls = controls_for(self.data["log_ratio"], self.state, [EPOCH])
+        self.fix = (ActionButton(self.run_fix, description="Fix", icon="wrench")
+                    if run is not None else None)
+        self.fix_panel = None
+        self.handles: dict = {}
+        self._start()
+
+    @property
+    def epoch(self) -> int:
+        """The epoch shown: the selection's, or the nearest analysed one."""
+        return int(self.controls[EPOCH].value)
+
+    def at(self, epoch: int | None = None) -> xr.Dataset:
+        """One analysed epoch of the data (the selected one by default)."""
+        return self.data.sel({EPOCH: self.epoch if epoch is None else epoch})
+
+    def draw(self, fig):
+        left, right = fig.subfigures(1, 2, width_ratios=[1.2, 2.3])
+        at = self.at()
+        self.handles = {
+            "groups": plots.attribution_groups(at, ax=left.subplots(), ylim=self.ylim),
+            "gallery": plots.ig_gallery(at, fig=right, classes=self.classes),
+        }
+        right.suptitle("worst misclassified probe images and their Integrated Gradients",
+                       fontsize="small")
+        return self.handles["groups"]["ax"], self.handles["gallery"]["axes"]
+
+    def dynamic(self) -> list:
+        """The artists a selection change alters (the rest is a cached background)."""
+        groups, gallery = self.handles["groups"], self.handles["gallery"]
+        return [*groups["bars"], *groups["texts"], groups["ax"].title, *gallery["images"],
+                *gallery["maps"], *(ax.title for ax in gallery["axes"][0])]
+
+    def update(self) -> None:
+        at = self.at()
+        plots.set_attribution_groups(self.handles["groups"], at)
+        plots.set_ig_gallery(self.handles["gallery"], at)
+
+    # -- the Fix button --------------------------------------------------------------------
+    def groups(self, epoch: int | None = None) -> list[str]:
+        """The problematic groups at ``epoch`` (the selected one by default)."""
+        return stored_problematic_groups(self.data, self.epoch if epoch is None else epoch)
+
+    def run_fix(self, epoch: int | None = None, *, levels=("layer", "parameter")):
+        """Fine-tune ``run.model(epoch)``'s problematic groups; show what it fixed and broke.
+
+        Trains on ``run.train_data()`` (the labels the run trained on, noise included) and
+        counts on ``run.test_data()``, once per level of :func:`surgical_fix` (the parameter
+        level trains as many individual parameters as the layer level, picked by gradient
+        magnitude). Shown under the button: the images each level fixed and broke, side by
+        side, then both reports side by side.
+
+        Returns
+        -------
+        FixComparison, or a str saying why there is nothing to fix
+        """
+        import ipywidgets as w
+        from IPython.display import display
+
+        from ..finetune import surgical_fix
+
+        if self.run is None:
+            raise ValueError("AttributionView.run_fix needs the view built with run=Run(...)")
+        epoch = self.epoch if epoch is None else int(epoch)
+        groups = self.groups(epoch)
+        if not groups:
+            verdicts = dict(zip(plots._texts(self.data[LAYER].values),
+                                plots._texts(self.at(epoch)["verdict"].values), strict=True))
+            return (f"epoch {epoch}: no group is problematic ({verdicts}); nothing to fix "
+                    f"surgically. Pick another epoch, or call surgical_fix with groups=[...].")
+        run = self.run
+        tree = run.tree
+        options = {"epochs": 1, "lr": 0.01,
+                   "full_train_steps": int(tree.attrs.get("committed_steps", 0)) or None,
+                   "full_train_time": (float(tree["epochs"]["wall_time"].sum())
+                                       if "wall_time" in tree["epochs"] else None),
+                   **self.fix_options}
+        model, train, test = run.model(epoch), run.train_data(), run.test_data()
+        reports = {level: surgical_fix(model, train, groups=groups, test_data=test,
+                                       level=level, **options) for level in levels}
+        self.fix_panel = w.HBox([w.Image(value=self._fix_png(r, test), format="png")
+                                 for r in reports.values()])
+        display(self.fix_panel)
+        return FixComparison(epoch, groups, reports)
+
+    def _fix_png(self, report, test) -> bytes:
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        status = report.to_dataset()
+        pos = {int(s): i for i, s in enumerate(np.asarray(test.indices))}
+        picked = [int(s) for s, k in zip(status["sample"].values,
+                                         plots._texts(status["status"].values), strict=True)
+                  if k in ("fixed", "broken")]
+        pixels = test.images[[pos[s] for s in picked]].mean(1).numpy() if picked else \
+            np.zeros((0, *test.images.shape[2:]))
+        images = xr.DataArray(pixels, dims=("sample", "row", "col"), coords={"sample": picked})
+        fig = Figure(figsize=(5.2, 2.6), dpi=80, layout="constrained")
+        FigureCanvasAgg(fig)
+        plots.fix_gallery(status["status"].sel(sample=picked), images, fig=fig,
+                          pred_after=status["pred_after"], target=status["target"],
+                          classes=self.classes, n=6,
+                          title=f"{report.level} level: net {report.net:+d}")
+        buf = io.BytesIO()
+        fig.canvas.print_png(buf)
+        return buf.getvalue()
+
+    @property
+    def widget(self):
+        import ipywidgets as w
+
+        if self._widget is None:
+            extra = [self.fix.widget] if self.fix is not None else []
+            self._widget = w.VBox([*self.controls.values(), self.output, *extra])
+        return self._widget
+
+
+def attribution_tab(tree, ds, state, *, classes=None, run=None, **_):
+    """The Explorer's "attribution" tab (``ds`` = /analysis/attribution); Fix needs ``run``."""
+    return AttributionView(ds, state, classes=classes, run=run)
+
+
+__all__ = ["AttributionView", "FixComparison", "stored_problematic_groups", "attribution_tab"]

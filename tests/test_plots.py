@@ -14,7 +14,7 @@ def test_bars_highlight_flagged_layers():
     ax = plots.bars(da, highlight=flag, ax=Figure().subplots())
     assert [p.get_height() for p in ax.patches] == [0.5, 2.0, -1.0]
     assert [p.get_facecolor() == to_rgba("C3") for p in ax.patches] == [False, True, False]
-    assert ax.get_ylabel() == "log ratio [1]"
+    assert ax.get_ylabel() == "log ratio"            # dimensionless: no "[1]"
 
 
 def test_image_grid_draws_each_image_and_hides_spare_axes():

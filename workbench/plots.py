@@ -17,11 +17,23 @@ def _ax(ax):
     return ax
 
 
+#: Units that mean "none" and are not printed (no "[1]" on an axis).
+NO_UNITS = ("", "1", "none", "dimensionless", "-")
+
+
 def label_of(da: xr.DataArray) -> str:
-    """``long_name [units]`` from attrs, or the variable's name."""
-    name = da.attrs.get("long_name", da.name or "")
-    units = da.attrs.get("units")
-    return f"{name} [{units}]" if units else str(name)
+    """``long_name (units)`` from attrs, or the variable's name with ``_`` as spaces.
+
+    Dimensionless units ("", "1", …) are left out; mathtext in ``long_name`` is kept.
+
+    Examples
+    --------
+    >>> label_of(xr.DataArray(0.0, name="lr", attrs={"long_name": r"$\\eta$", "units": "1"}))
+    '$\\eta$'
+    """
+    name = da.attrs.get("long_name") or str(da.name or "").replace("_", " ")
+    units = str(da.attrs.get("units") or "").strip()
+    return f"{name} ({units})" if units.lower() not in NO_UNITS else str(name)
 
 
 def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bool = False,
@@ -289,3 +301,172 @@ def image_grid(images: xr.DataArray, *, dim: str = "sample", titles=None, ncols:
         title = titles[i] if titles is not None else str(images[dim].values[i])
         ax.set_title(title, fontsize="small")
     return axes
+
+
+# -- per-epoch analyses (/analysis/<name>): artists tagged with gids, updated in place ---------
+
+#: The damping regimes in strip order, and their colours (under → blue, over → red).
+REGIMES = ("underdamped", "critical", "overdamped")
+REGIME_COLORS = ("#4477aa", "#cccccc", "#cc6677")
+
+
+def artist(ax, gid: str):
+    """The one artist of ``ax`` whose gid is ``gid`` (lines, patches, collections, texts,
+    images); a clear error when there is none or several."""
+    found = [a for a in (*ax.lines, *ax.patches, *ax.collections, *ax.texts, *ax.images)
+             if a.get_gid() == gid]
+    if len(found) != 1:
+        raise LookupError(f"expected one artist with gid {gid!r} on {ax.get_title()!r}; "
+                          f"found {len(found)}")
+    return found[0]
+
+
+def epoch_axis(ax, epochs=None) -> None:
+    """Integer ticks on an epoch x-axis, labelled "epoch"."""
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.set_xlabel("epoch")
+    if epochs is not None and len(epochs):
+        lo, hi = float(min(epochs)), float(max(epochs))
+        pad = max(0.3, 0.03 * (hi - lo))
+        ax.set_xlim(lo - pad, hi + pad)
+
+
+def epoch_marker(ax, epoch, **kw):
+    """The vertical line marking the selected epoch (gid ``"selection"``)."""
+    return ax.axvline(epoch, color="C3", lw=1.2, ls="--", zorder=5, gid=SELECTION_GID, **kw)
+
+
+def spans_decades(values, decades: float = 2.0) -> bool:
+    """True when the positive, finite ``values`` span more than ``decades`` powers of ten
+    (and none is ≤ 0): such a statistic reads better on a log axis."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(v.size and (v > 0).all() and np.log10(v.max() / v.min()) > decades)
+
+
+def regime_strip(regime: xr.DataArray, *, epoch=None, ax=None):
+    """The damping regime per (epoch, layer) as a coloured strip, ``epoch`` marked.
+
+    Parameters
+    ----------
+    regime : DataArray (epoch, layer) of str
+        "underdamped" | "critical" | "overdamped" (anything else is drawn blank).
+    epoch : int, optional
+        Marked with a vertical line (gid ``"selection"``).
+    """
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = _ax(ax)
+    d = regime.transpose("layer", "epoch")
+    codes = np.full(d.shape, np.nan)
+    for i, name in enumerate(REGIMES):
+        codes[np.char.strip(d.values.astype(str)) == name] = i
+    epochs = d["epoch"].values
+    ax.pcolormesh(epochs, np.arange(d.sizes["layer"]), codes, shading="nearest",
+                  cmap=ListedColormap(REGIME_COLORS), vmin=-0.5, vmax=2.5,
+                  edgecolors="w", linewidth=0.5, gid="regime")
+    ax.set_yticks(range(d.sizes["layer"]), [str(v) for v in d["layer"].values])
+    ax.invert_yaxis()
+    epoch_axis(ax)
+    ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
+    if epoch is not None:
+        ax.axvline(epoch, color="k", lw=2.0, zorder=5, gid=SELECTION_GID)
+    ax.legend(handles=[Patch(color=c, label=n) for c, n in zip(REGIME_COLORS, REGIMES)],
+              fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3,
+              frameon=False, borderaxespad=0.2)
+    return ax
+
+
+def layer_bars(da: xr.DataArray, *, limits=None, log: bool = False, ref: float | None = None,
+               ax=None, gid: str = "bars"):
+    """One bar per layer (gid ``gid``; update with :func:`set_bars`), optional reference
+    line at ``ref`` (gid ``"reference"``), fixed y ``limits`` so bars compare across epochs."""
+    ax = _ax(ax)
+    names = [str(v) for v in da["layer"].values]
+    bottom = limits[0] if (log and limits is not None) else 0
+    bars = ax.bar(names, [1.0] * len(names), bottom=bottom, color="C0", gid=gid)
+    for b in bars:
+        b.set_gid(gid)
+    set_bars(ax, da.values, gid=gid)
+    if log:
+        ax.set_yscale("log")
+    if limits is not None:
+        ax.set_ylim(*limits)
+    if ref is not None:
+        ax.axhline(ref, color="k", lw=0.8, ls=":", gid="reference")
+    ax.set_ylabel(label_of(da))
+    return ax
+
+
+def set_bars(ax, heights, *, gid: str = "bars", colors=None) -> None:
+    """Set the heights (tops, on a log axis) of the bars tagged ``gid``."""
+    import numpy as np
+
+    bars = [p for p in ax.patches if p.get_gid() == gid]
+    for i, (b, h) in enumerate(zip(bars, np.asarray(heights, dtype=float))):
+        b.set_height((h - b.get_y()) if np.isfinite(h) else 0.0)
+        if colors is not None:
+            b.set_facecolor(colors[i])
+
+
+def bar_heights(ax, gid: str = "bars"):
+    """The values the bars tagged ``gid`` show (their tops)."""
+    return [p.get_y() + p.get_height() for p in ax.patches if p.get_gid() == gid]
+
+
+def padded_limits(values, *, log: bool = False, include=()):
+    """y-limits that hold every finite value (and ``include``) with a margin."""
+    import numpy as np
+
+    v = np.concatenate([np.ravel(np.asarray(values, dtype=float)), np.asarray(include, float)])
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    if not v.size:
+        return (0.1, 10.0) if log else (0.0, 1.0)
+    lo, hi = v.min(), v.max()
+    if log:
+        return lo / 1.6, hi * 1.6
+    pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+    return (min(lo, 0.0) if lo >= 0 else lo - pad), hi + pad
+
+
+def log_bins(values, n: int = 30):
+    """Logarithmically spaced bin edges over the positive finite ``values``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return np.geomspace(1e-3, 1.0, n + 1)
+    lo, hi = v.min(), v.max()
+    hi = hi * 1.0001 if hi > lo else lo * 10
+    return np.geomspace(lo, hi, n + 1)
+
+
+def esd_density(eigenvalues, bins):
+    """Density of ``eigenvalues`` (NaNs dropped) over ``bins``: counts / (n · bin width).
+
+    Notes
+    -----
+    :math:`\\rho(\\lambda) = \\#\\{\\lambda_i \\in [b_k, b_{k+1})\\} / (n (b_{k+1} - b_k))`,
+    so the density integrates to one over the bins.
+    """
+    import numpy as np
+
+    v = np.asarray(eigenvalues, dtype=float)
+    v = v[np.isfinite(v)]
+    counts, _ = np.histogram(v, bins=bins)
+    return counts / max(len(v), 1) / np.diff(bins)
+
+
+def powerlaw_tail(x, *, alpha: float, xmin: float, fraction: float):
+    """The fitted tail as a density: :math:`f\\,(\\alpha-1)/x_{\\min}\\,(x/x_{\\min})^{-\\alpha}`
+    for :math:`x \\ge x_{\\min}` (NaN below), ``fraction`` f the share of eigenvalues in it."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    y = fraction * (alpha - 1) / xmin * (x / xmin) ** (-alpha)
+    return np.where(x >= xmin, y, np.nan)

@@ -18,6 +18,33 @@ import time
 from .state import Selection
 
 
+def check_analysis(ds, who: str, needs, dims) -> None:
+    """Raise a clear error when ``ds`` is not an /analysis group holding ``needs`` over
+    ``dims`` (with at least one epoch).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> check_analysis(xr.Dataset({"a": ("epoch", [1.0])}), "V", ["a", "b"], ["epoch"])
+    Traceback (most recent call last):
+    ...
+    ValueError: V needs variables ['a', 'b']; missing ['b'] (found ['a'])
+    """
+    import xarray as xr
+
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"{who} needs an xarray.Dataset (an /analysis group); got "
+                        f"{type(ds).__name__}")
+    missing = [n for n in needs if n not in ds.variables]
+    if missing:
+        raise ValueError(f"{who} needs variables {list(needs)}; missing {missing} "
+                         f"(found {sorted(map(str, ds.variables))})")
+    lacking = [d for d in dims if d not in ds.dims]
+    if lacking or ds.sizes.get("epoch", 1) < 1:
+        raise ValueError(f"{who} needs dims {list(dims)} with at least one epoch; got "
+                         f"{dict(ds.sizes)}")
+
+
 class View:
     """Subclasses set ``observes`` (Selection traits), implement ``draw(fig)`` and, for
     speed, ``update()``.
@@ -41,6 +68,9 @@ class View:
         Kernel-side time of the last redraw (update + render), in milliseconds.
     controls : dict
         dim → control, shown above the figure.
+    caption : ipywidgets.HTML
+        Text about the current selection (a verdict, say), shown between the controls and the
+        figure: HTML text is cheaper to update than text drawn in the figure.
     """
 
     observes: tuple = ()
@@ -52,6 +82,7 @@ class View:
 
         self.state = state if state is not None else Selection()
         self.output = w.Output()
+        self.caption = w.HTML()
         self.controls: dict = {}
         self.fig = self.axes = None
         self.png = b""
@@ -60,6 +91,8 @@ class View:
         self.stale = False
         self.last_ms = float("nan")
         self._widget = None
+        self._background = None
+        self._dynamic: list = []
 
     def _start(self) -> None:
         """Call at the end of a subclass's ``__init__``: observe, then draw once."""
@@ -82,17 +115,57 @@ class View:
         """Build the artists on ``fig`` with :mod:`workbench.plots`; return the Axes."""
         raise NotImplementedError
 
+    def dynamic(self) -> list:
+        """The artists :meth:`update` changes (markers, bars, lines of the selection).
+
+        Everything else is rendered once into a cached background; a selection change
+        restores that background and draws only these artists on it (blitting), which is
+        what keeps a slider move fast. The default, ``[]``, renders the whole figure.
+        """
+        return []
+
     def update(self) -> None:
         """Change the artists in place for the current selection.
 
-        The default clears the figure and draws it again; views override it to update
-        their artists in place, which is what keeps a slider move fast.
+        The default calls :meth:`rebuild` (clear and draw again); views override it to
+        change the artists listed by :meth:`dynamic` in place.
         """
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Clear the figure and draw it again (for changes that alter its structure, such as
+        another statistic); the layout is computed once more and the background re-cached."""
         self.fig.clear()
         self.fig.set_layout_engine("constrained")
         self.axes = self.draw(self.fig)
         self.fig.canvas.draw()
         self.fig.set_layout_engine("none")
+        self._background = None
+
+    def _render(self) -> None:
+        """Draw the figure into the canvas: the cached background plus the dynamic artists."""
+        canvas = self.fig.canvas
+        if self._background is None:
+            self._dynamic = [a for a in self.dynamic() if a is not None]
+            for a in self._dynamic:
+                a.set_animated(True)
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            canvas.restore_region(self._background)
+        for a in self._dynamic:
+            self.fig.draw_artist(a)
+
+    def _encode(self) -> bytes:
+        """The canvas as PNG (fast zlib level: the image is sent once and then dropped)."""
+        from PIL import Image
+
+        canvas = self.fig.canvas
+        w, h = canvas.get_width_height(physical=True)
+        img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buf = io.BytesIO()
+        img.save(buf, format="png", compress_level=1)
+        return buf.getvalue()
 
     def redraw(self) -> None:
         """Update (or build, the first time) and render the figure to the Output."""
@@ -107,11 +180,11 @@ class View:
             self.axes = self.draw(fig)
             fig.canvas.draw()  # lay out once ...
             fig.set_layout_engine("none")  # ... then keep that layout
+            self._background = None
         else:
             self.update()
-        buf = io.BytesIO()
-        self.fig.canvas.print_png(buf)
-        self.png = buf.getvalue()
+        self._render()
+        self.png = self._encode()
         self.draws += 1
         self.stale = False
         self.output.outputs = ({
@@ -128,7 +201,7 @@ class View:
         import ipywidgets as w
 
         if self._widget is None:
-            self._widget = w.VBox([*self.controls.values(), self.output])
+            self._widget = w.VBox([*self.controls.values(), self.caption, self.output])
         return self._widget
 
     def _repr_mimebundle_(self, **kwargs):

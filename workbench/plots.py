@@ -418,8 +418,9 @@ def bar_heights(ax, gid: str = "bars"):
     return [p.get_y() + p.get_height() for p in ax.patches if p.get_gid() == gid]
 
 
-def padded_limits(values, *, log: bool = False, include=()):
-    """y-limits that hold every finite value (and ``include``) with a margin."""
+def padded_limits(values, *, log: bool = False, include=(), zero: bool = False):
+    """Axis limits that hold every finite value (and ``include``) with a margin; ``zero``
+    keeps 0 in a positive range (bars)."""
     import numpy as np
 
     v = np.concatenate([np.ravel(np.asarray(values, dtype=float)), np.asarray(include, float)])
@@ -430,7 +431,7 @@ def padded_limits(values, *, log: bool = False, include=()):
     if log:
         return lo / 1.6, hi * 1.6
     pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
-    return (min(lo, 0.0) if lo >= 0 else lo - pad), hi + pad
+    return (0.0 if (zero and lo >= 0) else lo - pad), hi + pad
 
 
 def log_bins(values, n: int = 30):

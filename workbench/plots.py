@@ -77,9 +77,10 @@ def accuracy_curves(epochs: xr.Dataset, *, ax=None):
         if name in epochs:
             ax.plot(epochs["epoch"].values, epochs[name].values, marker="o",
                     label=name.replace("_acc", ""))
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("accuracy")
-    ax.legend()
+    ax.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
+              frameon=False, borderaxespad=0.2)
     return ax
 
 
@@ -97,18 +98,23 @@ def _integer_ticks():
 
 
 def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int = 1,
-               logy: bool = False):
-    """One per-layer statistic over steps: ``layer`` bold, the others faint, ``step`` marked.
+               logy: bool | None = None):
+    """One per-layer statistic over steps: ``layer`` bold, the others faint and labelled at
+    their ends, ``step`` marked.
 
     Parameters
     ----------
     da : DataArray (step, layer)
     layer : str, optional
-        The layer drawn bold (gid ``"selected"``); default the first.
+        The layer drawn bold (gid ``"selected"``); default the first. Each line has gid
+        ``"layer:<name>"`` too (the bold one is found by ``"selected"``).
     step : int, optional
         Marked with a vertical line (gid ``"selection"``).
     smooth : int
         Centred rolling mean over that many steps (NaNs, such as unrecorded steps, skipped).
+    logy : bool, optional
+        Log y-axis; by default when the statistic spans more than two decades
+        (:func:`spans_decades`).
     """
     ax = _ax(ax)
     layers = [str(v) for v in da["layer"].values]
@@ -116,14 +122,17 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
     data = da.rolling(step=smooth, center=True, min_periods=1).mean() if smooth > 1 else da
     for name in layers:
         line = data.sel(layer=name).dropna("step")
-        if name == layer:
-            continue
-        ax.plot(line["step"].values, line.values, color="0.75", lw=0.8, zorder=1)
-    line = data.sel(layer=layer).dropna("step")
-    ax.plot(line["step"].values, line.values, color="C0", lw=1.8, label=layer, zorder=3,
-            gid=SELECTED_GID)
+        (drawn,) = ax.plot(line["step"].values, line.values, label=name, gid=f"layer:{name}")
+        drawn.wb_layer = name
+        if len(line):
+            ax.annotate(name, (float(line["step"].values[-1]), float(line.values[-1])),
+                        xytext=(3, 0), textcoords="offset points", fontsize="x-small",
+                        va="center", annotation_clip=False, gid=f"label:{name}")
+    style_layers(ax, layers, layer)
     if step is not None:
         ax.axvline(step, color="C3", lw=1.2, ls="--", zorder=4, gid=SELECTION_GID)
+    if logy is None:
+        logy = spans_decades(data.values)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(label_of(da["step"]) if "step" in da.coords else "step")
@@ -131,6 +140,24 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
     title = f"{da.name or ''} · {layer}" + ("" if step is None else f" · step {step}")
     ax.set_title(title.strip(" ·"), fontsize="medium")
     return ax
+
+
+def style_layers(ax, layers, layer) -> None:
+    """Make ``layer``'s line bold (gid ``"selected"``) and the others faint, in place."""
+    for line in ax.lines:
+        name = getattr(line, "wb_layer", None)
+        if name is None:
+            continue
+        bold = name == layer
+        line.set_gid(SELECTED_GID if bold else f"layer:{name}")
+        line.set_color("C0" if bold else "0.7")
+        line.set_linewidth(1.8 if bold else 0.8)
+        line.set_zorder(3 if bold else 1)
+    for text in ax.texts:
+        if (text.get_gid() or "").startswith("label:"):
+            bold = text.get_gid() == f"label:{layer}"
+            text.set_color("C0" if bold else "0.45")
+            text.set_fontweight("bold" if bold else "normal")
 
 
 def sample_image(image: xr.DataArray, *, ax=None, title: str | None = None):
@@ -202,27 +229,33 @@ def probe_sample(probs: xr.DataArray, *, image: xr.DataArray | None = None, epoc
             ax_p.plot(epochs, p, marker=".", lw=1.2, label=name(k), zorder=2)
         else:
             ax_p.plot(epochs, p, color="0.8", lw=0.8, zorder=1)
-    if epoch is not None:
-        ax_p.axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    ax_p.axvline(float("nan") if epoch is None else epoch, color="C3", lw=1.2, ls="--",
+                 gid=SELECTION_GID)
     ax_p.set_ylim(-0.02, 1.02)
-    ax_p.xaxis.set_major_locator(_integer_ticks())
-    ax_p.set_xlabel("epoch")
+    epoch_axis(ax_p, epochs)
     ax_p.set_ylabel(label_of(probs) or "probability")
     ax_p.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
-    sample = int(probs["sample"]) if "sample" in probs.coords else None
     if image is None:
         return ax_p
-    pred = None
-    if epoch is not None:
-        at = probs.sel(epoch=epoch, method="nearest")
-        pred = int(at["label"].values[int(at.argmax("label"))])
+    sample_image(image, ax=ax_img, title=probe_title(probs, epoch=epoch, classes=classes))
+    return ax_img, ax_p
+
+
+def probe_title(probs: xr.DataArray, *, epoch=None, classes=None) -> str:
+    """"sample i / true: c / epoch e: predicted" for one probe sample's probabilities."""
+    def name(k):
+        return str(classes[int(k)]) if classes is not None else str(k)
+
+    sample = int(probs["sample"]) if "sample" in probs.coords else None
+    target = int(probs["target"]) if "target" in probs.coords else None
     title = "" if sample is None else f"sample {sample}"
     if target is not None:
         title += f"\ntrue: {name(target)}"
-    if pred is not None:
+    if epoch is not None:
+        at = probs.sel(epoch=epoch, method="nearest")
+        pred = int(at["label"].values[int(at.argmax("label"))])
         title += f"\nepoch {epoch}: {name(pred)}"
-    sample_image(image, ax=ax_img, title=title)
-    return ax_img, ax_p
+    return title
 
 
 def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=None,
@@ -235,13 +268,14 @@ def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(1, 2, figsize=(10, 3.2))
+    import numpy as np
+
     lines(loss, x="step", ax=ax[0], smooth=smooth)
     accuracy_curves(epochs, ax=ax[1])
-    ax[1].xaxis.set_major_locator(_integer_ticks())
-    if step is not None:
-        ax[0].axvline(step, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
-    if epoch is not None:
-        ax[1].axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    epoch_axis(ax[1], epochs["epoch"].values)
+    for a, value in zip(ax, (step, epoch)):
+        a.axvline(np.nan if value is None else value, color="C3", lw=1.2, ls="--",
+                  gid=SELECTION_GID)
     return ax[0], ax[1]
 
 

@@ -171,7 +171,9 @@ class Run:
         from .data import load_dataset
 
         ds = load_dataset(self.config.data, train=False, root=self._root(), download=False)
-        samples = np.asarray(self.tree["probe"][SAMPLE].values)
+        # a writable int64 copy: indexing a tensor with a read-only array (as zarr gives)
+        # raises torch's non-writable-array UserWarning in the user's notebook
+        samples = np.array(self.tree["probe"][SAMPLE].values, dtype=np.int64)
         pixels = ds.images[samples].permute(0, 2, 3, 1).numpy().copy()
         return xr.DataArray(pixels, dims=(SAMPLE, "row", "col", "channel"),
                             coords={SAMPLE: samples}, name="image",

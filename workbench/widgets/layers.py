@@ -13,6 +13,10 @@ from .view import View
 class LayersView(View):
     """One per-layer statistic (grad_norm, update_cos…) over steps, the selected step marked.
 
+    The selected layer is bold, the others faint and labelled at their ends; a statistic
+    that spans more than two decades is drawn on a log axis. A step or layer change updates
+    the marker and the line styles in place; another statistic redraws the figure.
+
     Parameters
     ----------
     layers : Dataset or DataArray with dims (step, layer)
@@ -51,9 +55,30 @@ class LayersView(View):
                                         step="step")}
         self._start()
 
+    def key(self) -> tuple:
+        return (*super().key(), self.stat.value)
+
     def draw(self, fig):
+        self._drawn_stat = self.stat.value
         return plots.layer_stat(self.data[self.stat.value], layer=self.state.layer,
                                 step=self.state.step, smooth=self.smooth, ax=fig.subplots())
+
+    def dynamic(self) -> list:
+        ax = self.axes
+        return [*ax.lines, *ax.texts, ax.title]
+
+    def update(self) -> None:
+        if self._drawn_stat != self.stat.value:
+            return self.rebuild()
+        ax = self.axes
+        layers = [str(v) for v in self.data[LAYER].values]
+        layer = self.state.layer if self.state.layer in layers else layers[0]
+        plots.style_layers(ax, layers, layer)
+        step = self.state.step
+        if step is not None:
+            plots.artist(ax, plots.SELECTION_GID).set_xdata([step, step])
+        ax.set_title(f"{self.stat.value} · {layer}" + ("" if step is None else f" · step {step}"),
+                     fontsize="medium")
 
 
 __all__ = ["LayersView"]

@@ -93,13 +93,21 @@ class View:
         self._widget = None
         self._background = None
         self._dynamic: list = []
+        self._drawn = None
 
     def _start(self) -> None:
         """Call at the end of a subclass's ``__init__``: observe, then draw once."""
         self.state.observe(self._changed, names=list(self.observes))
         self.redraw()
 
-    def _changed(self, change) -> None:
+    def key(self) -> tuple:
+        """The observed selection values; a change that leaves them as drawn redraws nothing
+        (so a step that also sets its epoch repaints once, not twice)."""
+        return tuple(getattr(self.state, n) for n in self.observes)
+
+    def _changed(self, change=None) -> None:
+        if self.fig is not None and not self.stale and self.key() == self._drawn:
+            return
         if self.visible:
             self.redraw()
         else:
@@ -187,6 +195,7 @@ class View:
         self.png = self._encode()
         self.draws += 1
         self.stale = False
+        self._drawn = self.key()
         self.output.outputs = ({
             "output_type": "display_data",
             "data": {"image/png": base64.b64encode(self.png).decode("ascii"),

@@ -273,7 +273,7 @@ def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=
     lines(loss, x="step", ax=ax[0], smooth=smooth)
     accuracy_curves(epochs, ax=ax[1])
     epoch_axis(ax[1], epochs["epoch"].values)
-    for a, value in zip(ax, (step, epoch)):
+    for a, value in zip(ax, (step, epoch), strict=True):
         a.axvline(np.nan if value is None else value, color="C3", lw=1.2, ls="--",
                   gid=SELECTION_GID)
     return ax[0], ax[1]
@@ -409,7 +409,8 @@ def regime_strip(regime: xr.DataArray, *, epoch=None, ax=None):
     ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
     if epoch is not None:
         ax.axvline(epoch, color="k", lw=2.0, zorder=5, gid=SELECTION_GID)
-    ax.legend(handles=[Patch(color=c, label=n) for c, n in zip(REGIME_COLORS, REGIMES)],
+    handles = [Patch(color=c, label=n) for c, n in zip(REGIME_COLORS, REGIMES, strict=True)]
+    ax.legend(handles=handles,
               fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3,
               frameon=False, borderaxespad=0.2)
     return ax
@@ -441,7 +442,7 @@ def set_bars(ax, heights, *, gid: str = "bars", colors=None) -> None:
     import numpy as np
 
     bars = [p for p in ax.patches if p.get_gid() == gid]
-    for i, (b, h) in enumerate(zip(bars, np.asarray(heights, dtype=float))):
+    for i, (b, h) in enumerate(zip(bars, np.asarray(heights, dtype=float), strict=True)):
         b.set_height((h - b.get_y()) if np.isfinite(h) else 0.0)
         if colors is not None:
             b.set_facecolor(colors[i])

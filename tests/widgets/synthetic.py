@@ -15,9 +15,11 @@ def layers_ds(n_steps: int = 20) -> xr.Dataset:
     step = np.arange(n_steps)
     grad = np.stack([(i + 1) * np.sin(step / 3.0) + 10 * i for i in range(len(LAYERS))], 1)
     cos = np.stack([np.cos(step / (i + 2.0)) for i in range(len(LAYERS))], 1)
+    signal = np.stack([np.sin(step / (1.5 + i)) + 0.1 * i * step for i in range(len(LAYERS))], 1)
     return xr.Dataset(
         {"grad_norm": (("step", "layer"), grad, {"long_name": "gradient norm", "units": ""}),
-         "update_cos": (("step", "layer"), cos, {"long_name": "update cosine"})},
+         "update_cos": (("step", "layer"), cos, {"long_name": "update cosine"}),
+         "signal": (("step", "layer"), signal, {"long_name": "layer signal"})},
         coords={"step": step, "layer": LAYERS})
 
 
@@ -37,8 +39,9 @@ def images_da() -> xr.DataArray:
                         coords={"sample": SAMPLES})
 
 
-def tree(n_epochs: int = 3, steps_per_epoch: int = 10) -> xr.DataTree:
-    """A DataTree shaped like a run store (groups /steps /layers /epochs /probe)."""
+def tree(n_epochs: int = 3, steps_per_epoch: int = 10, analysis: bool = False) -> xr.DataTree:
+    """A DataTree shaped like a run store (groups /steps /layers /epochs /probe, and with
+    ``analysis`` the /analysis groups damping, dynamics, separation, spectra)."""
     n = n_epochs * steps_per_epoch
     step = np.arange(n)
     steps = xr.Dataset({"loss": ("step", 2.0 * np.exp(-step / 10.0),
@@ -56,8 +59,14 @@ def tree(n_epochs: int = 3, steps_per_epoch: int = 10) -> xr.DataTree:
                               "momentum": "constant:0.9"}),
         "classes": json.dumps(["a", "b", "c", "d"]),
         "committed_epochs": n_epochs, "committed_steps": n})
-    return xr.DataTree.from_dict({"/": root, "/steps": steps, "/layers": layers_ds(n),
-                                  "/epochs": epochs, "/probe": logits.to_dataset()})
+    groups = {"/": root, "/steps": steps, "/layers": layers_ds(n), "/epochs": epochs,
+              "/probe": logits.to_dataset()}
+    if analysis:
+        groups.update({"/analysis/damping": damping_ds(n_epochs),
+                       "/analysis/dynamics": dynamics_ds(n_epochs, steps_per_epoch),
+                       "/analysis/separation": separation_ds(n_epochs),
+                       "/analysis/spectra": spectra_ds(n_epochs)})
+    return xr.DataTree.from_dict(groups)
 
 
 def line_by_gid(ax, gid):
@@ -97,11 +106,13 @@ def damping_ds(n_epochs: int = 3) -> xr.Dataset:
     ds = xr.Dataset(
         {"lr": ("epoch", lr, {"long_name": r"learning rate $\eta$"}),
          "momentum": ("epoch", mom, {"long_name": r"momentum $\mu$"}),
-         "critical_momentum": ("epoch", crit, {"long_name": r"critical momentum $1-2\sqrt{\eta}$"}),
+         "critical_momentum": ("epoch", crit,
+                               {"long_name": r"critical momentum $1-2\sqrt{\eta}$"}),
          "network_damping_ratio": ("epoch", net_zeta,
                                    {"long_name": r"network damping ratio $\zeta$ ($\lambda=1$)"}),
          "network_regime": ("epoch", regime(net_zeta).astype("<U32")),
-         "curvature": (("epoch", "layer"), curv, {"long_name": r"top Hessian eigenvalue $\lambda$"}),
+         "curvature": (("epoch", "layer"), curv,
+                       {"long_name": r"top Hessian eigenvalue $\lambda$"}),
          "damping_ratio": (("epoch", "layer"), zeta, {"long_name": r"damping ratio $\zeta$"}),
          "regime": (("epoch", "layer"), regime(zeta).astype("<U32")),
          "update_cos_mean": (("epoch", "layer"), cos,
@@ -183,6 +194,7 @@ def spectra_ds(n_epochs: int = 3, n_eig: int = 40) -> xr.Dataset:
          "xmin": (("epoch", "layer"), xmin, {"long_name": r"$x_{\min}$"}),
          "ks_distance": (("epoch", "layer"), np.full_like(alpha, 0.05)),
          "n_tail": (("epoch", "layer"), n_tail),
-         "eigenvalues": (("epoch", "layer", "eigenvalue"), ev, {"long_name": r"eigenvalue $\lambda$"})},
+         "eigenvalues": (("epoch", "layer", "eigenvalue"), ev,
+                         {"long_name": r"eigenvalue $\lambda$"})},
         coords={"epoch": np.arange(n_epochs), "layer": LAYERS, "eigenvalue": np.arange(n_eig)})
     return _attrs(ds)

@@ -5,15 +5,20 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 :mod:`workbench.plots`.
 """
 
-from .explorer import Explorer, explore
+from .damping import DampingView
+from .dynamics import DynamicsView
+from .explorer import ANALYSIS_VIEWS, Explorer, explore
 from .fix import ActionButton, fix_button
 from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
-from .state import Selection, control_for, controls_for, link
+from .separation import SeparationView
+from .spectra import SpectraView
+from .state import Selection, control_for, controls_for, link, tie_step_to_epoch
 from .training import TrainingView
 from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
-           "ActionButton", "fix_button"]
+           "ActionButton", "fix_button", "DampingView", "DynamicsView", "SeparationView",
+           "SpectraView", "ANALYSIS_VIEWS", "tie_step_to_epoch"]

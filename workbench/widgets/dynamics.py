@@ -47,7 +47,7 @@ def window_signals(signal: xr.DataArray, signal_step: xr.DataArray) -> xr.DataAr
         pos = [(t, index[s]) for t, s in enumerate(row) if s >= 0 and s in index]
         if not pos:
             continue
-        ts, rows = zip(*pos)
+        ts, rows = zip(*pos, strict=True)
         x = vals[list(rows)].T                       # (layer, t)
         mu = np.nanmean(x, 1, keepdims=True)
         sd = np.nanstd(x, 1, keepdims=True)

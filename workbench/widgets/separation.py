@@ -63,10 +63,11 @@ class SeparationView(View):
         return ax_l, ax_d
 
     def _caption(self, at) -> str:
+        fuzz = zip(at[LAYER].values, at["log_fuzziness"].values, strict=True)
         return (f"<span class='wb-caption'><b>epoch {int(at[EPOCH])}</b> · deviation from the "
                 f"linear law {float(at['linear_law_deviation']):.3g}; log fuzziness "
-                + ", ".join(f"{html.escape(str(k))} {float(v):.2f}" for k, v in
-                            zip(at[LAYER].values, at["log_fuzziness"].values)) + "</span>")
+                + ", ".join(f"{html.escape(str(k))} {float(v):.2f}" for k, v in fuzz)
+                + "</span>")
 
     def dynamic(self) -> list:
         ax_l, ax_d = self.axes

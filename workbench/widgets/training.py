@@ -51,7 +51,7 @@ class TrainingView(View):
         return [plots.artist(ax, plots.SELECTION_GID) for ax in self.axes]
 
     def update(self) -> None:
-        for ax, value in zip(self.axes, (self.state.step, self.state.epoch)):
+        for ax, value in zip(self.axes, (self.state.step, self.state.epoch), strict=True):
             if value is not None:
                 plots.artist(ax, plots.SELECTION_GID).set_xdata([value, value])
 

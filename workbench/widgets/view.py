@@ -12,6 +12,7 @@ stale and redraws when shown, so a slider move repaints the visible views only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import time
 
@@ -43,6 +44,20 @@ def check_analysis(ds, who: str, needs, dims) -> None:
     if lacking or ds.sizes.get("epoch", 1) < 1:
         raise ValueError(f"{who} needs dims {list(dims)} with at least one epoch; got "
                          f"{dict(ds.sizes)}")
+
+
+_DEFERRED: list = []
+
+
+@contextlib.contextmanager
+def deferred():
+    """Views created inside start hidden and draw their figure only when first shown (an
+    Explorer opens fast however many tabs it has)."""
+    _DEFERRED.append(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.pop()
 
 
 class View:
@@ -98,7 +113,10 @@ class View:
     def _start(self) -> None:
         """Call at the end of a subclass's ``__init__``: observe, then draw once."""
         self.state.observe(self._changed, names=list(self.observes))
-        self.redraw()
+        if _DEFERRED:
+            self.visible, self.stale = False, True
+        else:
+            self.redraw()
 
     def key(self) -> tuple:
         """The observed selection values; a change that leaves them as drawn redraws nothing

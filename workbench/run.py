@@ -229,5 +229,47 @@ class Run:
         ds = self.analysis(name)
         return [] if ds is None else [int(e) for e in ds["epoch"].values]
 
+    # -- side by side and export ----------------------------------------------------------
+    @staticmethod
+    def stack(runs, group: str, *, dim: str = "run", join: str = "exact") -> xr.Dataset:
+        """Align ``group`` of several runs along ``dim``; see :func:`workbench.compare.stack`."""
+        from .compare import stack
+
+        return stack(runs, group, dim=dim, join=join)
+
+    def to_dataframe(self, group: str):
+        """A group (``"epochs"``, ``"layers"``, ``"analysis/damping"``…) as tidy pandas: one
+        row per coordinate combination, one column per variable.
+
+        Examples
+        --------
+        >>> Run("runs/demo").to_dataframe("layers").columns[:3].tolist()   # doctest: +SKIP
+        ['step', 'layer', 'epoch']
+        """
+        from .compare import _group
+
+        ds = _group(self, group)
+        return ds.to_dataframe().reset_index()
+
+    def _repr_html_(self) -> str:
+        """Config, epochs, accuracy and stored analyses as an HTML table (values escaped)."""
+        import dataclasses
+        import html
+
+        cfg = dataclasses.asdict(self.config)
+        ep = self.tree["epochs"].to_dataset() if "epochs" in self.tree else xr.Dataset()
+        acc = (f"{float(ep['test_acc'].values[-1]):.4f}" if "test_acc" in ep and
+               ep.sizes.get("epoch") else "-")
+        rows = [("run", str(self.path)), ("epochs", str(self.epochs)),
+                ("final test accuracy", acc),
+                ("analyses", ", ".join(f"{a} (epochs {self.analysed_epochs(a)})"
+                                       for a in self.analyses) or
+                 "none yet: workbench analyze RUN")]
+        rows += [(k, json.dumps(v) if not isinstance(v, str) else v) for k, v in cfg.items()]
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+                       f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+                       for k, v in rows)
+        return f"<table class='wb-run'>{body}</table>"
+
 
 __all__ = ["Run"]

@@ -129,6 +129,9 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
                         xytext=(3, 0), textcoords="offset points", fontsize="x-small",
                         va="center", annotation_clip=False, gid=f"label:{name}")
     style_layers(ax, layers, layer)
+    steps = da["step"].values
+    if len(steps):
+        ax.set_xlim(steps.min(), steps.max() + 0.1 * (steps.max() - steps.min() or 1))
     if step is not None:
         ax.axvline(step, color="C3", lw=1.2, ls="--", zorder=4, gid=SELECTION_GID)
     if logy is None:

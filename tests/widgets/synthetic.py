@@ -87,20 +87,20 @@ def _attrs(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def damping_ds(n_epochs: int = 3) -> xr.Dataset:
+def damping_ds(n_epochs: int = 3, layers=LAYERS) -> xr.Dataset:
     """/analysis/damping: lr halves each epoch, curvature grows with layer and epoch."""
     e = np.arange(n_epochs)
     lr = 0.01 * 0.5 ** e
     mom = np.full(n_epochs, 0.9)
     crit = 1 - 2 * np.sqrt(lr)
-    curv = np.array([[(i + 1) * 10.0 ** (k - 1) for i in range(len(LAYERS))] for k in e])
+    curv = np.array([[(i + 1) * 10.0 ** (k - 1) for i in range(len(layers))] for k in e])
     zeta = (1 - mom[:, None]) / (2 * np.sqrt(lr[:, None] * curv))
     net_zeta = (1 - mom) / (2 * np.sqrt(lr))
 
     def regime(z):
         return np.where(z < 0.95, "underdamped", np.where(z > 1.05, "overdamped", "critical"))
 
-    cos = np.linspace(-0.5, 0.9, n_epochs * len(LAYERS)).reshape(n_epochs, len(LAYERS))
+    cos = np.linspace(-0.5, 0.9, n_epochs * len(layers)).reshape(n_epochs, len(layers))
     cos_regime = np.where(cos < 0, "underdamped", np.where(cos > 0.5, "overdamped",
                                                               "critical"))
     ds = xr.Dataset(
@@ -119,7 +119,7 @@ def damping_ds(n_epochs: int = 3) -> xr.Dataset:
                              {"long_name": r"mean update cosine $\cos\theta$"}),
          "update_cos_regime": (("epoch", "layer"), cos_regime.astype("<U32")),
          "agrees": (("epoch", "layer"), regime(zeta) == cos_regime)},
-        coords={"epoch": e, "layer": LAYERS})
+        coords={"epoch": e, "layer": list(layers)})
     return _attrs(ds)
 
 
@@ -127,12 +127,12 @@ WINDOW = 16
 SCALES = np.array([4.0, 8.0, 16.0, 32.0])
 
 
-def dynamics_ds(n_epochs: int = 3, steps_per_epoch: int = 10) -> xr.Dataset:
+def dynamics_ds(n_epochs: int = 3, steps_per_epoch: int = 10, layers=LAYERS) -> xr.Dataset:
     """/analysis/dynamics: the window ending at epoch e covers its last ``WINDOW`` steps
     (fewer at first, padded with NaN / -1)."""
     e = np.arange(n_epochs)
-    dfa = np.array([[0.5 + 0.1 * i + 0.05 * k for i in range(len(LAYERS))] for k in e])
-    icpt = np.array([[0.1 * i - 0.2 * k for i in range(len(LAYERS))] for k in e])
+    dfa = np.array([[0.5 + 0.1 * i + 0.05 * k for i in range(len(layers))] for k in e])
+    icpt = np.array([[0.1 * i - 0.2 * k for i in range(len(layers))] for k in e])
     fl = np.exp(icpt[..., None] + dfa[..., None] * np.log(SCALES))
     r = np.full((n_epochs, WINDOW), np.nan)
     sig = np.full((n_epochs, WINDOW), -1)
@@ -153,14 +153,14 @@ def dynamics_ds(n_epochs: int = 3, steps_per_epoch: int = 10) -> xr.Dataset:
          "R": (("epoch", "t"), r, {"long_name": r"Kuramoto order $R$"}),
          "signal_step": (("epoch", "t"), sig, {"long_name": "step"}),
          "early_convergence_epoch": ("epoch", np.where(e >= 1, 1.0, np.nan))},
-        coords={"epoch": e, "layer": LAYERS, "scale": SCALES, "t": np.arange(WINDOW)})
+        coords={"epoch": e, "layer": list(layers), "scale": SCALES, "t": np.arange(WINDOW)})
     return _attrs(ds)
 
 
-def separation_ds(n_epochs: int = 3) -> xr.Dataset:
+def separation_ds(n_epochs: int = 3, layers=LAYERS) -> xr.Dataset:
     """/analysis/separation: log fuzziness falls with depth, more straightly each epoch."""
     e = np.arange(n_epochs)
-    depth = np.arange(1, len(LAYERS) + 1)
+    depth = np.arange(1, len(layers) + 1)
     logf = np.array([[1.0 - (0.5 + 0.1 * k) * d + 0.1 * (d % 2) / (k + 1) for d in depth]
                      for k in e])
     load = np.diff(np.concatenate([np.zeros((n_epochs, 1)), -logf], 1), axis=1)
@@ -174,19 +174,19 @@ def separation_ds(n_epochs: int = 3) -> xr.Dataset:
          "linear_law": (("epoch", "layer"), law, {"long_name": "linear law"}),
          "linear_law_deviation": ("epoch", np.abs(cum - law).max(1),
                                   {"long_name": "deviation from the linear law"})},
-        coords={"epoch": e, "layer": LAYERS, "depth": ("layer", depth)})
+        coords={"epoch": e, "layer": list(layers), "depth": ("layer", depth)})
     return _attrs(ds)
 
 
-def spectra_ds(n_epochs: int = 3, n_eig: int = 40) -> xr.Dataset:
+def spectra_ds(n_epochs: int = 3, n_eig: int = 40, layers=LAYERS) -> xr.Dataset:
     """/analysis/spectra: Pareto-like eigenvalues, fewer for the last layer (NaN padded)."""
     rng = np.random.default_rng(1)
-    ev = np.full((n_epochs, len(LAYERS), n_eig), np.nan)
+    ev = np.full((n_epochs, len(layers), n_eig), np.nan)
     for k in range(n_epochs):
-        for i in range(len(LAYERS)):
-            n = n_eig if i < len(LAYERS) - 1 else n_eig // 2
+        for i in range(len(layers)):
+            n = n_eig if i < len(layers) - 1 else n_eig // 2
             ev[k, i, :n] = np.sort(rng.pareto(2.0 + k + i, n) + 0.1)[::-1]
-    alpha = 3.0 + np.arange(n_epochs)[:, None] + np.arange(len(LAYERS))[None]
+    alpha = 3.0 + np.arange(n_epochs)[:, None] + np.arange(len(layers))[None]
     xmin = np.nanmedian(ev, -1)
     n_tail = (ev >= xmin[..., None]).sum(-1)
     ds = xr.Dataset(
@@ -196,5 +196,32 @@ def spectra_ds(n_epochs: int = 3, n_eig: int = 40) -> xr.Dataset:
          "n_tail": (("epoch", "layer"), n_tail),
          "eigenvalues": (("epoch", "layer", "eigenvalue"), ev,
                          {"long_name": r"eigenvalue $\lambda$"})},
-        coords={"epoch": np.arange(n_epochs), "layer": LAYERS, "eigenvalue": np.arange(n_eig)})
+        coords={"epoch": np.arange(n_epochs), "layer": list(layers),
+                "eigenvalue": np.arange(n_eig)})
     return _attrs(ds)
+
+
+def fill_analysis(run, names=("damping", "dynamics", "separation", "spectra")) -> list[str]:
+    """Append schema-shaped synthetic /analysis groups for every committed epoch of ``run``
+    (a Run) that lacks them, over the run's own layers and steps; return the names filled.
+
+    For tests and benches of the views while the real analyses are computed elsewhere.
+    """
+    tree = run.tree
+    epochs = [int(e) for e in tree["epochs"]["epoch"].values]
+    layers = [str(v) for v in tree["layers"]["layer"].values]
+    spe = max(1, int(tree["steps"].sizes["step"]) // max(len(epochs), 1))
+    make = {"damping": lambda n: damping_ds(n, layers=layers),
+            "dynamics": lambda n: dynamics_ds(n, spe, layers=layers),
+            "separation": lambda n: separation_ds(n, layers=layers),
+            "spectra": lambda n: spectra_ds(n, layers=layers)}
+    filled = []
+    for name in names:
+        if run.analysis(name) is not None:
+            continue
+        ds = make[name](len(epochs)).assign_coords(epoch=epochs)
+        for e in epochs:
+            run.store.append_analysis(name, ds.sel(epoch=[e]))
+        filled.append(name)
+    run.refresh()
+    return filled

@@ -60,12 +60,13 @@ class LayersView(View):
 
     def draw(self, fig):
         self._drawn_stat = self.stat.value
+        names = [str(v) for v in self.data[LAYER].values]
+        self._layer_drawn = self.state.layer if self.state.layer in names else names[0]
         return plots.layer_stat(self.data[self.stat.value], layer=self.state.layer,
                                 step=self.state.step, smooth=self.smooth, ax=fig.subplots())
 
     def dynamic(self) -> list:
-        ax = self.axes
-        return [*ax.lines, *ax.texts, ax.title]
+        return [plots.artist(self.axes, plots.SELECTION_GID), self.axes.title]
 
     def update(self) -> None:
         if self._drawn_stat != self.stat.value:
@@ -73,7 +74,10 @@ class LayersView(View):
         ax = self.axes
         layers = [str(v) for v in self.data[LAYER].values]
         layer = self.state.layer if self.state.layer in layers else layers[0]
-        plots.style_layers(ax, layers, layer)
+        if layer != self._layer_drawn:
+            plots.style_layers(ax, layers, layer)
+            self._layer_drawn = layer
+            self._background = None       # the lines are in the cached background
         step = self.state.step
         if step is not None:
             plots.artist(ax, plots.SELECTION_GID).set_xdata([step, step])

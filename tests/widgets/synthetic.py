@@ -220,6 +220,7 @@ def fill_analysis(run, names=("damping", "dynamics", "separation", "spectra")) -
         if run.analysis(name) is not None:
             continue
         ds = make[name](len(epochs)).assign_coords(epoch=epochs)
+        ds.attrs["source"] = "synthetic, schema-shaped (tests/widgets/synthetic.py)"
         for e in epochs:
             run.store.append_analysis(name, ds.sel(epoch=[e]))
         filled.append(name)

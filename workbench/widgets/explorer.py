@@ -197,7 +197,9 @@ def _ensure_analysis(run, name: str) -> str:
     from ..analysis import analyze, load_all
 
     if name not in load_all():
-        return "" if run.analysis(name) is not None else (f"the analysis {name!r} is not available in this version of the workbench, "
+        if run.analysis(name) is not None:
+            return ""
+        return (f"the analysis {name!r} is not available in this version of the workbench, "
                 f"so its tab is not shown")
     done = set(run.analysed_epochs(name))
     if not set(run.epochs) - done:

@@ -57,13 +57,27 @@ def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bo
     return ax
 
 
-def heatmap(da: xr.DataArray, *, x: str, y: str, ax=None, cmap: str = "viridis", **kw):
-    """``da`` as an image with dim ``x`` across and dim ``y`` down, with a colour bar."""
+def heatmap(da: xr.DataArray, *, x: str, y: str, ax=None, cmap: str | None = None, **kw):
+    """``da`` as an image with dim ``x`` across and dim ``y`` down, with a colour bar.
+
+    Data of both signs get a diverging map (``RdBu_r``) centred at zero (limits ±max|da|);
+    other data ``viridis``, unless ``cmap`` is given.
+    """
+    import numpy as np
+
     ax = _ax(ax)
     d = da.transpose(y, x)
-    mesh = ax.pcolormesh(range(d.sizes[x]), range(d.sizes[y]), d.values, cmap=cmap,
+    v = np.asarray(d.values, dtype=float)
+    finite = v[np.isfinite(v)]
+    if finite.size and finite.min() < 0 < finite.max() and "vmin" not in kw and "norm" not in kw:
+        lim = float(np.abs(finite).max())
+        kw = {**kw, "vmin": -lim, "vmax": lim}
+        cmap = cmap or "RdBu_r"
+    mesh = ax.pcolormesh(range(d.sizes[x]), range(d.sizes[y]), v, cmap=cmap or "viridis",
                          shading="nearest", **kw)
-    ax.set_yticks(range(d.sizes[y]), [str(v) for v in d[y].values])
+    ax.set_yticks(range(d.sizes[y]), [str(k) for k in d[y].values])
+    if x == "epoch":
+        ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.figure.colorbar(mesh, ax=ax, label=label_of(da))

@@ -151,6 +151,7 @@ class DynamicsView(View):
         ax_dfa.set_xlim(scale.min() / 1.3, scale.max() * 1.3)
         ax_dfa.set_xticks(scale, [f"{v:g}" for v in scale])
         ax_dfa.xaxis.set_minor_formatter("")
+        ax_dfa.yaxis.set_minor_formatter("")
         ax_dfa.set_ylim(*plots.padded_limits(fl.values, log=True))
         ax_dfa.set_xlabel("window size $n$ (steps)")
         ax_dfa.set_ylabel(plots.label_of(fl))

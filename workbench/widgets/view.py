@@ -5,8 +5,10 @@ builds its matplotlib ``Figure`` once (not registered with pyplot, so no backend
 ``%matplotlib`` magic is involved): :meth:`View.draw` calls plot functions from
 :mod:`workbench.plots` that create the artists. On a change, :meth:`View.update` changes those
 artists in place (``set_data``, ``set_text``…) and the base re-renders the figure to PNG,
-with the layout computed once and then frozen. A view whose tab is hidden only marks itself
-stale and redraws when shown, so a slider move repaints the visible views only.
+with the layout computed once and then frozen; only the artists listed by
+:meth:`View.dynamic` are drawn again, over a cached background (blitting). A view whose tab is
+hidden only marks itself stale and redraws when shown, so a slider move repaints the visible
+views only; views created inside :func:`deferred` draw when first shown.
 """
 
 from __future__ import annotations
@@ -101,7 +103,12 @@ def deferred():
 
 class View:
     """Subclasses set ``observes`` (Selection traits), implement ``draw(fig)`` and, for
-    speed, ``update()``.
+    speed, ``update()`` (change artists in place) and ``dynamic()`` (the artists it changes).
+
+    The first render draws the whole figure without the dynamic artists and caches it as a
+    background; each later change restores that background, draws only the dynamic artists on
+    it and encodes the canvas as PNG (:func:`png_bytes`). A change that leaves the observed
+    values (:meth:`key`) as drawn repaints nothing.
 
     Attributes
     ----------

@@ -26,10 +26,10 @@ from workbench.diagnostics import (
     linear_law_deviation,
     load_curve,
     separation_by_layer,
-    spring_block_chain,
 )
 from workbench.record.recorder import NonFiniteLossError
 from workbench.record.store import open_run
+from workbench.theory import spring_block_chain
 from workbench.train import TrainConfig, train
 
 FIG = Path(__file__).parent / "figures" / "separation_phase.png"

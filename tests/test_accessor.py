@@ -68,3 +68,17 @@ def test_dataset_early_convergence_lead():
                     coords={"epoch": e})
     vol = xr.DataArray([4, 3, 1, .5, .4, .3, .3, .2, .2, .2], dims="epoch", coords={"epoch": e})
     assert float(ds.wb.early_convergence_lead(vol).lead) == 3.0
+
+
+def test_powerlaw_alpha_forwards_from_a_weight_spectrum():
+    from workbench.diagnostics import powerlaw_alpha
+    from workbench.models import SmallCNN
+    from workbench.probes import weight_spectrum
+
+    ds = weight_spectrum(SmallCNN())
+    via = ds.wb.powerlaw_alpha()
+    direct = powerlaw_alpha(ds.eigenvalues)
+    assert via.alpha.dims == ("layer",)
+    np.testing.assert_array_equal(via.alpha.values, direct.alpha.values)
+    np.testing.assert_array_equal(ds.eigenvalues.wb.powerlaw_alpha(min_tail=5).n_tail.values,
+                                  powerlaw_alpha(ds.eigenvalues, min_tail=5).n_tail.values)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import xarray as xr
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
@@ -51,3 +52,41 @@ def test_labels_are_mathtext_without_braces_or_dimensionless_units():
     assert plots.label_of(da) == r"damping ratio $\zeta$"
     assert plots.label_of(da.assign_attrs(units="s")) == r"damping ratio $\zeta$ (s)"
     assert plots.label_of(xr.DataArray([1.0], dims="x", name="test_acc")) == "test acc"
+
+
+def test_esd_draws_density_and_the_fitted_tail():
+
+    u = np.random.default_rng(0).uniform(size=2000)
+    x = (1 - u) ** (-1 / 2.0)  # Pareto alpha = 3, x_min = 1: the whole sample is the tail
+    ev = xr.DataArray(np.r_[x, np.nan, np.nan], dims="eigenvalue",
+                      attrs={"long_name": "eigenvalue of WᵀW/N"})
+    ax = Figure().subplots()
+    plots.esd(ev, alpha=3.0, xmin=1.0, ax=ax)
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "eigenvalue of WᵀW/N"
+    hist = [p for p in ax.patches if p.get_gid() == "esd"]
+    tail = [line for line in ax.get_lines() if line.get_gid() == "esd-tail"][0]
+    assert len(hist) == 1
+    gx, gy = tail.get_data()
+    assert_allclose(gy, 2.0 * gx ** -3.0, rtol=1e-12)  # (alpha - 1) / x_min (x / x_min)^-alpha
+    # the histogram's density follows the same law where counts are large
+    edges = np.geomspace(x.min(), x.max() * (1 + 1e-12), int(2 * np.sqrt(x.size)) + 1)
+    counts, _ = np.histogram(x, edges)
+    dens = counts / (x.size * np.diff(edges))
+    mid = np.sqrt(edges[:-1] * edges[1:])
+    big = counts > 100
+    assert_allclose(dens[big], 2.0 * mid[big] ** -3.0, rtol=0.25)
+    with pytest.raises(ValueError, match="one spectrum"):
+        plots.esd(xr.DataArray(np.ones((2, 3)), dims=("layer", "eigenvalue")))
+
+
+def test_alpha_over_epochs_one_line_per_layer():
+
+    a = xr.DataArray(np.array([[3.0, 5.0, 7.0], [2.5, 4.0, 6.5]]), dims=("epoch", "layer"),
+                     coords={"epoch": [0, 1], "layer": ["conv1", "fc1", "fc2"]})
+    ax = plots.alpha_over_epochs(a, ax=Figure().subplots())
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["conv1", "fc1", "fc2"]
+    assert lines[1].get_ydata().tolist() == [5.0, 4.0]
+    with pytest.raises(ValueError, match="needs dims \\('epoch', 'layer'\\)"):
+        plots.alpha_over_epochs(a.isel(epoch=0))

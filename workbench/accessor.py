@@ -91,6 +91,9 @@ class WorkbenchDataArrayAccessor:
     def linear_law_deviation(self, **kwargs):
         return dg.linear_law_deviation(self._obj, **kwargs)
 
+    def powerlaw_alpha(self, **kwargs):
+        return dg.powerlaw_alpha(self._obj, **kwargs)
+
 
 @xr.register_dataset_accessor("wb")
 class WorkbenchDatasetAccessor:
@@ -134,6 +137,10 @@ class WorkbenchDatasetAccessor:
 
     def separation_fuzziness(self, var=None, labels=None, **kwargs):
         return self._var(var).wb.separation_fuzziness(labels=labels, **kwargs)
+
+    def powerlaw_alpha(self, var="eigenvalues", **kwargs):
+        """Power-law fit of ``ds[var]`` (default: a weight spectrum's ``eigenvalues``)."""
+        return self._var(var).wb.powerlaw_alpha(**kwargs)
 
     def early_convergence_lead(self, volatility, accuracy="test_acc", **kwargs):
         """Lead of ``volatility`` (a DataArray) over the Dataset's ``accuracy`` variable."""

@@ -523,3 +523,100 @@ def powerlaw_tail(x, *, alpha: float, xmin: float, fraction: float):
     x = np.asarray(x, dtype=float)
     y = fraction * (alpha - 1) / xmin * (x / xmin) ** (-alpha)
     return np.where(x >= xmin, y, np.nan)
+
+
+def esd(eigenvalues: xr.DataArray, *, alpha=None, xmin=None, ax=None, bins: int | None = None):
+    """Empirical spectral density of one layer on log-log axes, with its fitted tail.
+
+    Parameters
+    ----------
+    eigenvalues : xarray.DataArray
+        One spectrum (1-D, e.g. ``ds.eigenvalues.sel(layer=..., epoch=...)``); NaN padding
+        and values <= 0 are left out.
+    alpha, xmin : float or 0-d DataArray, optional
+        The fitted power law (:func:`workbench.diagnostics.powerlaw_alpha`). When both are
+        given and finite, the tail's density
+        :math:`\\frac{n_{tail}}{n} \\frac{\\alpha - 1}{x_{min}} (x / x_{min})^{-\\alpha}`
+        is drawn from ``xmin`` to the largest eigenvalue, with a dotted line at ``xmin``.
+    bins : int, optional
+        Number of log-spaced bins (default: about 2·sqrt(n), between 5 and 60).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Artists carry gids ``esd``, ``esd-tail`` and ``esd-xmin`` so a view can find them.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ev = xr.DataArray(np.random.default_rng(0).pareto(2.0, 500) + 1, dims="eigenvalue")
+    >>> esd(ev, alpha=3.0, xmin=1.0).get_xscale()
+    'log'
+    """
+    import numpy as np
+
+    if eigenvalues.ndim != 1:
+        raise ValueError(f"esd() needs one spectrum (1-D); got dims {eigenvalues.dims}")
+    ax = _ax(ax)
+    x = np.asarray(eigenvalues.values, dtype=float)
+    x = np.sort(x[np.isfinite(x) & (x > 0)])
+    if x.size < 2 or x[0] == x[-1]:
+        ax.text(0.5, 0.5, "no spectrum to draw", transform=ax.transAxes, ha="center")
+        return ax
+    nb = bins or int(np.clip(2 * np.sqrt(x.size), 5, 60))
+    edges = np.geomspace(x[0], x[-1] * (1 + 1e-12), nb + 1)
+    counts, _ = np.histogram(x, edges)
+    density = counts / (x.size * np.diff(edges))
+    ax.stairs(np.where(density > 0, density, np.nan), edges, gid="esd",
+              label=f"ESD ({x.size} eigenvalues)")
+    a = None if alpha is None else float(alpha)
+    xm = None if xmin is None else float(xmin)
+    if a is not None and xm is not None and np.isfinite(a) and np.isfinite(xm) and xm > 0:
+        frac = np.mean(x >= xm)
+        grid = np.geomspace(xm, x[-1], 50)
+        ax.plot(grid, frac * (a - 1) / xm * (grid / xm) ** (-a), color="C3", lw=2,
+                gid="esd-tail", label=f"power law α = {a:.2f}")
+        ax.axvline(xm, color="C3", ls=":", lw=1, gid="esd-xmin")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(label_of(eigenvalues))
+    ax.set_ylabel("density")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def alpha_over_epochs(alpha: xr.DataArray, *, ax=None, band=(2.0, 6.0)):
+    """Power-law exponent α of every layer over epochs, one line per layer.
+
+    Parameters
+    ----------
+    alpha : xarray.DataArray
+        Dims (epoch, layer), e.g. ``run.analysis("spectra").alpha``.
+    band : (float, float) or None
+        Shaded range of α that WeightWatcher reads as "well trained" (2 to 6).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> a = xr.DataArray(np.array([[3.0, 5.0], [2.5, 4.0]]), dims=("epoch", "layer"),
+    ...                  coords={"epoch": [0, 1], "layer": ["fc1", "fc2"]})
+    >>> len(alpha_over_epochs(a).get_lines())
+    2
+    """
+    if set(alpha.dims) != {"epoch", "layer"}:
+        raise ValueError(f"alpha_over_epochs() needs dims ('epoch', 'layer'); got {alpha.dims}")
+    ax = _ax(ax)
+    if band is not None:
+        ax.axhspan(*band, color="0.9", zorder=0, label=f"{band[0]:g} ≤ α ≤ {band[1]:g}")
+    for layer in alpha.layer.values:
+        line = alpha.sel(layer=layer)
+        ax.plot(line.epoch.values, line.values, marker="o", ms=3, label=str(layer))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label_of(alpha) if alpha.attrs else "α")
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.legend(fontsize="small", title="layer")
+    return ax

@@ -268,4 +268,24 @@ def report(name: str, runs, *, chosen=None, grid=()) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["PRESETS", "Preset", "BASE", "preset_configs", "run_preset", "findings", "report"]
+
+def ensure_preset(name: str, path=None, *, scale: float = 1.0, progress: bool = True):
+    """The kept runs of preset ``name`` under ``path``, trained and analysed first if the
+    preset has no ``REPORT.md`` there yet (a notebook's first cell calls this).
+
+    Returns
+    -------
+    list of Run
+        One per run of the preset, in its order.
+    """
+    from .run import Run
+
+    path = Path(path or Path("runs") / name)
+    if not (path / "REPORT.md").exists():
+        print(f"no preset {name!r} in {path}; training it there (once)")
+        run_preset(name, path, scale=scale, progress=progress)
+    return [Run(path / r) for r in PRESETS[name].runs]
+
+
+__all__ = ["PRESETS", "Preset", "BASE", "preset_configs", "run_preset", "ensure_preset",
+           "findings", "report"]

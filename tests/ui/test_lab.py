@@ -37,9 +37,13 @@ pytestmark = [pytest.mark.ui, pytest.mark.slow]
 def run_with_analyses(tiny_run, tmp_path):
     """A copy of the tiny run whose /analysis holds every group a view reads (synthetic,
     schema-shaped where the real analysis is not registered here)."""
+    import sys
+
     from workbench import Run, analyze
 
-    from ..widgets.synthetic import fill_analysis
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.widgets.synthetic import fill_analysis
 
     if os.environ.get("WORKBENCH_UI_RUN"):
         run = Run(os.environ["WORKBENCH_UI_RUN"])

@@ -11,6 +11,7 @@ from .damping import (
 )
 from .dfa import default_scales, dfa
 from .paths import path_length, path_ratio, probabilities, zigzag
+from .powerlaw import powerlaw_alpha
 from .probabilities import softmax
 from .separation import (
     linear_law_deviation,
@@ -19,18 +20,16 @@ from .separation import (
     separation_by_layer,
     separation_fuzziness,
 )
-from .spring_block import spring_block_chain, spring_block_steady_state
 from .stability import collective_signal, early_convergence_lead, integration, stability
 from .synchrony import kuramoto_order, metastability, phases, synchrony
 
 __all__ = [
     "critical_momentum", "damping_ratio", "damping_regime", "epoch_regime", "layer_damping",
     "update_cos_summary",
-    "dfa", "default_scales",
+    "dfa", "default_scales", "powerlaw_alpha",
     "phases", "kuramoto_order", "synchrony", "metastability",
     "collective_signal", "integration", "stability", "early_convergence_lead",
     "separation_fuzziness", "separation_by_layer", "load", "load_curve",
     "linear_law_deviation",
-    "spring_block_chain", "spring_block_steady_state",
     "probabilities", "softmax", "path_length", "path_ratio", "zigzag", "auc",
 ]

@@ -15,10 +15,12 @@ from .run import ensure_run
 from .separation import SeparationView
 from .spectra import SpectraView
 from .state import Selection, control_for, controls_for, link, tie_step_to_epoch
+from .theory import HeavyBallWidget, KuramotoWidget, SpringBlockWidget
 from .training import TrainingView
 from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
            "ActionButton", "fix_button", "DampingView", "DynamicsView", "SeparationView",
-           "SpectraView", "ANALYSIS_VIEWS", "tie_step_to_epoch"]
+           "SpectraView", "ANALYSIS_VIEWS", "tie_step_to_epoch", "HeavyBallWidget",
+           "KuramotoWidget", "SpringBlockWidget"]

@@ -3,7 +3,12 @@ import pytest
 from numpy.testing import assert_allclose
 
 from workbench.diagnostics.separation import linear_law_deviation, load, load_curve
-from workbench.diagnostics.spring_block import spring_block_chain, spring_block_steady_state
+from workbench.theory.spring_block import (
+    chain_fuzziness,
+    chain_load_curve,
+    spring_block_chain,
+    spring_block_steady_state,
+)
 
 
 def test_frictionless_chain_stretches_every_spring_equally():
@@ -48,3 +53,38 @@ def test_seeded_noise_is_reproducible():
     assert_allclose(a.position, b.position, rtol=0)
     assert not np.allclose(a.position, c.position)
     assert a.position.dims == ("step", "layer") and a.sizes["step"] == 5
+
+
+def _plain_chain(n, friction, noise, load, steps, dt, seed, replicas):
+    """Brute force: scalar loops over replicas and blocks, the force of each block by hand."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((replicas, n))
+    for _ in range(steps):
+        push = rng.standard_normal((replicas, n)) * noise if noise else np.zeros((replicas, n))
+        new = x.copy()
+        for r in range(replicas):
+            for b in range(n):
+                left = x[r, b - 1] if b > 0 else 0.0
+                tension_here = x[r, b] - left
+                tension_next = x[r, b + 1] - x[r, b] if b < n - 1 else load
+                f = tension_next - tension_here + push[r, b]
+                new[r, b] = x[r, b] + dt * np.sign(f) * max(abs(f) - friction, 0.0)
+        x = new
+    return x
+
+
+@pytest.mark.parametrize(("noise", "replicas"), [(0.0, 1), (0.4, 1), (0.4, 3)])
+def test_vectorised_chain_matches_the_plain_loop(noise, replicas):
+    ds = spring_block_chain(4, friction=0.1, noise=noise, load=1.0, steps=300, dt=0.1, seed=7,
+                            record_every=300, replicas=replicas)
+    ref = _plain_chain(4, 0.1, noise, 1.0, 300, 0.1, 7, replicas)
+    assert_allclose(ds.position.isel(step=-1), ref.mean(axis=0), atol=1e-12)
+
+
+def test_chain_load_curve_includes_the_wall_as_the_input():
+    ds = spring_block_chain(5, friction=0.0, steps=3000, dt=0.1)
+    curve = chain_load_curve(ds)
+    assert curve.layer.values.tolist() == [0, 1, 2, 3, 4, 5]
+    assert_allclose(curve, np.arange(6) / 5, atol=1e-6)
+    assert_allclose(chain_fuzziness(ds).isel(layer=0), 1.0)
+    assert_allclose(load(chain_fuzziness(ds)), ds.extension_mean, rtol=1e-12)

@@ -82,6 +82,8 @@ class SpectraView(View):
         ax_e.axvline(float(at["xmin"]), color="0.5", lw=0.8, ls=":", gid="xmin")
         ax_e.set_xscale("log")
         ax_e.set_yscale("log")
+        ax_e.xaxis.set_minor_formatter("")
+        ax_e.yaxis.set_minor_formatter("")
         ax_e.set_xlim(bins[0], bins[-1])
         ax_e.set_ylim(*self._limits())
         ax_e.set_xlabel(plots.label_of(d["eigenvalues"]))

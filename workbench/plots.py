@@ -17,11 +17,23 @@ def _ax(ax):
     return ax
 
 
+#: Units that mean "none" and are not printed (no "[1]" on an axis).
+NO_UNITS = ("", "1", "none", "dimensionless", "-")
+
+
 def label_of(da: xr.DataArray) -> str:
-    """``long_name [units]`` from attrs, or the variable's name."""
-    name = da.attrs.get("long_name", da.name or "")
-    units = da.attrs.get("units")
-    return f"{name} [{units}]" if units else str(name)
+    """``long_name (units)`` from attrs, or the variable's name with ``_`` as spaces.
+
+    Dimensionless units ("", "1", …) are left out; mathtext in ``long_name`` is kept.
+
+    Examples
+    --------
+    >>> label_of(xr.DataArray(0.0, name="lr", attrs={"long_name": r"$\\eta$", "units": "1"}))
+    '$\\eta$'
+    """
+    name = da.attrs.get("long_name") or str(da.name or "").replace("_", " ")
+    units = str(da.attrs.get("units") or "").strip()
+    return f"{name} ({units})" if units.lower() not in NO_UNITS else str(name)
 
 
 def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bool = False,
@@ -45,13 +57,27 @@ def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bo
     return ax
 
 
-def heatmap(da: xr.DataArray, *, x: str, y: str, ax=None, cmap: str = "viridis", **kw):
-    """``da`` as an image with dim ``x`` across and dim ``y`` down, with a colour bar."""
+def heatmap(da: xr.DataArray, *, x: str, y: str, ax=None, cmap: str | None = None, **kw):
+    """``da`` as an image with dim ``x`` across and dim ``y`` down, with a colour bar.
+
+    Data of both signs get a diverging map (``RdBu_r``) centred at zero (limits ±max|da|);
+    other data ``viridis``, unless ``cmap`` is given.
+    """
+    import numpy as np
+
     ax = _ax(ax)
     d = da.transpose(y, x)
-    mesh = ax.pcolormesh(range(d.sizes[x]), range(d.sizes[y]), d.values, cmap=cmap,
+    v = np.asarray(d.values, dtype=float)
+    finite = v[np.isfinite(v)]
+    if finite.size and finite.min() < 0 < finite.max() and "vmin" not in kw and "norm" not in kw:
+        lim = float(np.abs(finite).max())
+        kw = {**kw, "vmin": -lim, "vmax": lim}
+        cmap = cmap or "RdBu_r"
+    mesh = ax.pcolormesh(range(d.sizes[x]), range(d.sizes[y]), v, cmap=cmap or "viridis",
                          shading="nearest", **kw)
-    ax.set_yticks(range(d.sizes[y]), [str(v) for v in d[y].values])
+    ax.set_yticks(range(d.sizes[y]), [str(k) for k in d[y].values])
+    if x == "epoch":
+        ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.figure.colorbar(mesh, ax=ax, label=label_of(da))
@@ -65,9 +91,10 @@ def accuracy_curves(epochs: xr.Dataset, *, ax=None):
         if name in epochs:
             ax.plot(epochs["epoch"].values, epochs[name].values, marker="o",
                     label=name.replace("_acc", ""))
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("accuracy")
-    ax.legend()
+    ax.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
+              frameon=False, borderaxespad=0.2)
     return ax
 
 
@@ -85,18 +112,23 @@ def _integer_ticks():
 
 
 def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int = 1,
-               logy: bool = False):
-    """One per-layer statistic over steps: ``layer`` bold, the others faint, ``step`` marked.
+               logy: bool | None = None):
+    """One per-layer statistic over steps: ``layer`` bold, the others faint and labelled at
+    their ends, ``step`` marked.
 
     Parameters
     ----------
     da : DataArray (step, layer)
     layer : str, optional
-        The layer drawn bold (gid ``"selected"``); default the first.
+        The layer drawn bold (gid ``"selected"``); default the first. Each line has gid
+        ``"layer:<name>"`` too (the bold one is found by ``"selected"``).
     step : int, optional
         Marked with a vertical line (gid ``"selection"``).
     smooth : int
         Centred rolling mean over that many steps (NaNs, such as unrecorded steps, skipped).
+    logy : bool, optional
+        Log y-axis; by default when the statistic spans more than two decades
+        (:func:`spans_decades`).
     """
     ax = _ax(ax)
     layers = [str(v) for v in da["layer"].values]
@@ -104,14 +136,20 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
     data = da.rolling(step=smooth, center=True, min_periods=1).mean() if smooth > 1 else da
     for name in layers:
         line = data.sel(layer=name).dropna("step")
-        if name == layer:
-            continue
-        ax.plot(line["step"].values, line.values, color="0.75", lw=0.8, zorder=1)
-    line = data.sel(layer=layer).dropna("step")
-    ax.plot(line["step"].values, line.values, color="C0", lw=1.8, label=layer, zorder=3,
-            gid=SELECTED_GID)
+        (drawn,) = ax.plot(line["step"].values, line.values, label=name, gid=f"layer:{name}")
+        drawn.wb_layer = name
+        if len(line):
+            ax.annotate(name, (float(line["step"].values[-1]), float(line.values[-1])),
+                        xytext=(3, 0), textcoords="offset points", fontsize="x-small",
+                        va="center", annotation_clip=False, gid=f"label:{name}")
+    style_layers(ax, layers, layer)
+    steps = da["step"].values
+    if len(steps):
+        ax.set_xlim(steps.min(), steps.max() + 0.1 * (steps.max() - steps.min() or 1))
     if step is not None:
         ax.axvline(step, color="C3", lw=1.2, ls="--", zorder=4, gid=SELECTION_GID)
+    if logy is None:
+        logy = spans_decades(data.values)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(label_of(da["step"]) if "step" in da.coords else "step")
@@ -119,6 +157,24 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
     title = f"{da.name or ''} · {layer}" + ("" if step is None else f" · step {step}")
     ax.set_title(title.strip(" ·"), fontsize="medium")
     return ax
+
+
+def style_layers(ax, layers, layer) -> None:
+    """Make ``layer``'s line bold (gid ``"selected"``) and the others faint, in place."""
+    for line in ax.lines:
+        name = getattr(line, "wb_layer", None)
+        if name is None:
+            continue
+        bold = name == layer
+        line.set_gid(SELECTED_GID if bold else f"layer:{name}")
+        line.set_color("C0" if bold else "0.7")
+        line.set_linewidth(1.8 if bold else 0.8)
+        line.set_zorder(3 if bold else 1)
+    for text in ax.texts:
+        if (text.get_gid() or "").startswith("label:"):
+            bold = text.get_gid() == f"label:{layer}"
+            text.set_color("C0" if bold else "0.45")
+            text.set_fontweight("bold" if bold else "normal")
 
 
 def sample_image(image: xr.DataArray, *, ax=None, title: str | None = None):
@@ -190,27 +246,33 @@ def probe_sample(probs: xr.DataArray, *, image: xr.DataArray | None = None, epoc
             ax_p.plot(epochs, p, marker=".", lw=1.2, label=name(k), zorder=2)
         else:
             ax_p.plot(epochs, p, color="0.8", lw=0.8, zorder=1)
-    if epoch is not None:
-        ax_p.axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    ax_p.axvline(float("nan") if epoch is None else epoch, color="C3", lw=1.2, ls="--",
+                 gid=SELECTION_GID)
     ax_p.set_ylim(-0.02, 1.02)
-    ax_p.xaxis.set_major_locator(_integer_ticks())
-    ax_p.set_xlabel("epoch")
+    epoch_axis(ax_p, epochs)
     ax_p.set_ylabel(label_of(probs) or "probability")
     ax_p.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
-    sample = int(probs["sample"]) if "sample" in probs.coords else None
     if image is None:
         return ax_p
-    pred = None
-    if epoch is not None:
-        at = probs.sel(epoch=epoch, method="nearest")
-        pred = int(at["label"].values[int(at.argmax("label"))])
+    sample_image(image, ax=ax_img, title=probe_title(probs, epoch=epoch, classes=classes))
+    return ax_img, ax_p
+
+
+def probe_title(probs: xr.DataArray, *, epoch=None, classes=None) -> str:
+    """"sample i / true: c / epoch e: predicted" for one probe sample's probabilities."""
+    def name(k):
+        return str(classes[int(k)]) if classes is not None else str(k)
+
+    sample = int(probs["sample"]) if "sample" in probs.coords else None
+    target = int(probs["target"]) if "target" in probs.coords else None
     title = "" if sample is None else f"sample {sample}"
     if target is not None:
         title += f"\ntrue: {name(target)}"
-    if pred is not None:
+    if epoch is not None:
+        at = probs.sel(epoch=epoch, method="nearest")
+        pred = int(at["label"].values[int(at.argmax("label"))])
         title += f"\nepoch {epoch}: {name(pred)}"
-    sample_image(image, ax=ax_img, title=title)
-    return ax_img, ax_p
+    return title
 
 
 def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=None,
@@ -223,13 +285,14 @@ def training_curves(loss: xr.DataArray, epochs: xr.Dataset, *, step=None, epoch=
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(1, 2, figsize=(10, 3.2))
+    import numpy as np
+
     lines(loss, x="step", ax=ax[0], smooth=smooth)
     accuracy_curves(epochs, ax=ax[1])
-    ax[1].xaxis.set_major_locator(_integer_ticks())
-    if step is not None:
-        ax[0].axvline(step, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
-    if epoch is not None:
-        ax[1].axvline(epoch, color="C3", lw=1.2, ls="--", gid=SELECTION_GID)
+    epoch_axis(ax[1], epochs["epoch"].values)
+    for a, value in zip(ax, (step, epoch), strict=True):
+        a.axvline(np.nan if value is None else value, color="C3", lw=1.2, ls="--",
+                  gid=SELECTION_GID)
     return ax[0], ax[1]
 
 
@@ -833,6 +896,178 @@ def ntk_heatmap(K: xr.DataArray, *, target_i, target_j=None, classes=None, ax=No
     ax.set_xlabel("other example")
     ax.figure.colorbar(mesh, ax=ax, label=label_of(K) if K.attrs else "eNTK")
     return ax
+
+
+
+# -- per-epoch analyses (/analysis/<name>): artists tagged with gids, updated in place ---------
+
+#: The damping regimes in strip order, and their colours (under → blue, over → red).
+REGIMES = ("underdamped", "critical", "overdamped")
+REGIME_COLORS = ("#4477aa", "#cccccc", "#cc6677")
+
+
+def artist(ax, gid: str):
+    """The one artist of ``ax`` whose gid is ``gid`` (lines, patches, collections, texts,
+    images); a clear error when there is none or several."""
+    found = [a for a in (*ax.lines, *ax.patches, *ax.collections, *ax.texts, *ax.images)
+             if a.get_gid() == gid]
+    if len(found) != 1:
+        raise LookupError(f"expected one artist with gid {gid!r} on {ax.get_title()!r}; "
+                          f"found {len(found)}")
+    return found[0]
+
+
+def epoch_axis(ax, epochs=None) -> None:
+    """Integer ticks on an epoch x-axis, labelled "epoch"."""
+    ax.xaxis.set_major_locator(_integer_ticks())
+    ax.set_xlabel("epoch")
+    if epochs is not None and len(epochs):
+        lo, hi = float(min(epochs)), float(max(epochs))
+        pad = max(0.3, 0.03 * (hi - lo))
+        ax.set_xlim(lo - pad, hi + pad)
+
+
+def epoch_marker(ax, epoch, **kw):
+    """The vertical line marking the selected epoch (gid ``"selection"``)."""
+    return ax.axvline(epoch, color="C3", lw=1.2, ls="--", zorder=5, gid=SELECTION_GID, **kw)
+
+
+def spans_decades(values, decades: float = 2.0) -> bool:
+    """True when the positive, finite ``values`` span more than ``decades`` powers of ten
+    (and none is ≤ 0): such a statistic reads better on a log axis."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(v.size and (v > 0).all() and np.log10(v.max() / v.min()) > decades)
+
+
+def regime_strip(regime: xr.DataArray, *, epoch=None, ax=None):
+    """The damping regime per (epoch, layer) as a coloured strip, ``epoch`` marked.
+
+    Parameters
+    ----------
+    regime : DataArray (epoch, layer) of str
+        "underdamped" | "critical" | "overdamped" (anything else is drawn blank).
+    epoch : int, optional
+        Marked with a vertical line (gid ``"selection"``).
+    """
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = _ax(ax)
+    d = regime.transpose("layer", "epoch")
+    codes = np.full(d.shape, np.nan)
+    for i, name in enumerate(REGIMES):
+        codes[np.char.strip(d.values.astype(str)) == name] = i
+    epochs = d["epoch"].values
+    ax.pcolormesh(epochs, np.arange(d.sizes["layer"]), codes, shading="nearest",
+                  cmap=ListedColormap(REGIME_COLORS), vmin=-0.5, vmax=2.5,
+                  edgecolors="w", linewidth=0.5, gid="regime")
+    ax.set_yticks(range(d.sizes["layer"]), [str(v) for v in d["layer"].values])
+    ax.invert_yaxis()
+    epoch_axis(ax)
+    ax.set_xlim(epochs.min() - 0.5, epochs.max() + 0.5)
+    if epoch is not None:
+        ax.axvline(epoch, color="k", lw=2.0, zorder=5, gid=SELECTION_GID)
+    handles = [Patch(color=c, label=n) for c, n in zip(REGIME_COLORS, REGIMES, strict=True)]
+    ax.legend(handles=handles,
+              fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3,
+              frameon=False, borderaxespad=0.2)
+    return ax
+
+
+def layer_bars(da: xr.DataArray, *, limits=None, log: bool = False, ref: float | None = None,
+               ax=None, gid: str = "bars"):
+    """One bar per layer (gid ``gid``; update with :func:`set_bars`), optional reference
+    line at ``ref`` (gid ``"reference"``), fixed y ``limits`` so bars compare across epochs."""
+    ax = _ax(ax)
+    names = [str(v) for v in da["layer"].values]
+    bottom = limits[0] if (log and limits is not None) else 0
+    bars = ax.bar(names, [1.0] * len(names), bottom=bottom, color="C0", gid=gid)
+    for b in bars:
+        b.set_gid(gid)
+    set_bars(ax, da.values, gid=gid)
+    if log:
+        ax.set_yscale("log")
+    if limits is not None:
+        ax.set_ylim(*limits)
+    if ref is not None:
+        ax.axhline(ref, color="k", lw=0.8, ls=":", gid="reference")
+    ax.set_ylabel(label_of(da))
+    return ax
+
+
+def set_bars(ax, heights, *, gid: str = "bars", colors=None) -> None:
+    """Set the heights (tops, on a log axis) of the bars tagged ``gid``."""
+    import numpy as np
+
+    bars = [p for p in ax.patches if p.get_gid() == gid]
+    for i, (b, h) in enumerate(zip(bars, np.asarray(heights, dtype=float), strict=True)):
+        b.set_height((h - b.get_y()) if np.isfinite(h) else 0.0)
+        if colors is not None:
+            b.set_facecolor(colors[i])
+
+
+def bar_heights(ax, gid: str = "bars"):
+    """The values the bars tagged ``gid`` show (their tops)."""
+    return [p.get_y() + p.get_height() for p in ax.patches if p.get_gid() == gid]
+
+
+def padded_limits(values, *, log: bool = False, include=(), zero: bool = False):
+    """Axis limits that hold every finite value (and ``include``) with a margin; ``zero``
+    keeps 0 in a positive range (bars)."""
+    import numpy as np
+
+    v = np.concatenate([np.ravel(np.asarray(values, dtype=float)), np.asarray(include, float)])
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    if not v.size:
+        return (0.1, 10.0) if log else (0.0, 1.0)
+    lo, hi = v.min(), v.max()
+    if log:
+        return lo / 1.6, hi * 1.6
+    pad = 0.08 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.1
+    return (0.0 if (zero and lo >= 0) else lo - pad), hi + pad
+
+
+def log_bins(values, n: int = 30):
+    """Logarithmically spaced bin edges over the positive finite ``values``."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not v.size:
+        return np.geomspace(1e-3, 1.0, n + 1)
+    lo, hi = v.min(), v.max()
+    hi = hi * 1.0001 if hi > lo else lo * 10
+    return np.geomspace(lo, hi, n + 1)
+
+
+def esd_density(eigenvalues, bins):
+    """Density of ``eigenvalues`` (NaNs dropped) over ``bins``: counts / (n · bin width).
+
+    Notes
+    -----
+    :math:`\\rho(\\lambda) = \\#\\{\\lambda_i \\in [b_k, b_{k+1})\\} / (n (b_{k+1} - b_k))`,
+    so the density integrates to one over the bins.
+    """
+    import numpy as np
+
+    v = np.asarray(eigenvalues, dtype=float)
+    v = v[np.isfinite(v)]
+    counts, _ = np.histogram(v, bins=bins)
+    return counts / max(len(v), 1) / np.diff(bins)
+
+
+def powerlaw_tail(x, *, alpha: float, xmin: float, fraction: float):
+    """The fitted tail as a density: :math:`f\\,(\\alpha-1)/x_{\\min}\\,(x/x_{\\min})^{-\\alpha}`
+    for :math:`x \\ge x_{\\min}` (NaN below), ``fraction`` f the share of eigenvalues in it."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    y = fraction * (alpha - 1) / xmin * (x / xmin) ** (-alpha)
+    return np.where(x >= xmin, y, np.nan)
 
 
 def esd(eigenvalues: xr.DataArray, *, alpha=None, xmin=None, ax=None, bins: int | None = None):

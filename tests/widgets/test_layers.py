@@ -1,6 +1,7 @@
 import base64
 
 import numpy as np
+import xarray as xr
 from numpy.testing import assert_allclose
 
 from workbench.widgets import LayersView, Selection
@@ -64,3 +65,28 @@ def test_nan_steps_are_dropped():
     ds["signal"] = ds.grad_norm.where(ds.step % 4 == 0)
     view = LayersView(ds, stat="signal")
     assert_allclose(line_by_gid(view.axes, "selected").get_xdata(), [0, 4, 8, 12, 16])
+
+
+def test_other_layers_are_labelled_and_a_stat_spanning_decades_is_on_a_log_axis():
+    ds = layers_ds()
+    ds["wide"] = 10.0 ** (ds.grad_norm * 0 + xr.DataArray([0.0, 2.0, 4.0], dims="layer"))
+    view = LayersView(ds, stat="grad_norm")
+    labels = {t.get_gid(): t for t in view.axes.texts}
+    assert set(labels) == {f"label:{k}" for k in ds.layer.values}
+    assert view.axes.get_yscale() == "linear"
+    view.state.layer = "conv2"
+    assert labels["label:conv2"].get_fontweight() == "bold"
+    assert labels["label:conv1"].get_fontweight() == "normal"
+    fig = view.fig
+    view.controls["stat"].value = "wide"
+    assert view.fig is fig and view.axes.get_yscale() == "log"
+    assert_allclose(line_by_gid(view.axes, "selected").get_ydata(), 100.0)
+
+
+def test_a_step_move_updates_in_place():
+    view = LayersView(layers_ds())
+    ax, draws = view.axes, view.draws
+    view.state.step = 7
+    view.state.step = 7                             # unchanged: no repaint
+    assert view.axes is ax and view.draws == draws + 1
+    assert "step 7" in ax.get_title()

@@ -88,3 +88,38 @@ def test_unknown_selection_dim_is_refused(dim):
 def test_missing_dim_names_what_was_found():
     with pytest.raises(ValueError, match=r"no dim 'step'.*\('epoch',\)"):
         control_for(da_with("epoch", [0, 1]), "step")
+
+
+def test_selecting_a_step_selects_its_epoch_and_back():
+    import xarray as xr
+
+    from workbench.widgets import tie_step_to_epoch
+
+    eos = xr.DataArray([0, 0, 0, 1, 1, 2], dims="step", coords={"step": [0, 2, 4, 6, 8, 10]})
+    state = Selection(step=0, epoch=0)
+    untie = tie_step_to_epoch(state, eos)
+    state.step = 8
+    assert state.epoch == 1
+    state.step = 5                              # between recorded steps: the one before
+    assert state.epoch == 0
+    state.epoch = 2
+    assert state.step == 10
+    state.step = 6
+    state.epoch = 1                             # already inside epoch 1: the step stays
+    assert state.step == 6
+    untie()
+    state.step = 0
+    assert state.epoch == 1
+
+
+def test_a_key_press_on_a_long_step_slider_moves_a_visible_amount():
+    import xarray as xr
+
+    from workbench.widgets import control_for
+
+    da = xr.DataArray(np.zeros(3001), dims="step", coords={"step": np.arange(3001)})
+    assert control_for(da, "step").step == 30             # 1% of the run
+    short = xr.DataArray(np.zeros(20), dims="step", coords={"step": np.arange(20)})
+    assert control_for(short, "step").step == 1
+    epochs = xr.DataArray(np.zeros(300), dims="epoch", coords={"epoch": np.arange(300)})
+    assert control_for(epochs, "epoch").step == 1        # every epoch reachable

@@ -6,13 +6,17 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 """
 
 from .attribution import AttributionView, FixComparison, stored_problematic_groups
-from .explorer import Explorer, explore
+from .damping import DampingView
+from .dynamics import DynamicsView
+from .explorer import ANALYSIS_VIEWS, Explorer, explore
 from .fix import ActionButton, fix_button
 from .forces import ForcesView
 from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
-from .state import Selection, control_for, controls_for, link
+from .separation import SeparationView
+from .spectra import SpectraView
+from .state import Selection, control_for, controls_for, link, tie_step_to_epoch
 from .theory import HeavyBallWidget, KuramotoWidget, SpringBlockWidget
 from .training import TrainingView
 from .view import View
@@ -20,5 +24,6 @@ from .view import View
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
-           "stored_problematic_groups", "HeavyBallWidget", "KuramotoWidget",
-           "SpringBlockWidget"]
+           "stored_problematic_groups", "DampingView", "DynamicsView", "SeparationView",
+           "SpectraView", "ANALYSIS_VIEWS", "tie_step_to_epoch", "HeavyBallWidget",
+           "KuramotoWidget", "SpringBlockWidget"]

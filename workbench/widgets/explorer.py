@@ -7,15 +7,73 @@ import html
 import xarray as xr
 
 from .attribution import attribution_tab
+from .damping import DampingView
+from .dynamics import DynamicsView
 from .forces import forces_tab
 from .layers import LayersView
 from .probe import ProbeView
+from .separation import SeparationView
+from .spectra import SpectraView
 from .state import SELECTABLE, Selection
 from .training import TrainingView
+from .view import deferred
+
+
+def _damping(tree, ds, state, **_):
+    return DampingView(ds, state)
+
+
+def _dynamics(tree, ds, state, **_):
+    signal = tree["layers"]["signal"] if "signal" in tree["layers"] else None
+    return DynamicsView(ds, signal, tree["epochs"].to_dataset(), state)
+
+
+def _separation(tree, ds, state, **_):
+    return SeparationView(ds, state)
+
+
+def _spectra(tree, ds, state, **_):
+    return SpectraView(ds, state)
+
+
+#: /analysis/<name> → the view built from it, in tab order. A view of another analysis is one
+#: entry here: ``(tree, dataset, state, images=, classes=) -> View``.
+ANALYSIS_VIEWS = {"damping": _damping, "dynamics": _dynamics, "attribution": attribution_tab,
+                  "forces": forces_tab, "separation": _separation, "spectra": _spectra}
+
+
+def analyses_of(tree: xr.DataTree) -> dict:
+    """name → Dataset of each /analysis group holding at least one epoch."""
+    if "analysis" not in tree:
+        return {}
+    out = {}
+    for name, node in tree["analysis"].children.items():
+        ds = node.to_dataset()
+        if ds.sizes.get("epoch", 0) > 0:
+            out[name] = ds
+    return out
 
 
 class Explorer:
     """Tabs of views over one :class:`Selection`; display it in a notebook cell.
+
+    The tabs are the training curves, the layer statistics, the probe set, and one view per
+    analysis found under /analysis (:data:`ANALYSIS_VIEWS`: damping, dynamics, separation,
+    spectra…). Only the shown tab repaints on a selection change; a hidden view draws when it
+    is first shown.
+
+    Parameters
+    ----------
+    tree : DataTree
+        The run's record (``Run(path).tree``).
+    images : DataArray (sample, row, col, channel), optional
+        The probe images.
+    title : str
+    classes : sequence of str, optional
+    analyses : dict of name → Dataset, optional
+        The /analysis groups to show (default: those in ``tree``).
+    tab : str, optional
+        The tab shown first (e.g. ``"damping"``).
 
     Attributes
     ----------
@@ -23,47 +81,59 @@ class Explorer:
     views : dict of name → View
     status : ipywidgets.HTML
         The current selection as text.
+    note : ipywidgets.HTML
+        Why a requested tab is missing (empty otherwise).
     widget : ipywidgets.VBox
     """
 
     def __init__(self, tree: xr.DataTree, *, images: xr.DataArray | None = None,
-                 title: str = "", classes=None, run=None):
+                 title: str = "", classes=None, analyses: dict | None = None,
+                 tab: str | None = None, run=None):
         import ipywidgets as w
 
         from ..diagnostics.probabilities import softmax
 
         self.tree = tree
         self.state = Selection()
-        self.views = {
-            "training": TrainingView(tree["steps"]["loss"], tree["epochs"].to_dataset(),
-                                     self.state),
-            "layers": LayersView(tree["layers"].to_dataset(), self.state, stat="grad_norm"
-                                 if "grad_norm" in tree["layers"] else None),
-        }
-        if "probe" in tree:
-            probs = softmax(tree["probe"]["logits"]).load()
-            self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
-        stored = tree.children.get("analysis")          # a tab per analysis that exists
-        for name, make in (("attribution", attribution_tab), ("forces", forces_tab)):
-            if stored is not None and name in stored.children:
-                self.views[name] = make(tree, stored[name].to_dataset(), self.state,
-                                        classes=classes, run=run)
+        analyses = analyses_of(tree) if analyses is None else dict(analyses)
+        with deferred():
+            self.views = {
+                "training": TrainingView(tree["steps"]["loss"], tree["epochs"].to_dataset(),
+                                         self.state),
+                "layers": LayersView(tree["layers"].to_dataset(), self.state, stat="grad_norm"
+                                     if "grad_norm" in tree["layers"] else None),
+            }
+            if "probe" in tree:
+                probs = softmax(tree["probe"]["logits"]).load()
+                self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
+            for name, make in ANALYSIS_VIEWS.items():
+                if name in analyses and analyses[name].sizes.get("epoch", 0) > 0:
+                    self.views[name] = make(tree, analyses[name], self.state, images=images,
+                                            classes=classes, run=run)
+        if tab is not None and tab not in self.views:
+            raise ValueError(f"explore: no tab {tab!r}; this run has tabs {list(self.views)}"
+                             + ("" if tab not in ANALYSIS_VIEWS else
+                                f" (run `workbench analyze RUN --only {tab}` first)"))
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
         self._show_status()
         tabs = w.Tab(children=[v.widget for v in self.views.values()])
         tabs.titles = tuple(self.views)
+        tabs.selected_index = list(self.views).index(tab) if tab else 0
         tabs.observe(self._tab_changed, "selected_index")
         self.tabs = tabs
         self._tab_changed()
         header = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        self.widget = w.VBox([*header, self.status, tabs])
+        self.note = w.HTML()
+        self.widget = w.VBox([*header, self.status, self.note, tabs])
 
     def _tab_changed(self, change=None) -> None:
         """Only the selected tab's view redraws on a selection change."""
         shown = self.tabs.selected_index or 0
         for i, view in enumerate(self.views.values()):
-            view.show(i == shown)
+            if i != shown:
+                view.show(False)
+        list(self.views.values())[shown].show(True)
 
     def _show_status(self, change=None) -> None:
         parts = [f"{d} <b>{html.escape(str(getattr(self.state, d)))}</b>"
@@ -75,8 +145,10 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def explore(run, *, images: bool = True) -> Explorer:
-    """An interactive explorer of a recorded run (training curves, layers, probe set).
+def explore(run, *, images: bool = True, tab: str | None = None,
+            analyse: bool = True) -> Explorer:
+    """An interactive explorer of a recorded run: training curves, layers, probe set, and a
+    tab per analysis stored under /analysis (``workbench analyze RUN`` fills them).
 
     Parameters
     ----------
@@ -84,14 +156,28 @@ def explore(run, *, images: bool = True) -> Explorer:
         A run directory (``runs/demo``) or an opened :class:`~workbench.run.Run`.
     images : bool
         Show the probe samples' images (read from the run's test split).
+    tab : str, optional
+        The tab shown first, e.g. ``"damping"``.
+    analyse : bool
+        When ``tab`` names a registered analysis that this run lacks (or lacks epochs of),
+        compute it first with :func:`workbench.analyze` (incremental, with a progress bar;
+        stored in the run, so only once). When it cannot be computed, the explorer opens on
+        its first tab and its status line says why.
 
     Examples
     --------
-    >>> explore("runs/demo")          # doctest: +SKIP
+    >>> explore("runs/demo", tab="damping")          # doctest: +SKIP
     """
     from ..run import Run
 
     run = run if isinstance(run, Run) else Run(run)
+    note = ""
+    if tab is not None and tab in ANALYSIS_VIEWS:
+        note = _ensure_analysis(run, tab) if analyse else ""
+        if run.analysis(tab) is None:
+            note = note or (f"no /analysis/{tab} in this run yet: run "
+                            f"`workbench analyze {run.path} --only {tab}`")
+            tab = None
     tree = run.tree
     pics = None
     if images and "probe" in tree:
@@ -102,7 +188,28 @@ def explore(run, *, images: bool = True) -> Explorer:
     cfg = run.config
     title = (f"{run.path.name}: {cfg.model} on {cfg.data}, {cfg.optimizer}, "
              f"momentum {cfg.momentum}")
-    return Explorer(tree, images=pics, title=title, classes=run.classes or None, run=run)
+    app = Explorer(tree, images=pics, title=title, classes=run.classes or None, tab=tab,
+                   run=run)
+    if note:
+        app.note.value = f"<span class='wb-note'>{html.escape(note)}</span>"
+    return app
 
 
-__all__ = ["Explorer", "explore"]
+def _ensure_analysis(run, name: str) -> str:
+    """Compute ``name`` for the run's epochs that lack it; return why it could not be, or ""."""
+    from ..analysis import analyze, load_all
+
+    if name not in load_all():
+        if run.analysis(name) is not None:
+            return ""
+        return (f"the analysis {name!r} is not available in this version of the workbench, "
+                f"so its tab is not shown")
+    done = set(run.analysed_epochs(name))
+    if not set(run.epochs) - done:
+        return ""
+    result = analyze(run, only=[name], progress=True).get(name)
+    run.refresh()
+    return result if isinstance(result, str) else ""
+
+
+__all__ = ["ANALYSIS_VIEWS", "Explorer", "analyses_of", "explore"]

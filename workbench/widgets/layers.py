@@ -13,6 +13,10 @@ from .view import View
 class LayersView(View):
     """One per-layer statistic (grad_norm, update_cos…) over steps, the selected step marked.
 
+    The selected layer is bold, the others faint and labelled at their ends; a statistic
+    that spans more than two decades is drawn on a log axis. A step or layer change updates
+    the marker and the line styles in place; another statistic redraws the figure.
+
     Parameters
     ----------
     layers : Dataset or DataArray with dims (step, layer)
@@ -51,9 +55,34 @@ class LayersView(View):
                                         step="step")}
         self._start()
 
+    def key(self) -> tuple:
+        return (*super().key(), self.stat.value)
+
     def draw(self, fig):
+        self._drawn_stat = self.stat.value
+        names = [str(v) for v in self.data[LAYER].values]
+        self._layer_drawn = self.state.layer if self.state.layer in names else names[0]
         return plots.layer_stat(self.data[self.stat.value], layer=self.state.layer,
                                 step=self.state.step, smooth=self.smooth, ax=fig.subplots())
+
+    def dynamic(self) -> list:
+        return [plots.artist(self.axes, plots.SELECTION_GID), self.axes.title]
+
+    def update(self) -> None:
+        if self._drawn_stat != self.stat.value:
+            return self.rebuild()
+        ax = self.axes
+        layers = [str(v) for v in self.data[LAYER].values]
+        layer = self.state.layer if self.state.layer in layers else layers[0]
+        if layer != self._layer_drawn:
+            plots.style_layers(ax, layers, layer)
+            self._layer_drawn = layer
+            self._background = None       # the lines are in the cached background
+        step = self.state.step
+        if step is not None:
+            plots.artist(ax, plots.SELECTION_GID).set_xdata([step, step])
+        ax.set_title(f"{self.stat.value} · {layer}" + ("" if step is None else f" · step {step}"),
+                     fontsize="medium")
 
 
 __all__ = ["LayersView"]

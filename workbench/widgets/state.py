@@ -67,11 +67,17 @@ def _is_range(values: list) -> bool:
             and values == list(range(values[0], values[0] + len(values))))
 
 
+#: A key press on a long slider moves it by about this share of its range (visibly).
+KEY_STEP = 0.01
+
+
 def control_for(da: xr.DataArray, dim: str, *, description: str | None = None):
     """An unlinked control whose choices are ``da``'s ``dim`` coord.
 
     Text coords give a ``Dropdown``; an integer coord that is a contiguous range gives an
-    ``IntSlider``; any other coord a ``SelectionSlider`` over its values.
+    ``IntSlider`` (its ``step``, what a key press moves, is about :data:`KEY_STEP` of the
+    range, at least 1, so that a key press on a slider over thousands of steps moves the
+    marker visibly); any other coord a ``SelectionSlider`` over its values.
     """
     import ipywidgets as w
 
@@ -87,8 +93,9 @@ def control_for(da: xr.DataArray, dim: str, *, description: str | None = None):
     if all(isinstance(v, str) for v in values):
         return w.Dropdown(options=values, value=values[0], description=desc, style=style)
     if _is_range(values):
+        step = max(1, int(round(KEY_STEP * (values[-1] - values[0])))) if dim == STEP else 1
         return w.IntSlider(min=values[0], max=values[-1], value=values[0], description=desc,
-                           continuous_update=False, layout=layout, style=style)
+                           step=step, continuous_update=False, layout=layout, style=style)
     return w.SelectionSlider(options=values, value=values[0], description=desc,
                              continuous_update=False, layout=layout, style=style)
 
@@ -176,4 +183,65 @@ def controls_for(da: xr.DataArray, state: Selection, dims: Iterable[str] | None 
     return out
 
 
-__all__ = ["Selection", "SELECTABLE", "control_for", "controls_for", "link", "options_of"]
+def tie_step_to_epoch(state: Selection, epoch_of_step: xr.DataArray):
+    """Selecting a step selects its epoch; selecting another epoch moves the step into it.
+
+    Parameters
+    ----------
+    state : Selection
+    epoch_of_step : DataArray (step)
+        The epoch of each recorded step (the /steps ``epoch`` coord).
+
+    Returns
+    -------
+    callable
+        Call it to undo the tie.
+
+    Examples
+    --------
+    >>> eos = xr.DataArray([0, 0, 1, 1], dims="step", coords={"step": [0, 1, 2, 3]})
+    >>> state = Selection(step=0, epoch=0)
+    >>> untie = tie_step_to_epoch(state, eos)
+    >>> state.step = 2
+    >>> state.epoch
+    1
+    >>> state.epoch = 0
+    >>> state.step          # the last step of epoch 0
+    1
+    """
+    steps = np.asarray(epoch_of_step[STEP].values, dtype=int)
+    epochs = np.asarray(epoch_of_step.values, dtype=int)
+    if steps.size == 0:
+        raise ValueError("tie_step_to_epoch: no steps recorded")
+
+    def step_changed(change):
+        if change["new"] is None:
+            return
+        i = min(int(np.searchsorted(steps, change["new"], side="right")) - 1, steps.size - 1)
+        epoch = int(epochs[max(i, 0)])
+        if state.epoch != epoch:
+            state.epoch = epoch
+
+    def epoch_changed(change):
+        if change["new"] is None:
+            return
+        if state.step is not None:
+            i = min(int(np.searchsorted(steps, state.step, side="right")) - 1, steps.size - 1)
+            if int(epochs[max(i, 0)]) == change["new"]:
+                return
+        inside = steps[epochs == change["new"]]
+        if inside.size:
+            state.step = int(inside[-1])
+
+    state.observe(step_changed, STEP)
+    state.observe(epoch_changed, EPOCH)
+
+    def untie():
+        state.unobserve(step_changed, STEP)
+        state.unobserve(epoch_changed, EPOCH)
+
+    return untie
+
+
+__all__ = ["Selection", "SELECTABLE", "control_for", "controls_for", "link", "options_of",
+           "tie_step_to_epoch"]

@@ -6,6 +6,7 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 """
 
 from .attribution import AttributionView, FixComparison, stored_problematic_groups
+from .compare import CompareView
 from .damping import DampingView
 from .dynamics import DynamicsView
 from .explorer import ANALYSIS_VIEWS, Explorer, explore
@@ -26,4 +27,4 @@ __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersVi
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
            "stored_problematic_groups", "DampingView", "DynamicsView", "SeparationView",
            "SpectraView", "ANALYSIS_VIEWS", "tie_step_to_epoch", "HeavyBallWidget",
-           "KuramotoWidget", "SpringBlockWidget"]
+           "KuramotoWidget", "SpringBlockWidget", "CompareView"]

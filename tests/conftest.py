@@ -38,3 +38,17 @@ def noisy_run(tmp_path_factory):
     if not (out / "record.zarr").exists():
         train(TrainConfig(**NOISY), out, progress=False)
     return out
+
+
+#: Presets in the suite: ~300 training images, 2 epochs per run.
+PRESET_SCALE = 0.03
+
+
+@pytest.fixture(scope="session")
+def momentum_preset(tmp_path_factory):
+    """The `momentum` classroom preset at a reduced size (its grid, analyses and report)."""
+    from workbench.presets import run_preset
+
+    out = tmp_path_factory.getbasetemp() / "preset_momentum"
+    run_preset("momentum", out, scale=PRESET_SCALE, progress=False)
+    return out

@@ -79,7 +79,7 @@ PRESETS = {
         grid={"lr": (0.01, 0.03, 0.1)},
         rule="for each schedule, the learning rate of the grid with the lowest final training "
              "loss (the test set plays no part in the choice)",
-        analyses=("damping", "dynamics")),
+        analyses=("damping", "attribution", "dynamics")),
     "label-noise": Preset(
         "label-noise",
         "Clean against 20% flipped labels: what the noise does to accuracy, to how the layers "

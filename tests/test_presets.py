@@ -1,0 +1,81 @@
+"""Classroom presets at a reduced size: the grid rule, and findings that match the numbers."""
+
+import json
+
+import numpy as np
+import pytest
+
+from workbench import Run
+from workbench.compare import steps_to
+from workbench.presets import PRESETS, findings, preset_configs, run_preset
+
+from .conftest import PRESET_SCALE
+
+
+def test_preset_configs_cover_the_grid_and_refuse_unknown_names():
+    cfg = preset_configs("momentum")
+    assert set(cfg) == {"constant", "physics", "hybrid"}
+    assert [p["lr"] for p, _ in cfg["physics"]] == list(PRESETS["momentum"].grid["lr"])
+    assert all(c.momentum == "physics" for _, c in cfg["physics"])
+    depth = preset_configs("depth")
+    assert {c.model_kwargs["slope"] for (_, c), in depth.values()} == {0.0, 0.5, 1.0}
+    with pytest.raises(ValueError, match="unknown preset 'nosuch'"):
+        preset_configs("nosuch")
+
+
+def _held_word(text, claim):
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"- {claim}"))
+    return {"holds": True, "does NOT hold": False, "cannot be told": None}[
+        line.split("**")[1]]
+
+
+@pytest.mark.slow
+def test_momentum_preset_keeps_each_schedules_best_lr_and_reports_what_held(momentum_preset):
+    runs = {name: Run(momentum_preset / name) for name in PRESETS["momentum"].runs}
+    # the rule: the grid point with the lowest final training loss is kept
+    for name, run in runs.items():
+        losses = {}
+        for lr in PRESETS["momentum"].grid["lr"]:
+            grid = Run(momentum_preset / "grid" / f"{name}_lr{lr:g}")
+            losses[lr] = float(grid.tree["epochs"]["train_loss"].values[-1])
+        assert run.config.lr == min(losses, key=losses.get)
+    report = (momentum_preset / "REPORT.md").read_text()
+    assert "Rule:" in report and json.dumps(PRESETS["momentum"].grid) in report
+    # each finding agrees with the steps recomputed here, and the report says the same
+    for claim, held, _ in findings("momentum", list(runs.values())):
+        other, t = claim.split()[0], claim.split()[2]
+        thr = float(t.rstrip("%")) / 100
+        mine = {}
+        for k in (other, "constant"):
+            r = runs[k]
+            mine[k] = steps_to(r.tree["epochs"].to_dataset(), thr,
+                               steps_per_epoch=int(r.tree.attrs["steps_per_epoch"]))
+        expect = None if np.isnan(mine[other]) and np.isnan(mine["constant"]) else \
+            bool(np.nan_to_num(mine[other], nan=np.inf) < np.nan_to_num(mine["constant"],
+                                                                          nan=np.inf))
+        assert held is expect
+        assert _held_word(report, claim) is expect
+    for name in ("damping", "attribution", "dynamics"):
+        assert runs["physics"].analysed_epochs(name) == runs["physics"].epochs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["label-noise", "depth"])
+def test_other_presets_record_their_direction(name, tmp_path):
+    path = run_preset(name, tmp_path / name, scale=PRESET_SCALE, progress=False)
+    runs = [Run(tmp_path / name / r) for r in PRESETS[name].runs]
+    report = path.read_text()
+    found = findings(name, runs)
+    assert found, "every preset states at least one measured finding"
+    for claim, held, evidence in found:
+        assert _held_word(report, claim) is held and evidence in report
+    if name == "label-noise":
+        clean, noisy = runs
+        assert noisy.flipped.size > 0 and clean.flipped.size == 0
+        acc = [float(r.tree["epochs"]["test_acc"].values[-1]) for r in runs]
+        assert found[0][1] is bool(acc[1] < acc[0])
+    else:
+        dev = {r.path.name: float(r.analysis("separation")["linear_law_deviation"].values[-1])
+               for r in runs}
+        noisy = next(h for c, h, _ in found if c.startswith("noise"))
+        assert noisy is bool(dev["relu-noisy"] < dev["relu"])

@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import torch
 import torch.nn.functional as F
 
@@ -64,6 +65,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
+    _log.start()
     device = resolve_device(args.device)
     train = train_subset(load_dataset("fashion-mnist", train=True), args.train_size)
     test = load_dataset("fashion-mnist", train=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import shutil
 import time
@@ -32,6 +33,7 @@ from .optim import (
     make_momentum,
     set_hyperparameters,
 )
+from .record import distributed as ddp_
 from .record.recorder import Probe, Recorder
 from .record.schedules import every
 from .record.store import RunExistsError, RunStore
@@ -161,24 +163,38 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
     Returns
     -------
     Path of the run directory.
+
+    Notes
+    -----
+    **Distributed data parallel.** Started by ``torchrun`` (or with a ``torch.distributed``
+    process group already initialised), every process trains its share of each global batch of
+    ``cfg.batch_size`` under ``DistributedDataParallel``; the loss is scaled so that the
+    averaged gradient is that of the global batch's mean loss, whatever the split. Rank 0
+    writes the run; the record equals a single-process run's over the same global batches.
+    BatchNorm statistics are per rank on CPU (SyncBatchNorm on CUDA).
     """
     out = Path(out)
-    store = _prepare_out(out, cfg, resume, overwrite)
+    ddp = _DDP(cfg)
+    if ddp.distributed and not ddp.writer:
+        torch.distributed.barrier()  # rank 0 prepares (creates, trims) the directory first
+    store = _prepare_out(out, cfg, resume, overwrite) if ddp.writer else RunStore(out)
     start_epoch, start_step, state = 0, 0, None
     if resume and store.exists():
         stored = TrainConfig.from_json(store.attrs()["config"])
         cfg = dataclasses.replace(stored, epochs=max(cfg.epochs, stored.epochs),
                                   device=cfg.device)
-        committed, _ = store.trim()
+        committed, _ = store.trim() if ddp.writer else (store.attrs()["committed_epochs"], 0)
         last = store.last_checkpoint()
         for extra in sorted(store.checkpoints.glob("epoch_*.pt")):
-            if int(extra.stem.split("_")[1]) >= committed:  # written, never committed
+            if int(extra.stem.split("_")[1]) >= committed and ddp.writer:  # never committed
                 extra.unlink()
         if committed > 0 and last is not None:
             state = torch.load(store.checkpoint_path(committed - 1), map_location="cpu",
                                weights_only=True)
             start_epoch, start_step = committed, int(state["step"])
-    device = resolve_device(cfg.device)
+    if ddp.distributed and ddp.writer:
+        torch.distributed.barrier()  # the directory is ready: the other ranks go on
+    device = ddp.device
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
 
@@ -193,6 +209,7 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                   test_ds.indices[probe_pos], test_ds.classes)
 
     model = model_for(cfg).to(device)
+    net = _ddp_wrap(model, device) if ddp.distributed else model
     steps_per_epoch = -(-len(train_ds) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     lr_fn = make_lr_schedule(cfg.lr_schedule, cfg.lr, total)
@@ -203,7 +220,7 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
-    elif not store.exists():
+    elif ddp.writer and not store.exists():
         flipped = []
         if train_ds.clean_targets is not None:
             flipped = train_ds.indices[(train_ds.targets != train_ds.clean_targets).numpy()]
@@ -239,24 +256,29 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not progress, leave=False)
+                       disable=not progress or not ddp.writer, leave=False)
             for i in bar:
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                global_n = len(idx)
+                if ddp.distributed:  # this rank's share of the global batch
+                    idx = idx.tensor_split(ddp.size)[ddp.rank]
                 xb, yb = x_all[idx], y_all[idx]
                 lr = lr_fn(step)
                 mu = mom_fn(step) if mom_fn is not None else float("nan")
                 set_hyperparameters(opt, lr, mu if mom_fn is not None else None)
                 opt.zero_grad(set_to_none=True)
                 with torch.autocast(device.type, enabled=use_amp):
-                    logits = model(xb)
+                    logits = net(xb)
                     loss = F.cross_entropy(logits.float(), yb)
+                # DDP averages gradients over ranks: weigh each rank's mean by its share
+                grad_loss = loss * (len(yb) * ddp.size / global_n) if ddp.distributed else loss
                 if scaler is not None:
-                    scaler.scale(loss).backward()
+                    scaler.scale(grad_loss).backward()
                     scaler.unscale_(opt)
                     scaler.step(opt)
                     scaler.update()
                 else:
-                    loss.backward()
+                    grad_loss.backward()
                     opt.step()
                 recorder.step(step, loss=loss, lr=lr, momentum=mu, batch_size=len(yb),
                               epoch=epoch,
@@ -267,7 +289,11 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                 if progress and i % 20 == 0:
                     bar.set_postfix(loss=f"{loss.item():.3f}")
             bar.close()
-            test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets)
+            if ddp.distributed:
+                torch.distributed.all_reduce(loss_sum)
+                torch.distributed.all_reduce(correct)
+            test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets) \
+                if ddp.writer else (float("nan"), float("nan"))
             metrics = {"train_loss": loss_sum.item() / len(train_ds),
                        "train_acc": correct.item() / len(train_ds),
                        "test_loss": test_loss, "test_acc": test_acc,
@@ -278,11 +304,39 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                     "rng": torch.get_rng_state()}
             recorder.end_epoch(epoch, metrics=metrics, checkpoint=ckpt,
                                attrs={"config": cfg.to_json()})
-            if progress:
+            if progress and ddp.writer:
                 tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
                            f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
                            f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
+    if ddp.owns_group:
+        torch.distributed.destroy_process_group()
     return out
+
+
+class _DDP:
+    """This process's place in a DDP run: rank, size, device, and whether train() started
+    the process group (then it also ends it)."""
+
+    def __init__(self, cfg: TrainConfig):
+        device = resolve_device(cfg.device)
+        if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        self.owns_group = ddp_.init_from_env(device)
+        self.rank, self.size = ddp_.world()
+        self.distributed, self.writer = self.size > 1, self.rank == 0
+        self.device = device
+
+
+def _ddp_wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """DistributedDataParallel around ``model`` (SyncBatchNorm on CUDA)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[device.index])
+    return DistributedDataParallel(model)
 
 
 def _curvature_and_damping(cfg: TrainConfig, train_ds, lr_fn, mom_fn, current_step):

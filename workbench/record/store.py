@@ -30,7 +30,7 @@ RECORD = "record.zarr"
 CHECKPOINTS = "checkpoints"
 #: Groups and the dim they grow along.
 APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
-               "probe": EPOCH}
+               "probe": EPOCH, "ranks": STEP}
 
 
 class RunExistsError(FileExistsError):

@@ -72,7 +72,7 @@ def _mem_total_gib() -> float:
 def machine() -> str:
     """One line: CPUs, memory, OS, Python, torch and its thread count when imported."""
     torch = sys.modules.get("torch")
-    t = f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch else ""
+    t = f", torch {torch.__version__} ({torch.get_num_threads()} threads at start)" if torch else ""
     return (f"{os.cpu_count()} CPUs, {_mem_total_gib():.0f} GiB, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}{t}")
 

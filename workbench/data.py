@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import DATASETS
 from .dims import choice
-
-DATASETS = ("fashion-mnist", "cifar10", "cifar100")
 
 #: Default folder of the embedded data (the repository's ``data/``); override with
 #: the ``WORKBENCH_DATA`` environment variable.

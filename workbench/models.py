@@ -21,9 +21,8 @@ from __future__ import annotations
 import torch  # noqa: F401  (used in the doctests)
 from torch import nn
 
+from .config import MODELS
 from .dims import choice
-
-MODELS = ("cnn", "resnet18", "mlp")
 
 
 class SmallCNN(nn.Module):
@@ -162,5 +161,13 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-__all__ = ["MODELS", "SmallCNN", "MLP", "resnet18", "build_model", "layer_groups",
+__all__ = ["MODELS", "SmallCNN", "MLP", "resnet18", "build_model", "model_for",
+           "layer_groups",
            "group_parameters", "count_parameters"]
+
+
+def model_for(cfg) -> nn.Module:
+    """The untrained model of a :class:`~workbench.config.TrainConfig` (its data's shape)."""
+    in_channels, side, classes = cfg.input_shape
+    return build_model(cfg.model, in_channels=in_channels, num_classes=classes,
+                       image_size=side, **cfg.model_kwargs)

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import torch
 
+from .config import OPTIMIZERS
 from .dims import choice
 
 LR_SCHEDULES = ("constant", "cosine", "step", "onecycle")
 MOMENTUM_SCHEDULES = ("constant", "nesterov", "physics", "hybrid", "onecycle")
-OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)

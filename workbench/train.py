@@ -14,7 +14,6 @@ import os
 import platform
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +22,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import __version__
-from .data import DATASETS, load_dataset, probe_indices, train_subset
-from .dims import choice
-from .models import MODELS, build_model
+from .config import TrainConfig
+from .data import load_dataset, probe_indices, train_subset
+from .models import model_for
 from .optim import (
-    OPTIMIZERS,
     build_optimizer,
     make_lr_schedule,
     make_momentum,
@@ -38,74 +36,12 @@ from .record.recorder import Probe, Recorder
 from .record.schedules import every
 from .record.store import RunExistsError, RunStore
 
-INPUT = {"fashion-mnist": (1, 28, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run (stored in the run's root attrs as JSON)."""
-
-    model: str = "cnn"
-    data: str = "fashion-mnist"
-    epochs: int = 3
-    train_size: int | None = None
-    test_size: int | None = None
-    batch_size: int = 128
-    lr: float = 0.05
-    lr_schedule: str = "cosine"
-    optimizer: str = "sgd"
-    momentum: str = "constant:0.9"
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = False
-    probe_size: int = 512
-    feature_layers: tuple = ()
-    record_every: int = 1
-    signal_every: int = 8
-    signal_batch: int = 32
-    label_noise: float = 0.0
-    data_root: str | None = None
-    memory_budget_mb: float = 2048.0
-    curvature_iters: int = 20
-    curvature_batch: int = 256
-    model_kwargs: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        choice(self.model, MODELS, "model")
-        choice(self.data, DATASETS, "dataset")
-        choice(self.optimizer, OPTIMIZERS, "optimizer")
-        for name in ("epochs", "batch_size", "record_every", "signal_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
-        self.feature_layers = tuple(self.feature_layers)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        return cls(**json.loads(text))
-
-    def same_run(self, other: TrainConfig) -> bool:
-        """Equal in everything but the number of epochs and the device."""
-        a, b = dataclasses.asdict(self), dataclasses.asdict(other)
-        for k in ("epochs", "device"):
-            a.pop(k), b.pop(k)
-        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
 
 def resolve_device(device: str) -> torch.device:
     """``"auto"`` is CUDA when present, else CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def model_for(cfg: TrainConfig) -> torch.nn.Module:
-    in_channels, side, classes = INPUT[cfg.data]
-    return build_model(cfg.model, in_channels=in_channels, num_classes=classes,
-                       image_size=side, **cfg.model_kwargs)
 
 
 @torch.no_grad()

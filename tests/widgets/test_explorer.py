@@ -16,8 +16,14 @@ def test_every_view_observes_the_same_state():
     app.views["layers"].controls["step"].value = 17
     assert app.views["training"].controls["step"].value == 17
     assert_allclose(line_by_gid(app.views["training"].axes[0], "selection").get_xdata(), [17, 17])
+    # only the shown tab repaints; a hidden one is marked stale and repaints when shown
     assert {k: v.draws - draws[k] for k, v in app.views.items()} == \
-        {"training": 1, "layers": 1, "probe": 0}
+        {"training": 1, "layers": 0, "probe": 0}
+    assert app.views["layers"].stale and not app.views["probe"].stale
+    app.tabs.selected_index = 1
+    assert app.views["layers"].draws - draws["layers"] == 1 and not app.views["layers"].stale
+    assert not app.views["training"].visible
+    app.tabs.selected_index = 0
     app.views["probe"].controls["epoch"].value = 2
     assert app.views["training"].controls["epoch"].value == 2
     assert_allclose(line_by_gid(app.views["training"].axes[1], "selection").get_xdata(), [2, 2])
@@ -27,6 +33,7 @@ def test_every_view_observes_the_same_state():
 def test_probe_view_shows_softmax_of_the_logits():
     t = tree()
     app = Explorer(t)
+    app.tabs.selected_index = list(app.views).index("probe")
     app.state.sample = 42                           # target 3
     z = t["probe"]["logits"].sel(sample=42).values
     p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
@@ -53,6 +60,7 @@ def test_explore_opens_a_run_and_traces_probe_images_to_the_test_set(run_dir):
     test = load_dataset("fashion-mnist", train=False)
     assert list(images.sample.values) == SAMPLES
     assert_allclose(images.sel(sample=20).values, test.images[20].permute(1, 2, 0).numpy())
+    app.tabs.selected_index = list(app.views).index("probe")
     app.state.sample = 11
     assert_allclose(app.views["probe"].axes[0].images[0].get_array(),
                     test.images[11, 0].numpy(), rtol=1e-6)

@@ -11,6 +11,14 @@ def run(args) -> int:
     from ..report import write_report
     from ..train import train
 
+    if args.preset:
+        from ..presets import run_preset
+
+        path = run_preset(args.preset, args.out if args.out != DEMO["out"] else None)
+        print(path.read_text())
+        print(f"report: {path}; open notebooks/07_course.ipynb with "
+              f"WORKBENCH_PRESET={path.parent} (workbench lab)")
+        return 0
     if not args.resume:
         args.overwrite = True
     out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
@@ -26,4 +34,10 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="record the default run (CNN on the embedded "
                                     "Fashion-MNIST) under runs/demo and report it")
     add_train_arguments(p, defaults=DEMO)
+    from ..presets import PRESETS
+
+    p.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                   help="train and analyse a classroom preset's runs under runs/<preset> "
+                        "instead (momentum, label-noise, depth; each within ~10 min on 2 "
+                        "CPU cores) and write its REPORT.md")
     p.set_defaults(func=run)

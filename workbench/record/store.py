@@ -28,6 +28,7 @@ from ..dims import EPOCH, STEP
 
 RECORD = "record.zarr"
 CHECKPOINTS = "checkpoints"
+ANALYSIS = "analysis"
 #: Groups and the dim they grow along.
 APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
                "probe": EPOCH, "ranks": STEP}
@@ -103,18 +104,51 @@ class RunStore:
         finally:
             ctx.__exit__(None, None, None)
 
+    def append_analysis(self, name: str, ds: xr.Dataset) -> None:
+        """Append one analysed epoch to ``/analysis/<name>``, then mark it committed.
+
+        ``ds`` has an ``epoch`` dim of length 1. The group's attr ``committed`` counts the
+        epochs readers may see; rows past it (a kill between the append and the mark) are cut
+        here before appending and hidden by :func:`open_run`.
+        """
+        if ds.sizes.get(EPOCH) != 1:
+            raise ValueError(f"append_analysis({name!r}) needs one epoch; got dims "
+                             f"{dict(ds.sizes)}")
+        group = f"{ANALYSIS}/{name}"
+        ctx = _quiet()
+        try:
+            n = self.analysis_committed(name)
+            if n is None:
+                ds.to_zarr(str(self.path), group=group, mode="w", consolidated=False)
+            else:
+                node = zarr.open_group(str(self.path / group), mode="r+",
+                                       use_consolidated=False)
+                _cut(node, {EPOCH: n})
+                ds.to_zarr(str(self.path), group=group, mode="a", append_dim=EPOCH,
+                           consolidated=False)
+            node = zarr.open_group(str(self.path / group), mode="r+", use_consolidated=False)
+            node.attrs.update({"committed": (n or 0) + 1})
+            zarr.consolidate_metadata(str(self.path))
+        finally:
+            ctx.__exit__(None, None, None)
+
+    def analysis_committed(self, name: str) -> int | None:
+        """How many epochs ``/analysis/<name>`` holds (None when it does not exist)."""
+        path = self.path / ANALYSIS / name / "zarr.json"
+        if not path.exists():
+            return None
+        node = zarr.open_group(str(path.parent), mode="r", use_consolidated=False)
+        return int(node.attrs.get("committed", 0))
+
     def trim(self) -> tuple[int, int]:
         """Cut every group back to the committed epochs and steps (after a crash)."""
         root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
         n = {EPOCH: int(root.attrs["committed_epochs"]),
              STEP: int(root.attrs["committed_steps"])}
-        for _path, arr in _arrays(root):
-            dims = arr.metadata.dimension_names or arr.attrs.get("_ARRAY_DIMENSIONS") or ()
-            for axis, d in enumerate(dims):
-                if d in n and arr.shape[axis] > n[d]:
-                    shape = list(arr.shape)
-                    shape[axis] = n[d]
-                    arr.resize(tuple(shape))
+        _cut(root, n, skip=ANALYSIS + "/")
+        if ANALYSIS in dict(root.groups()):
+            for _name, node in root[ANALYSIS].groups():
+                _cut(node, {EPOCH: int(node.attrs.get("committed", 0))})
         zarr.consolidate_metadata(str(self.path))
         return n[EPOCH], n[STEP]
 
@@ -136,6 +170,19 @@ class RunStore:
     def last_checkpoint(self) -> tuple[int, Path] | None:
         found = sorted(self.checkpoints.glob("epoch_*.pt"))
         return (int(found[-1].stem.split("_")[1]), found[-1]) if found else None
+
+
+def _cut(group, n: dict, *, skip: str | None = None) -> None:
+    """Resize every array below ``group`` so that dim ``d`` has at most ``n[d]`` entries."""
+    for path, arr in _arrays(group):
+        if skip and path.startswith(skip):
+            continue
+        dims = arr.metadata.dimension_names or arr.attrs.get("_ARRAY_DIMENSIONS") or ()
+        for axis, d in enumerate(dims):
+            if d in n and arr.shape[axis] > n[d]:
+                shape = list(arr.shape)
+                shape[axis] = n[d]
+                arr.resize(tuple(shape))
 
 
 def _arrays(group, prefix=""):
@@ -180,11 +227,17 @@ def open_run(run_dir, *, chunks=None) -> xr.DataTree:
     n = {EPOCH: int(tree.attrs.get("committed_epochs", 0)),
          STEP: int(tree.attrs.get("committed_steps", 0))}
 
-    def cut(ds: xr.Dataset) -> xr.Dataset:
+    def cut(ds: xr.Dataset, n: dict) -> xr.Dataset:
         sel = {d: slice(0, k) for d, k in n.items() if d in ds.dims and ds.sizes[d] > k}
         return ds.isel(sel) if sel else ds
 
-    return tree.map_over_datasets(cut)
+    for node in tree.subtree:
+        own = node.attrs.get("committed") if node.parent is not None and \
+            node.parent.name == ANALYSIS else None
+        limit = {EPOCH: int(own)} if own is not None else n
+        if node.has_data:
+            node.dataset = cut(node.to_dataset(inherit=False), limit)
+    return tree
 
 
 def config(tree: xr.DataTree) -> dict:
@@ -222,7 +275,8 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
     """
     import torch
 
-    from ..train import TrainConfig, model_for
+    from ..config import TrainConfig
+    from ..models import model_for
 
     epochs = checkpoint_epochs(run_dir)
     if not epochs:
@@ -241,4 +295,4 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
 
 
 __all__ = ["RunStore", "RunExistsError", "open_run", "config", "signals", "load_checkpoint",
-           "checkpoint_epochs", "RECORD", "CHECKPOINTS"]
+           "checkpoint_epochs", "RECORD", "CHECKPOINTS", "ANALYSIS"]

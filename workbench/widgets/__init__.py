@@ -5,7 +5,7 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 :mod:`workbench.plots`.
 """
 
-from .explorer import Explorer, explore, probe_images
+from .explorer import Explorer, explore
 from .fix import ActionButton, fix_button
 from .layers import LayersView
 from .probe import ProbeView
@@ -15,5 +15,5 @@ from .training import TrainingView
 from .view import View
 
 __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersView",
-           "ProbeView", "TrainingView", "Explorer", "explore", "probe_images", "ensure_run",
+           "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
            "ActionButton", "fix_button"]

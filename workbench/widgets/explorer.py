@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import warnings
-from pathlib import Path
+import html
 
-import numpy as np
 import xarray as xr
 
-from ..dims import SAMPLE
 from .layers import LayersView
 from .probe import ProbeView
 from .state import SELECTABLE, Selection
 from .training import TrainingView
-
-
-def probe_images(tree: xr.DataTree) -> xr.DataArray | None:
-    """The probe samples' images (sample, row, col, channel), read from the run's test split.
-
-    The /probe ``sample`` coord holds test-set indices, so each image is traced back to its
-    dataset row. Returns None when the dataset cannot be loaded (CIFAR not downloaded, say).
-    """
-    from ..data import load_dataset
-    from ..record.store import config
-
-    cfg = config(tree)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not writable.*")
-            ds = load_dataset(cfg.get("data", "fashion-mnist"), train=False,
-                              root=cfg.get("data_root"), download=False)
-    except (FileNotFoundError, OSError, RuntimeError):
-        return None
-    samples = np.asarray(tree["probe"][SAMPLE].values)
-    pixels = ds.images[samples].permute(0, 2, 3, 1).numpy()
-    return xr.DataArray(pixels, dims=(SAMPLE, "row", "col", "channel"),
-                        coords={SAMPLE: samples}, name="image",
-                        attrs={"long_name": "normalised pixel value", "units": ""})
-
-
-def _classes(tree: xr.DataTree):
-    raw = tree.attrs.get("classes")
-    if raw is None:
-        raw = tree["probe"].attrs.get("classes")
-    return json.loads(raw) if isinstance(raw, str) else raw
 
 
 class Explorer:
@@ -60,7 +25,7 @@ class Explorer:
     """
 
     def __init__(self, tree: xr.DataTree, *, images: xr.DataArray | None = None,
-                 title: str = ""):
+                 title: str = "", classes=None):
         import ipywidgets as w
 
         from ..diagnostics.probabilities import softmax
@@ -75,18 +40,27 @@ class Explorer:
         }
         if "probe" in tree:
             probs = softmax(tree["probe"]["logits"]).load()
-            self.views["probe"] = ProbeView(probs, images, self.state, classes=_classes(tree))
+            self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
         self._show_status()
         tabs = w.Tab(children=[v.widget for v in self.views.values()])
         tabs.titles = tuple(self.views)
+        tabs.observe(self._tab_changed, "selected_index")
         self.tabs = tabs
-        header = [w.HTML(f"<b>{title}</b>")] if title else []
+        self._tab_changed()
+        header = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         self.widget = w.VBox([*header, self.status, tabs])
 
+    def _tab_changed(self, change=None) -> None:
+        """Only the selected tab's view redraws on a selection change."""
+        shown = self.tabs.selected_index or 0
+        for i, view in enumerate(self.views.values()):
+            view.show(i == shown)
+
     def _show_status(self, change=None) -> None:
-        parts = [f"{d} <b>{getattr(self.state, d)}</b>" for d in SELECTABLE]
+        parts = [f"{d} <b>{html.escape(str(getattr(self.state, d)))}</b>"
+                 for d in SELECTABLE]
         self.status.value = ("<span class='wb-selection'>selection: " + " · ".join(parts)
                              + "</span>")
 
@@ -99,8 +73,8 @@ def explore(run, *, images: bool = True) -> Explorer:
 
     Parameters
     ----------
-    run : path or xarray.DataTree
-        A run directory (``runs/demo``) or an opened run.
+    run : path or Run
+        A run directory (``runs/demo``) or an opened :class:`~workbench.run.Run`.
     images : bool
         Show the probe samples' images (read from the run's test split).
 
@@ -108,15 +82,20 @@ def explore(run, *, images: bool = True) -> Explorer:
     --------
     >>> explore("runs/demo")          # doctest: +SKIP
     """
-    from ..record.store import config, open_run
+    from ..run import Run
 
-    tree = run if isinstance(run, xr.DataTree) else open_run(run)
-    pics = probe_images(tree) if images and "probe" in tree else None
-    cfg = config(tree)
-    name = Path(str(run)).name if not isinstance(run, xr.DataTree) else "run"
-    title = (f"{name}: {cfg.get('model', '?')} on {cfg.get('data', '?')}, "
-             f"{cfg.get('optimizer', '?')}, momentum {cfg.get('momentum', '?')}")
-    return Explorer(tree, images=pics, title=title)
+    run = run if isinstance(run, Run) else Run(run)
+    tree = run.tree
+    pics = None
+    if images and "probe" in tree:
+        try:
+            pics = run.probe_images()
+        except (FileNotFoundError, OSError, RuntimeError):
+            pics = None  # e.g. CIFAR not in this user's data root: no images, views still work
+    cfg = run.config
+    title = (f"{run.path.name}: {cfg.model} on {cfg.data}, {cfg.optimizer}, "
+             f"momentum {cfg.momentum}")
+    return Explorer(tree, images=pics, title=title, classes=run.classes or None)
 
 
-__all__ = ["Explorer", "explore", "probe_images"]
+__all__ = ["Explorer", "explore"]

@@ -37,7 +37,8 @@ def ensure_run(path="runs/demo", *, progress: bool = True, **small) -> Path:
     store = RunStore(path)
     if store.exists() and int(store.attrs().get("committed_epochs", 0)) > 0:
         return path
-    from ..train import TrainConfig, train
+    from ..config import TrainConfig
+    from ..train import train
 
     cfg = TrainConfig(**{**SMALL, **small})
     print(f"no recorded run in {path}; training a small one there (once)")

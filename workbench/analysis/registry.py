@@ -1,0 +1,133 @@
+"""The one place analyses are registered, and :func:`analyze`, which fills ``/analysis``.
+
+An analysis is one function ``(run, epoch) -> xr.Dataset`` computing one epoch's result (no
+``epoch`` dim: the registry adds it) from the run's record and that epoch's checkpoint. It
+lives in its own module of :mod:`workbench.analysis`, decorated with :func:`register`.
+
+Examples
+--------
+>>> import xarray as xr
+>>> @register("example", description="a constant", requires=lambda run: None)
+... def example(run, epoch):
+...     return xr.Dataset({"value": float(epoch)})
+>>> "example" in ANALYSES
+True
+>>> del ANALYSES["example"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import xarray as xr
+
+from ..dims import EPOCH, choice
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A registered analysis.
+
+    Attributes
+    ----------
+    name : str
+        Its group under ``/analysis``.
+    func : callable ``(run, epoch) -> xr.Dataset``
+    description : str
+    requires : callable ``run -> str | None``
+        The reason the run cannot be analysed this way (no features recorded, say), or None.
+    """
+
+    name: str
+    func: Callable
+    description: str
+    requires: Callable | None = None
+
+    def reason_not(self, run) -> str | None:
+        return self.requires(run) if self.requires is not None else None
+
+
+#: name → Analysis, in registration order.
+ANALYSES: dict[str, Analysis] = {}
+
+
+def register(name: str, *, description: str, requires: Callable | None = None):
+    """Register ``func(run, epoch) -> xr.Dataset`` as the analysis ``name``."""
+    def deco(func):
+        if name in ANALYSES and ANALYSES[name].func is not func:
+            raise ValueError(f"an analysis named {name!r} is registered already")
+        ANALYSES[name] = Analysis(name, func, description, requires)
+        return func
+    return deco
+
+
+def _storable(ds: xr.Dataset, name: str, epoch: int) -> xr.Dataset:
+    """One epoch's result, checked and given its ``epoch`` dim (text as fixed width)."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"analysis {name!r} must return an xarray.Dataset; got "
+                        f"{type(ds).__name__}")
+    if EPOCH in ds.dims:
+        raise ValueError(f"analysis {name!r} returned an 'epoch' dim; return one epoch's "
+                         f"result without it (dims {dict(ds.sizes)})")
+    ds = ds.drop_vars([v for v in ds.coords if v == EPOCH])
+    for v in list(ds.variables):
+        if ds[v].dtype.kind in "OU":
+            ds[v] = ds[v].astype("<U32")
+    return ds.expand_dims({EPOCH: [int(epoch)]})
+
+
+def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, object]:
+    """Compute every (or each ``only``) analysis for each checkpointed epoch not done yet.
+
+    Each analysed epoch is appended to ``/analysis/<name>`` and committed before the next
+    starts, so an interrupt (even ``kill -9``) loses no finished epoch and running again
+    computes only what is missing.
+
+    Parameters
+    ----------
+    run : Run or path
+    only : str or sequence of str, optional
+        Names of analyses (default: all registered ones).
+    epochs : sequence of int, optional
+        Restrict to these epochs (default: every committed, checkpointed epoch).
+    progress : bool
+        Show a tqdm progress bar per analysis.
+
+    Returns
+    -------
+    dict
+        name → list of epochs added, or the reason (str) the analysis was skipped.
+    """
+    from tqdm.auto import tqdm
+
+    from ..run import Run
+    from . import load_all
+
+    load_all()
+    run = run if isinstance(run, Run) else Run(run)
+    if isinstance(only, str):
+        only = [n.strip() for n in only.split(",") if n.strip()]
+    names = list(ANALYSES) if not only else [choice(n, tuple(ANALYSES), "analysis")
+                                             for n in only]
+    available = run.epochs if epochs is None else [e for e in run.epochs if e in set(epochs)]
+    out: dict[str, object] = {}
+    for name in names:
+        a = ANALYSES[name]
+        reason = a.reason_not(run)
+        if reason:
+            out[name] = reason
+            continue
+        done = set(run.analysed_epochs(name))
+        todo = [e for e in available if e not in done]
+        out[name] = []
+        for epoch in tqdm(todo, desc=f"analyse {name}", disable=not progress or not todo,
+                          leave=False):
+            ds = _storable(a.func(run, epoch), name, epoch)
+            run.store.append_analysis(name, ds)
+            out[name].append(epoch)
+        run.refresh()
+    return out
+
+
+__all__ = ["ANALYSES", "Analysis", "register", "analyze"]

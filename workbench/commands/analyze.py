@@ -1,0 +1,39 @@
+"""``workbench analyze RUN [--only NAME,...]``: per-epoch analyses into RUN/record.zarr."""
+
+from __future__ import annotations
+
+
+def run(args) -> int:
+    from ..analysis import ANALYSES, analyze, load_all
+    from ..run import Run
+
+    load_all()
+    if args.list:
+        for a in ANALYSES.values():
+            print(f"{a.name:<12} {a.description}")
+        return 0
+    if not args.run:
+        raise ValueError("analyze needs a run directory (or --list)")
+    r = Run(args.run)
+    result = analyze(r, only=args.only)
+    for name, added in result.items():
+        if isinstance(added, str):
+            print(f"{name:<12} skipped: {added}")
+        else:
+            have = r.analysed_epochs(name)
+            new = ", ".join(map(str, added)) if added else "nothing new"
+            print(f"{name:<12} added epochs {new}; stored epochs {have}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("analyze", help="compute per-epoch analyses (damping, dynamics, "
+                                       "attribution, forces, separation, …) into the run",
+                       description="For each committed, checkpointed epoch not analysed yet, "
+                                   "compute each analysis and append it under "
+                                   "/analysis/<name> of RUN/record.zarr. Incremental: "
+                                   "run it again after more training to add the new epochs.")
+    p.add_argument("run", nargs="?", help="run directory (holding record.zarr)")
+    p.add_argument("--only", default=None, help="comma-separated analysis names")
+    p.add_argument("--list", action="store_true", help="list the analyses and exit")
+    p.set_defaults(func=run)

@@ -1,0 +1,214 @@
+"""Runs side by side: :func:`stack` aligns several runs along a ``run`` dim, and
+:func:`compare` reports how they differ.
+
+Examples
+--------
+>>> from workbench import Run
+>>> a, b = Run("runs/constant"), Run("runs/physics")          # doctest: +SKIP
+>>> stack([a, b], "epochs")["test_acc"].dims                   # doctest: +SKIP
+('run', 'epoch')
+>>> print(compare([a, b]))                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .dims import EPOCH, LAYER, STEP, choice
+
+#: Where a run's epoch count and layer set must match to stack without ``join``.
+JOINS = ("exact", "inner", "outer")
+RUN = "run"
+
+
+def run_names(runs) -> list[str]:
+    """Each run's directory name, made unique with ``#2``, ``#3``… where names repeat."""
+    names, seen = [], {}
+    for r in runs:
+        base = r.path.name or str(r.path)
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return names
+
+
+def _group(run, group: str) -> xr.Dataset:
+    if group.startswith("analysis/"):
+        ds = run.analysis(group.split("/", 1)[1])
+        if ds is None:
+            raise ValueError(f"run {run.path} has no {group}; run 'workbench analyze "
+                             f"{run.path} --only {group.split('/', 1)[1]}' first")
+        return ds
+    if group not in run.tree:
+        have = sorted(k for k in run.tree.children)
+        raise ValueError(f"run {run.path} has no group {group!r}; it has {have}")
+    return run.tree[group].to_dataset()
+
+
+def stack(runs, group: str, *, dim: str = RUN, join: str = "exact") -> xr.Dataset:
+    """Align one group of several runs along a new ``run`` dim.
+
+    Parameters
+    ----------
+    runs : sequence of Run or paths
+    group : str
+        ``"epochs"``, ``"steps"``, ``"layers"``, ``"probe"``, ``"epochs_layers"`` or
+        ``"analysis/<name>"``.
+    dim : str
+        Name of the new dim; its coord holds the runs' names (:func:`run_names`).
+    join : {"exact", "inner", "outer"}
+        ``"exact"`` (default) refuses runs whose epochs, steps or layers differ, naming
+        them; ``"inner"`` keeps what all runs share; ``"outer"`` keeps everything, NaN
+        where a run has no value.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``dim`` first, then the group's own dims. Every value of every run is kept
+        (with ``"exact"`` or ``"outer"``).
+
+    Examples
+    --------
+    >>> stack(["runs/a", "runs/b"], "epochs")["test_acc"].dims     # doctest: +SKIP
+    ('run', 'epoch')
+    """
+    from .run import Run
+
+    choice(join, JOINS, "join")
+    runs = [r if isinstance(r, Run) else Run(r) for r in runs]
+    if len(runs) < 1:
+        raise ValueError("stack needs at least one run; got none")
+    names = run_names(runs)
+    parts = [_group(r, group) for r in runs]
+    if join == "exact":
+        for d in (EPOCH, STEP, LAYER):
+            coords = [tuple(p[d].values.tolist()) if d in p.coords else None for p in parts]
+            if len({c for c in coords}) > 1:
+                desc = "; ".join(f"{n}: {_describe(c)}" for n, c in zip(names, coords,
+                                                                           strict=True))
+                raise ValueError(f"cannot stack {group!r}: the runs differ in {d!r} ({desc}); "
+                                 f"pass join='inner' to keep the shared {d}s or join='outer' "
+                                 f"to pad with NaN")
+    out = xr.concat(parts, dim=xr.DataArray(names, dims=dim, name=dim),
+                    join="outer" if join == "exact" else join, combine_attrs="drop_conflicts",
+                    coords="minimal", compat="override")
+    return out.transpose(dim, ...)
+
+
+def _describe(coord) -> str:
+    if coord is None:
+        return "absent"
+    if len(coord) and all(isinstance(v, (int, np.integer)) for v in coord):
+        return f"{len(coord)} values {coord[0]}..{coord[-1]}"
+    return ", ".join(map(str, coord))
+
+
+def steps_to(epochs: xr.Dataset, threshold: float, *, steps_per_epoch: int,
+             metric: str = "test_acc") -> float:
+    """Optimizer steps until ``metric`` first reaches ``threshold`` at an epoch end (NaN if
+    never): ``(e + 1) · steps_per_epoch`` for the first such epoch ``e``.
+
+    Examples
+    --------
+    >>> ep = xr.Dataset({"test_acc": ("epoch", [0.7, 0.85, 0.9])}, coords={"epoch": [0, 1, 2]})
+    >>> steps_to(ep, 0.8, steps_per_epoch=100)
+    200.0
+    """
+    acc = np.asarray(epochs[metric].values, dtype=float)
+    hit = np.flatnonzero(acc >= threshold)
+    if not hit.size:
+        return float("nan")
+    return float((int(epochs[EPOCH].values[hit[0]]) + 1) * steps_per_epoch)
+
+
+def jaccard(a, b) -> float:
+    """|A ∩ B| / |A ∪ B| (1 when both are empty).
+
+    >>> jaccard({"conv1", "fc"}, {"conv1"})
+    0.5
+    """
+    a, b = set(a), set(b)
+    return 1.0 if not a and not b else len(a & b) / len(a | b)
+
+
+def summary(run, *, thresholds=(0.8, 0.85, 0.9)) -> dict:
+    """What :func:`compare` reports of one run, as plain values."""
+    ep = run.tree["epochs"].to_dataset()
+    spe = int(run.tree.attrs.get("steps_per_epoch", 0))
+    out = {"name": run.path.name, "model": run.config.model,
+           "optimizer": run.config.optimizer, "momentum": run.config.momentum,
+           "lr": run.config.lr, "label_noise": run.config.label_noise,
+           "epochs": int(ep.sizes.get(EPOCH, 0)),
+           "final_test_acc": float(ep["test_acc"].values[-1]) if ep.sizes.get(EPOCH) else
+           float("nan"),
+           "best_test_acc": float(ep["test_acc"].max()) if ep.sizes.get(EPOCH) else
+           float("nan")}
+    for t in thresholds:
+        out[f"steps_to_{t:.0%}"] = steps_to(ep, t, steps_per_epoch=spe)
+    damping = run.analysis("damping")
+    if damping is not None and "network_regime" in damping:
+        out["regimes"] = [str(v) for v in damping["network_regime"].values]
+    attribution = run.analysis("attribution")
+    if attribution is not None and "verdict" in attribution:
+        last = attribution.isel({EPOCH: -1})
+        out["problematic"] = [str(g) for g, v in zip(last[LAYER].values,
+                                                      last["verdict"].values, strict=True)
+                              if str(v) == "problematic"]
+        out["inconclusive"] = [str(g) for g, v in zip(last[LAYER].values,
+                                                       last["verdict"].values, strict=True)
+                               if str(v) == "inconclusive"]
+    dynamics = run.analysis("dynamics")
+    if dynamics is not None:
+        last = dynamics.isel({EPOCH: -1})
+        for k in ("integration", "metastability"):
+            if k in last:
+                out[k] = float(last[k])
+    return out
+
+
+def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
+    """A text report of how several runs differ.
+
+    Accuracy (final and best), optimizer steps to each accuracy threshold, the network-wide
+    damping regime per epoch, problematic groups with their pairwise Jaccard overlap, and
+    the last epoch's DFA integration and metastability. What a run has not analysed yet is
+    shown as ``-`` with the command that fills it.
+    """
+    from .run import Run
+
+    runs = [r if isinstance(r, Run) else Run(r) for r in runs]
+    if len(runs) < 2:
+        raise ValueError(f"compare needs at least two runs; got {len(runs)}")
+    names = run_names(runs)
+    rows = [summary(r, thresholds=thresholds) for r in runs]
+    width = max(12, *(len(n) for n in names))
+
+    def fmt(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return "-" if not np.isfinite(v) else (f"{v:.4f}" if abs(v) < 10 else f"{v:.0f}")
+        if isinstance(v, (list, tuple)):
+            return ",".join(map(str, v)) or "(none)"
+        return str(v)
+
+    keys = ["model", "optimizer", "momentum", "lr", "label_noise", "epochs", "final_test_acc",
+            "best_test_acc", *[f"steps_to_{t:.0%}" for t in thresholds], "regimes",
+            "problematic", "inconclusive", "integration", "metastability"]
+    lines = [f"{'':<18}" + "".join(f"{n:>{width + 2}}" for n in names)]
+    for k in keys:
+        vals = [fmt(r.get(k)) for r in rows]
+        mark = "  " if len(set(vals)) == 1 else " *"
+        lines.append(f"{k:<16}{mark}" + "".join(f"{v:>{width + 2}}" for v in vals))
+    lines.append("(* = differs between the runs; '-' = not recorded or not analysed yet: "
+                 "run 'workbench analyze RUN')")
+    if all("problematic" in r for r in rows):
+        lines.append("problematic groups, Jaccard overlap:")
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                lines.append(f"  {names[i]} vs {names[j]}: "
+                             f"{jaccard(rows[i]['problematic'], rows[j]['problematic']):.2f}")
+    return "\n".join(lines)
+
+
+__all__ = ["stack", "compare", "summary", "steps_to", "jaccard", "run_names"]

@@ -110,3 +110,15 @@ def test_bad_options():
         phases(x, detrend="quadratic")
     with pytest.raises(ValueError, match="0 < lo < hi < 0.5"):
         phases(x, band=(0.2, 0.6))
+
+
+@pytest.mark.parametrize("n", [101, 128])
+def test_numpy_detrend_and_hilbert_equal_scipy(n):
+    from scipy import signal
+
+    from workbench.diagnostics.synchrony import _analytic, _detrend
+
+    x = np.random.default_rng(n).normal(size=(3, n)).cumsum(-1)
+    for kind in ("linear", "constant"):
+        np.testing.assert_allclose(_detrend(x, kind), signal.detrend(x, type=kind), atol=1e-10)
+    np.testing.assert_allclose(_analytic(x), signal.hilbert(x), atol=1e-10)

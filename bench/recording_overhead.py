@@ -16,7 +16,8 @@ median of the per-round ratios recorded / plain, printed with their spread (min-
 ``--no-epoch-probes`` leaves out the epoch-end probes (what ``train()`` records once the
 curvature moved to an after-the-fact analysis).
 
-Usage: python bench/recording_overhead.py [--rounds 5] [--train-size 60000] [--model cnn]
+Usage: python bench/recording_overhead.py [--rounds 5] [--train-size 60000] [--test-size N]
+       [--model cnn]
        [--device auto] [--batch-size 128] [--threads 2] [--no-epoch-probes]
 Last line: ``recording_overhead_ratio: X`` (goal <= 1.10 on CPU; ResNet-18 at batch 256 on a
 GPU <= 1.05).
@@ -90,14 +91,76 @@ def one_epoch(side, cfg, x, y, test, device, recorder=None):
     return time.perf_counter() - t0
 
 
+def profile(cfg, x, y, probe, base, device, steps_per_epoch):
+    """Where the time goes: CPU time (process_time, median of 30) of each recorder piece."""
+    def med(f, n=30):
+        f()
+        ts = []
+        for _ in range(n):
+            t0 = time.process_time()
+            f()
+            ts.append(time.process_time() - t0)
+        return 1e3 * sorted(ts)[n // 2]
+
+    side = Side(base, cfg, steps_per_epoch)
+    model, opt = side.model, side.opt
+    xb, yb = x[:cfg.batch_size], y[:cfg.batch_size]
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+
+    t_step = med(train_step)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = RunStore(f"{tmp}/p")
+        store.create({"config": cfg.to_json()})
+        with Recorder(model, store=store, signal_batch=probe.x[:cfg.signal_batch],
+                      probe=probe, steps_per_epoch=steps_per_epoch) as rec:
+            t_act = med(train_step) - t_step  # the same step with the hooks' mean/std
+            t_layer = med(rec._layer_stats)
+            t_sig = med(rec._signal)
+            for s in range(steps_per_epoch):
+                rec.step(s, loss=torch.tensor(1.0), lr=0.1, batch_size=cfg.batch_size)
+            rec.epoch_datasets(0, {"m": 1.0})  # first call pays one-off imports
+            for s in range(steps_per_epoch):
+                rec.step(s, loss=torch.tensor(1.0), lr=0.1, batch_size=cfg.batch_size)
+            t0 = time.process_time()
+            groups = rec.epoch_datasets(1, {"m": 1.0})
+            t1 = time.process_time()
+            store.save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict()},
+                                  1)
+            t2 = time.process_time()
+            store.commit_epoch(groups, epoch=1)
+            t3 = time.process_time()
+    print(f"CPU ms (median of 30, torch threads {torch.get_num_threads()}): training step "
+          f"{t_step:.2f}; per step: layer statistics {t_layer:.3f}, activation mean/std in "
+          f"the hooks {t_act:.3f} (step with hooks minus without); probe-batch signal "
+          f"{t_sig:.2f} every {cfg.signal_every} steps = {t_sig / cfg.signal_every:.2f} per step")
+    print(f"CPU ms per epoch end: epoch datasets incl. {len(probe.targets)} probe logits "
+          f"{1e3 * (t1 - t0):.0f}, checkpoint {1e3 * (t2 - t1):.0f}, zarr commit "
+          f"{1e3 * (t3 - t2):.0f}; an epoch of {steps_per_epoch} steps is about "
+          f"{t_step * steps_per_epoch:.0f}")
+    per_step = t_layer + t_act + t_sig / cfg.signal_every
+    end = 1e3 * (t3 - t0)
+    print(f"recorder share: per step {per_step / t_step:.3f}, epoch end "
+          f"{end / (t_step * steps_per_epoch):.3f} of the plain epoch's training steps")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5, help="measured rounds (plus 1 warm-up)")
     ap.add_argument("--train-size", type=int, default=60000)
+    ap.add_argument("--test-size", type=int, default=None,
+                    help="test images evaluated at each epoch end (default: all 10,000, as "
+                         "train() does); with a smaller --train-size, shrink it in proportion "
+                         "so that evaluation does not dilute the ratio")
     ap.add_argument("--model", default="cnn")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", action="store_true",
+                    help="print the CPU time of each recorder piece instead of timing rounds")
     ap.add_argument("--no-epoch-probes", action="store_true",
                     help="leave out train()'s epoch-end probes (curvature)")
     args = ap.parse_args()
@@ -108,13 +171,15 @@ def main():
                       train_size=args.train_size, epochs=1, device=args.device)
     device = resolve_device(args.device)
     train = train_subset(load_dataset(cfg.data, train=True), args.train_size, seed=cfg.seed)
-    test = load_dataset(cfg.data, train=False)
+    test = train_subset(load_dataset(cfg.data, train=False), args.test_size, seed=cfg.seed)
     pidx = probe_indices(test.targets.numpy(), size=cfg.probe_size, seed=cfg.seed)
     probe = Probe(test.images[pidx], test.targets[pidx], test.indices[pidx], test.classes)
     x, y = train.images.to(device), train.targets.to(device)
     steps_per_epoch = -(-len(y) // cfg.batch_size)
     torch.manual_seed(cfg.seed)
     base = model_for(cfg).to(device)
+    if args.profile:
+        return profile(cfg, x, y, probe, base, device, steps_per_epoch)
     curv = getattr(wtrain, "_curvature_and_damping", None)
     use_probes = (not args.no_epoch_probes and curv is not None
                   and getattr(cfg, "curvature_iters", 0) > 0)
@@ -156,6 +221,7 @@ def main():
                 plain_t.append(times["plain"])
                 rec_t.append(times["recorded"])
     print(f"model {args.model}, device {device}, batch {cfg.batch_size}, {len(y)} samples/epoch, "
+          f"{len(test.targets)} test images evaluated per epoch, "
           f"{args.rounds} measured rounds + 1 warm-up, torch threads {torch.get_num_threads()}")
     print(f"median epoch: plain {statistics.median(plain_t):.2f}s, recorded "
           f"{statistics.median(rec_t):.2f}s (ratio of medians "

@@ -41,6 +41,7 @@ from workbench.data import load_dataset, probe_indices, train_subset
 from workbench.models import model_for
 from workbench.optim import build_optimizer, make_lr_schedule, make_momentum, set_hyperparameters
 from workbench.record import Probe, Recorder, RunStore, every
+from workbench.record.hooks import mean_std
 from workbench.train import evaluate, resolve_device
 
 
@@ -117,7 +118,14 @@ def profile(cfg, x, y, probe, base, device, steps_per_epoch):
         store.create({"config": cfg.to_json()})
         with Recorder(model, store=store, signal_batch=probe.x[:cfg.signal_batch],
                       probe=probe, steps_per_epoch=steps_per_epoch) as rec:
-            t_act = med(train_step) - t_step  # the same step with the hooks' mean/std
+            outs = []
+            handles = [m.register_forward_hook(lambda m, i, o: outs.append(o.detach()))
+                       for m in rec.modules.values()]
+            with torch.no_grad():
+                model(xb)
+            for h in handles:
+                h.remove()
+            t_act = med(lambda: [mean_std(o) for o in outs])  # what the hooks add per step
             t_layer = med(rec._layer_stats)
             t_sig = med(rec._signal)
             for s in range(steps_per_epoch):
@@ -135,7 +143,7 @@ def profile(cfg, x, y, probe, base, device, steps_per_epoch):
             t3 = time.process_time()
     print(f"CPU ms (median of 30, torch threads {torch.get_num_threads()}): training step "
           f"{t_step:.2f}; per step: layer statistics {t_layer:.3f}, activation mean/std in "
-          f"the hooks {t_act:.3f} (step with hooks minus without); probe-batch signal "
+          f"the hooks {t_act:.3f} (all groups' outputs on the batch); probe-batch signal "
           f"{t_sig:.2f} every {cfg.signal_every} steps = {t_sig / cfg.signal_every:.2f} per step")
     print(f"CPU ms per epoch end: epoch datasets incl. {len(probe.targets)} probe logits "
           f"{1e3 * (t1 - t0):.0f}, checkpoint {1e3 * (t2 - t1):.0f}, zarr commit "

@@ -6,9 +6,10 @@ by default), without ever holding it whole: layer ``l`` is white noise (DFA expo
 ``l`` is even and a random walk (1.5) when odd, written one block of layers at a time.
 
 Then a fresh child process (which imports no torch) opens the store lazily with
-``open_run(path, chunks={"step": -1, "layer": 8})`` and computes ``dfa(signal)`` (one
-exponent per layer) and ``metastability(signal)``, with dask's threaded scheduler, or with a
-``dask.distributed`` cluster when ``--scheduler`` names one (``local`` starts a LocalCluster).
+``open_run(path, chunks={"step": -1, "layer": 4})`` and computes ``dfa(signal)`` (one
+exponent per layer) and ``metastability(signal)``, with dask's threaded scheduler (1
+thread by default), or with a ``dask.distributed`` cluster when ``--scheduler`` names one
+(``local`` starts a LocalCluster).
 The parent watches the child's resident memory and kills it if it passes the cap. The child
 also checks its answers: the exponents of white and random-walk layers, the lazy DFA of 4
 layers against the eager one on the loaded values, and the lazy metastability of the first
@@ -21,7 +22,7 @@ first large free, and freed buffers then stay resident). Peak memory is the chil
 before any data), so the cap is for everything.
 
 Usage: python bench/out_of_core.py [--layers 256] [--steps 200000] [--cap-mib 320]
-       [--layer-chunk 8] [--scheduler local|tcp://host:8786] [--keep DIR]
+       [--layer-chunk 4] [--workers 1] [--scheduler local|tcp://host:8786] [--keep DIR]
 Last line: ``out_of_core_peak_over_cap: X`` (goal X <= 1).
 """
 
@@ -88,7 +89,7 @@ def child(args) -> None:
                                      dashboard_address=None)) \
             if args.scheduler == "local" else Client(args.scheduler)
     else:
-        dask.config.set(scheduler="threads", num_workers=2)
+        dask.config.set(scheduler="threads", num_workers=args.workers)
     assert "torch" not in sys.modules, "the analysis process must not import torch"
     tree = open_run(args.child, chunks={"step": -1, "layer": args.layer_chunk})
     sig = tree["layers"]["signal"]
@@ -139,7 +140,9 @@ def main():
     ap.add_argument("--layers", type=int, default=256)
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--cap-mib", type=int, default=320)
-    ap.add_argument("--layer-chunk", type=int, default=8)
+    ap.add_argument("--layer-chunk", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="dask threads (each holds one chunk's working memory)")
     ap.add_argument("--scheduler", default=None,
                     help="'local' (a LocalCluster of 2 workers) or a scheduler address")
     ap.add_argument("--keep", default=None, help="build the store here and keep it")
@@ -157,7 +160,7 @@ def main():
               f"disk, written in {time.perf_counter() - t0:.1f} s; memory cap {args.cap_mib} MiB"
               f" ({'store larger than the cap' if mib > args.cap_mib else 'STORE FITS'})")
         cmd = [sys.executable, __file__, "--child", str(path), "--cap-mib", str(args.cap_mib),
-               "--layer-chunk", str(args.layer_chunk)]
+               "--layer-chunk", str(args.layer_chunk), "--workers", str(args.workers)]
         if args.scheduler:
             cmd += ["--scheduler", args.scheduler]
         # one BLAS thread per dask thread; and glibc returns every freed block of 128 KiB or
@@ -185,7 +188,8 @@ def main():
     res = json.loads(stdout.strip().splitlines()[-1])
     points = args.layers * args.steps
     print(f"lazy signal: {res['shape']}, {res['nbytes_mib']:.0f} MiB, dask chunks "
-          f"{res['chunks_mib']:.1f} MiB ({args.layer_chunk} layers x all steps)")
+          f"{res['chunks_mib']:.1f} MiB ({args.layer_chunk} layers x all steps), "
+          f"{args.workers} dask thread(s)")
     for name in ("dfa", "metastability"):
         s = res[f"{name}_s"]
         print(f"{name}: {s:.1f} s, {points / s / 1e6:.2f} M points/s, "

@@ -97,24 +97,26 @@ def child(args) -> None:
     out = {"shape": dict(sig.sizes), "nbytes_mib": sig.nbytes / 2**20,
            "chunks_mib": sig.data.chunksize[0] * sig.data.chunksize[1] * 8 / 2**20}
 
-    t0 = time.perf_counter()
-    exp = dfa(sig).compute()
-    out["dfa_s"] = time.perf_counter() - t0
-    out["peak_after_dfa_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
-    meta = float(metastability(sig).compute())
-    out["metastability_s"] = time.perf_counter() - t0
-    out["metastability"] = meta
-    ev = exp.values
-    out["dfa_white_mean"], out["dfa_walk_mean"] = float(ev[0::2].mean()), float(ev[1::2].mean())
-    # brute-force references on pieces that fit: eager numpy, same functions
-    few = sig.isel(layer=slice(0, 4))
-    ref = dfa(xr.DataArray(few.values, dims=few.dims)).values
-    out["dfa_max_abs_diff_vs_eager"] = float(np.abs(ev[:4] - ref).max())
-    head = sig.isel(step=slice(0, 20_000))
-    lazy_head = float(metastability(head).compute())
-    eager_head = float(metastability(xr.DataArray(head.values, dims=head.dims)))
-    out["metastability_head_abs_diff_vs_eager"] = abs(lazy_head - eager_head)
+    if args.only in (None, "dfa"):
+        t0 = time.perf_counter()
+        exp = dfa(sig).compute()
+        out["dfa_s"] = time.perf_counter() - t0
+        out["peak_after_dfa_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ev = exp.values
+        out["dfa_white_mean"] = float(ev[0::2].mean())
+        out["dfa_walk_mean"] = float(ev[1::2].mean())
+        # brute-force reference on a piece that fits: eager numpy, same function
+        few = sig.isel(layer=slice(0, 4))
+        ref = dfa(xr.DataArray(few.values, dims=few.dims)).values
+        out["dfa_max_abs_diff_vs_eager"] = float(np.abs(ev[:4] - ref).max())
+    if args.only in (None, "metastability"):
+        t0 = time.perf_counter()
+        out["metastability"] = float(metastability(sig).compute())
+        out["metastability_s"] = time.perf_counter() - t0
+        head = sig.isel(step=slice(0, 20_000))
+        lazy_head = float(metastability(head).compute())
+        eager_head = float(metastability(xr.DataArray(head.values, dims=head.dims)))
+        out["metastability_head_abs_diff_vs_eager"] = abs(lazy_head - eager_head)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if client is not None:
         peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -145,6 +147,8 @@ def main():
                     help="dask threads (each holds one chunk's working memory)")
     ap.add_argument("--scheduler", default=None,
                     help="'local' (a LocalCluster of 2 workers) or a scheduler address")
+    ap.add_argument("--only", choices=("dfa", "metastability"), default=None,
+                    help="run one of the two analyses")
     ap.add_argument("--keep", default=None, help="build the store here and keep it")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -161,6 +165,8 @@ def main():
               f" ({'store larger than the cap' if mib > args.cap_mib else 'STORE FITS'})")
         cmd = [sys.executable, __file__, "--child", str(path), "--cap-mib", str(args.cap_mib),
                "--layer-chunk", str(args.layer_chunk), "--workers", str(args.workers)]
+        if args.only:
+            cmd += ["--only", args.only]
         if args.scheduler:
             cmd += ["--scheduler", args.scheduler]
         # one BLAS thread per dask thread; and glibc returns every freed block of 128 KiB or
@@ -191,21 +197,25 @@ def main():
           f"{res['chunks_mib']:.1f} MiB ({args.layer_chunk} layers x all steps), "
           f"{args.workers} dask thread(s)")
     for name in ("dfa", "metastability"):
+        if f"{name}_s" not in res:
+            continue
         s = res[f"{name}_s"]
         print(f"{name}: {s:.1f} s, {points / s / 1e6:.2f} M points/s, "
               f"{res['nbytes_mib'] / s:.0f} MiB/s")
-    print(f"DFA exponent: white layers {res['dfa_white_mean']:.3f} (theory 0.5), random-walk "
-          f"layers {res['dfa_walk_mean']:.3f} (theory 1.5); lazy vs eager on 4 layers: max "
-          f"abs diff {res['dfa_max_abs_diff_vs_eager']:.1e}")
-    print(f"metastability {res['metastability']:.4f}; lazy vs eager on the first 20,000 "
-          f"steps: abs diff {res['metastability_head_abs_diff_vs_eager']:.1e}")
+    if "dfa_s" in res:
+        print(f"DFA exponent: white layers {res['dfa_white_mean']:.3f} (theory 0.5), random-walk "
+              f"layers {res['dfa_walk_mean']:.3f} (theory 1.5); lazy vs eager on 4 layers: "
+              f"max abs diff {res['dfa_max_abs_diff_vs_eager']:.1e}")
+    if "metastability_s" in res:
+        print(f"metastability {res['metastability']:.4f}; lazy vs eager on the first 20,000 "
+              f"steps: abs diff {res['metastability_head_abs_diff_vs_eager']:.1e}")
     peak = res["peak_rss_mib"]
     if "worker_peak_rss_mib" in res:
         print(f"dask.distributed ({res['scheduler']}): worker peak RSS "
               f"{res['worker_peak_rss_mib']} MiB; client process {peak:.0f} MiB")
         peak = max([peak, *res["worker_peak_rss_mib"]])
     print(f"peak RSS of the analysing process: {res['peak_rss_mib']:.0f} MiB (after DFA: "
-          f"{res['peak_after_dfa_mib']:.0f} MiB; watched from "
+          f"{res.get('peak_after_dfa_mib', float('nan')):.0f} MiB; watched from "
           f"outside: {watched:.0f} MiB); cap {args.cap_mib} MiB; store {mib:.0f} MiB")
     print(f"out_of_core_peak_over_cap: {peak / args.cap_mib:.2f}")
     return 0

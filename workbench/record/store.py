@@ -221,8 +221,7 @@ def open_run(run_dir, *, chunks=None) -> xr.DataTree:
                                 f"'workbench train' (holding {RECORD})")
     ctx = _quiet()
     try:
-        tree = xr.open_datatree(str(path), engine="zarr", chunks=chunks,
-                                inline_array=chunks is not None)
+        tree = xr.open_datatree(str(path), engine="zarr", chunks=chunks)
     finally:
         ctx.__exit__(None, None, None)
     n = {EPOCH: int(tree.attrs.get("committed_epochs", 0)),

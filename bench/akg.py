@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _fmnist import noisy_subset, seed_all, test_subset, train_epoch  # noqa: E402,I001
 
 from workbench.models import build_model  # noqa: E402
@@ -31,6 +32,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    _log.start()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     x, y, _, _ = noisy_subset(2000, 0.0, 0)

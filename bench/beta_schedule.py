@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _beta_common import fashion, first_reach, train_run  # noqa: E402
 
 from workbench.probes.attribution import misclassified_attribution, problematic_overlap  # noqa: E402,I001
@@ -66,6 +67,7 @@ def main(argv=None):
     p.add_argument("--figure", default=str(Path(__file__).parent / "figures" /
                                            "beta_schedule_accuracy.png"))
     a = p.parse_args(argv)
+    _log.start()
     torch.set_num_threads(a.threads)
     thresholds = [float(t) for t in a.thresholds.split(",")]
     schedules = SCHEDULES if a.schedules == "all" else \

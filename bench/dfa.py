@@ -26,6 +26,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
@@ -103,6 +104,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
+    _log.start()
     data = make_data()
     x = xr.DataArray(data, dims=("layer", "step"))
     scales = default_scales(data.shape[1])

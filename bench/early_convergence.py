@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 import torch
 
@@ -60,6 +61,7 @@ def main():
     p.add_argument("--frac", type=float, default=0.5)
     p.add_argument("--band", type=float, default=0.01)
     args = p.parse_args()
+    _log.start()
     torch.set_num_threads(1)
     print(f"torch threads: 1; CNN on Fashion-MNIST ({args.train_size} train, "
           f"{args.test_size} test), {args.epochs} epochs, batch {args.batch_size}, "

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _fmnist import accuracy, noisy_subset, predict, seed_all, test_subset, train_epoch  # noqa: E402,I001
 
 from workbench.models import build_model  # noqa: E402
@@ -77,6 +78,7 @@ def main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=8)
     ap.add_argument("--hidden", type=int, default=64)
     args = ap.parse_args(argv)
+    _log.start()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     x_test, y_test = test_subset(args.test_size)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 
 from workbench.diagnostics import auc, dfa, integration
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("--train-size", type=int, default=5000)
     ap.add_argument("--noise", type=float, default=0.4)
     args = ap.parse_args()
+    _log.start()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):

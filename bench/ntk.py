@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from workbench.models import build_model, count_parameters  # noqa: E402
 from workbench.probes._functional import eval_mode, split_state  # noqa: E402
 from workbench.probes.ntk import _jacobian, empirical_ntk  # noqa: E402
@@ -83,6 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=64)
     args = ap.parse_args(argv)
+    _log.start()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build_model("cnn")

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _fmnist import noisy_subset, predict, seed_all, train_epoch  # noqa: E402,I001
 
 from workbench.diagnostics.auc import auc  # noqa: E402
@@ -40,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    _log.start()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     x, y_noisy, y_clean, flipped = noisy_subset(args.train_size, args.noise, args.seed)

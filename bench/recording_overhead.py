@@ -1,13 +1,24 @@
-"""Recording overhead: plain against recorded training of the default CNN, interleaved.
+"""Recording overhead: plain against recorded training of the default CNN, fair protocol.
 
-Each round trains one epoch without recording and one epoch with the Recorder (per-step
-statistics of every layer group, the probe-batch signal every 8 steps, and the epoch end:
-probe-set logits, a checkpoint and the zarr commit), alternating, on identical batches, from
-identical weights. Both epochs end with the same test-set evaluation. The ratio of the median
-epoch times is the overhead; interleaving keeps machine noise out of the ratio.
+Each round trains one plain epoch and one recorded epoch from the same weights on the same
+batches (the training loop of ``workbench train``: lr and momentum schedules set at every
+step), and both end with the same test-set evaluation. The recorded epoch records exactly
+what ``workbench train`` records by default, built from ``TrainConfig()``'s defaults the way
+``train()`` builds it: every layer group's statistics at every step, the probe-batch signal
+(``signal_batch`` images every ``signal_every`` steps), and at the epoch end the probe-set
+logits, the epoch-end probes of ``train()`` (per-group curvature when ``curvature_iters`` > 0
+and the installed ``train()`` still records it), a checkpoint (model, optimizer, RNG) and the
+zarr commit.
 
-Usage: python bench/recording_overhead.py [--rounds 3] [--train-size 60000] [--model cnn]
-       [--device auto] [--batch-size 128]
+Fair protocol: the order alternates inside the rounds (plain then recorded, then recorded
+then plain, ...), the first round is a warm-up and is discarded, and the headline is the
+median of the per-round ratios recorded / plain, printed with their spread (min-max).
+``--no-epoch-probes`` leaves out the epoch-end probes (what ``train()`` records once the
+curvature moved to an after-the-fact analysis).
+
+Usage: python bench/recording_overhead.py [--rounds 5] [--train-size 60000] [--test-size N]
+       [--model cnn]
+       [--device auto] [--batch-size 128] [--threads 2] [--no-epoch-probes]
 Last line: ``recording_overhead_ratio: X`` (goal <= 1.10 on CPU; ResNet-18 at batch 256 on a
 GPU <= 1.05).
 """
@@ -20,12 +31,17 @@ import statistics
 import tempfile
 import time
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import torch
 import torch.nn.functional as F
 
+import workbench.train as wtrain
+from workbench.config import TrainConfig
 from workbench.data import load_dataset, probe_indices, train_subset
-from workbench.models import build_model
+from workbench.models import model_for
+from workbench.optim import build_optimizer, make_lr_schedule, make_momentum, set_hyperparameters
 from workbench.record import Probe, Recorder, RunStore, every
+from workbench.record.hooks import mean_std
 from workbench.train import evaluate, resolve_device
 
 
@@ -34,70 +50,193 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def one_epoch(model, opt, x, y, batch, device, recorder=None, test=None, step0=0):
+class Side:
+    """One side of a round: a fresh copy of the weights, optimizer and schedules."""
+
+    def __init__(self, base, cfg, steps_per_epoch):
+        self.model = copy.deepcopy(base)
+        total = steps_per_epoch * cfg.epochs
+        self.lr_fn = make_lr_schedule(cfg.lr_schedule, cfg.lr, total)
+        self.mom_fn = make_momentum(cfg.momentum, self.lr_fn, total)
+        self.opt = build_optimizer(cfg.optimizer, self.model.parameters(), lr=cfg.lr,
+                                   momentum=self.mom_fn, weight_decay=cfg.weight_decay)
+
+
+def one_epoch(side, cfg, x, y, test, device, recorder=None):
+    """The loop of ``train()`` for one epoch; returns its wall time (s)."""
+    model, opt, lr_fn, mom_fn = side.model, side.opt, side.lr_fn, side.mom_fn
     sync(device)
     t0 = time.perf_counter()
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0)).to(device)
-    step = step0
-    for i in range(0, len(y), batch):
-        idx = order[i:i + batch]
+    loss_sum = torch.zeros((), device=device)
+    for step, i in enumerate(range(0, len(y), cfg.batch_size)):
+        idx = order[i:i + cfg.batch_size]
+        lr, mu = lr_fn(step), mom_fn(step)
+        set_hyperparameters(opt, lr, mu)
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss = F.cross_entropy(model(x[idx]).float(), y[idx])
         loss.backward()
         opt.step()
         if recorder is not None:
-            recorder.step(step, loss=loss, lr=0.05, momentum=0.9, batch_size=len(idx))
-        step += 1
+            recorder.step(step, loss=loss, lr=lr, momentum=mu, batch_size=len(idx),
+                          clipped=bool(mom_fn.clipped(step)))
+        loss_sum += loss.detach() * len(idx)
     test_loss, test_acc = evaluate(model, *test)
+    metrics = {"train_loss": loss_sum.item() / len(y), "test_loss": test_loss,
+               "test_acc": test_acc}
     if recorder is not None:
-        recorder.end_epoch(step0 // 10**6, metrics={"test_loss": test_loss, "test_acc": test_acc},
-                           checkpoint={"model": model.state_dict()})
+        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 0,
+                "step": step + 1, "config": cfg.to_json(), "rng": torch.get_rng_state()}
+        recorder.end_epoch(0, metrics=metrics, checkpoint=ckpt, attrs={"config": cfg.to_json()})
     sync(device)
     return time.perf_counter() - t0
 
 
+def profile(cfg, x, y, probe, base, device, steps_per_epoch):
+    """Where the time goes: CPU time (process_time, median of 30) of each recorder piece."""
+    def med(f, n=30):
+        f()
+        ts = []
+        for _ in range(n):
+            t0 = time.process_time()
+            f()
+            ts.append(time.process_time() - t0)
+        return 1e3 * sorted(ts)[n // 2]
+
+    side = Side(base, cfg, steps_per_epoch)
+    model, opt = side.model, side.opt
+    xb, yb = x[:cfg.batch_size], y[:cfg.batch_size]
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+
+    t_step = med(train_step)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = RunStore(f"{tmp}/p")
+        store.create({"config": cfg.to_json()})
+        with Recorder(model, store=store, signal_batch=probe.x[:cfg.signal_batch],
+                      probe=probe, steps_per_epoch=steps_per_epoch) as rec:
+            outs = []
+            handles = [m.register_forward_hook(lambda m, i, o: outs.append(o.detach()))
+                       for m in rec.modules.values()]
+            with torch.no_grad():
+                model(xb)
+            for h in handles:
+                h.remove()
+            t_act = med(lambda: [mean_std(o) for o in outs])  # what the hooks add per step
+            t_layer = med(rec._layer_stats)
+            t_sig = med(rec._signal)
+            for s in range(steps_per_epoch):
+                rec.step(s, loss=torch.tensor(1.0), lr=0.1, batch_size=cfg.batch_size)
+            rec.epoch_datasets(0, {"m": 1.0})  # first call pays one-off imports
+            for s in range(steps_per_epoch):
+                rec.step(s, loss=torch.tensor(1.0), lr=0.1, batch_size=cfg.batch_size)
+            t0 = time.process_time()
+            groups = rec.epoch_datasets(1, {"m": 1.0})
+            t1 = time.process_time()
+            store.save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict()},
+                                  1)
+            t2 = time.process_time()
+            store.commit_epoch(groups, epoch=1)
+            t3 = time.process_time()
+    print(f"CPU ms (median of 30, torch threads {torch.get_num_threads()}): training step "
+          f"{t_step:.2f}; per step: layer statistics {t_layer:.3f}, activation mean/std in "
+          f"the hooks {t_act:.3f} (all groups' outputs on the batch); probe-batch signal "
+          f"{t_sig:.2f} every {cfg.signal_every} steps = {t_sig / cfg.signal_every:.2f} per step")
+    print(f"CPU ms per epoch end: epoch datasets incl. {len(probe.targets)} probe logits "
+          f"{1e3 * (t1 - t0):.0f}, checkpoint {1e3 * (t2 - t1):.0f}, zarr commit "
+          f"{1e3 * (t3 - t2):.0f}; an epoch of {steps_per_epoch} steps is about "
+          f"{t_step * steps_per_epoch:.0f}")
+    per_step = t_layer + t_act + t_sig / cfg.signal_every
+    end = 1e3 * (t3 - t0)
+    print(f"recorder share: per step {per_step / t_step:.3f}, epoch end "
+          f"{end / (t_step * steps_per_epoch):.3f} of the plain epoch's training steps")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5, help="measured rounds (plus 1 warm-up)")
     ap.add_argument("--train-size", type=int, default=60000)
+    ap.add_argument("--test-size", type=int, default=None,
+                    help="test images evaluated at each epoch end (default: all 10,000, as "
+                         "train() does); with a smaller --train-size, shrink it in proportion "
+                         "so that evaluation does not dilute the ratio")
     ap.add_argument("--model", default="cnn")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--profile", action="store_true",
+                    help="print the CPU time of each recorder piece instead of timing rounds")
+    ap.add_argument("--no-epoch-probes", action="store_true",
+                    help="leave out train()'s epoch-end probes (curvature)")
     args = ap.parse_args()
+    _log.start()
+    torch.set_num_threads(args.threads)
+    data = "fashion-mnist" if args.model != "resnet18" else "cifar10"
+    cfg = TrainConfig(model=args.model, data=data, batch_size=args.batch_size,
+                      train_size=args.train_size, epochs=1, device=args.device)
     device = resolve_device(args.device)
-    train = train_subset(load_dataset("fashion-mnist", train=True), args.train_size)
-    test = load_dataset("fashion-mnist", train=False)
-    pidx = probe_indices(test.targets.numpy(), size=512)
+    train = train_subset(load_dataset(cfg.data, train=True), args.train_size, seed=cfg.seed)
+    test = train_subset(load_dataset(cfg.data, train=False), args.test_size, seed=cfg.seed)
+    pidx = probe_indices(test.targets.numpy(), size=cfg.probe_size, seed=cfg.seed)
     probe = Probe(test.images[pidx], test.targets[pidx], test.indices[pidx], test.classes)
     x, y = train.images.to(device), train.targets.to(device)
-    torch.manual_seed(0)
-    base = build_model(args.model, in_channels=1).to(device)
-    plain_t, rec_t = [], []
+    steps_per_epoch = -(-len(y) // cfg.batch_size)
+    torch.manual_seed(cfg.seed)
+    base = model_for(cfg).to(device)
+    if args.profile:
+        return profile(cfg, x, y, probe, base, device, steps_per_epoch)
+    curv = getattr(wtrain, "_curvature_and_damping", None)
+    use_probes = (not args.no_epoch_probes and curv is not None
+                  and getattr(cfg, "curvature_iters", 0) > 0)
+    print(f"recorded as train() does by default: record_every {cfg.record_every}, signal of "
+          f"{cfg.signal_batch} probe images every {cfg.signal_every} steps, {cfg.probe_size} "
+          f"probe logits, feature layers {cfg.feature_layers or 'none'}, epoch-end curvature "
+          f"{'ON (' + str(cfg.curvature_iters) + ' iterations)' if use_probes else 'off'}, "
+          f"checkpoint and zarr commit")
+    ratios, plain_t, rec_t = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            # plain
-            model = copy.deepcopy(base)
-            opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-            plain_t.append(one_epoch(model, opt, x, y, args.batch_size, device,
-                                     test=(test.images, test.targets)))
-            # recorded
-            model = copy.deepcopy(base)
-            opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-            store = RunStore(f"{tmp}/run{r}")
-            store.create({"config": "{}"})
-            with Recorder(model, store=store, probe=probe, signal_schedule=every(8),
-                          steps_per_epoch=len(y) // args.batch_size + 1) as rec:
-                rec_t.append(one_epoch(model, opt, x, y, args.batch_size, device, recorder=rec,
-                                       test=(test.images, test.targets)))
-            print(f"round {r}: plain {plain_t[-1]:.2f}s  recorded {rec_t[-1]:.2f}s  "
-                  f"ratio {rec_t[-1] / plain_t[-1]:.3f}", flush=True)
-    ratio = statistics.median(rec_t) / statistics.median(plain_t)
-    print(f"model {args.model}, device {device}, batch {args.batch_size}, "
-          f"{len(y)} samples/epoch, {args.rounds} rounds, torch threads "
-          f"{torch.get_num_threads()}")
+        for r in range(args.rounds + 1):
+            times = {}
+            for kind in (("plain", "recorded") if r % 2 == 0 else ("recorded", "plain")):
+                side = Side(base, cfg, steps_per_epoch)
+                if kind == "plain":
+                    times[kind] = one_epoch(side, cfg, x, y, (test.images, test.targets),
+                                            device)
+                    continue
+                store = RunStore(f"{tmp}/run{r}")
+                store.create({"config": cfg.to_json()})
+                probes = [curv(cfg, train, side.lr_fn, side.mom_fn, lambda: steps_per_epoch)] \
+                    if use_probes else []
+                with Recorder(side.model, store=store, schedule=every(cfg.record_every),
+                              signal_schedule=every(cfg.signal_every),
+                              signal_batch=probe.x[:cfg.signal_batch], probe=probe,
+                              feature_layers=cfg.feature_layers,
+                              steps_per_epoch=steps_per_epoch,
+                              memory_budget=int(cfg.memory_budget_mb * 2**20),
+                              epoch_probes=probes) as rec:
+                    times[kind] = one_epoch(side, cfg, x, y, (test.images, test.targets),
+                                            device, recorder=rec)
+            ratio = times["recorded"] / times["plain"]
+            tag = "warm-up, discarded" if r == 0 else "measured"
+            print(f"round {r} ({'plain first' if r % 2 == 0 else 'recorded first'}; {tag}): "
+                  f"plain {times['plain']:.2f}s  recorded {times['recorded']:.2f}s  "
+                  f"ratio {ratio:.3f}", flush=True)
+            if r > 0:
+                ratios.append(ratio)
+                plain_t.append(times["plain"])
+                rec_t.append(times["recorded"])
+    print(f"model {args.model}, device {device}, batch {cfg.batch_size}, {len(y)} samples/epoch, "
+          f"{len(test.targets)} test images evaluated per epoch, "
+          f"{args.rounds} measured rounds + 1 warm-up, torch threads {torch.get_num_threads()}")
     print(f"median epoch: plain {statistics.median(plain_t):.2f}s, recorded "
-          f"{statistics.median(rec_t):.2f}s")
-    print(f"recording_overhead_ratio: {ratio:.3f}")
+          f"{statistics.median(rec_t):.2f}s (ratio of medians "
+          f"{statistics.median(rec_t) / statistics.median(plain_t):.3f})")
+    print(f"per-round ratios: {', '.join(f'{q:.3f}' for q in ratios)}; median "
+          f"{statistics.median(ratios):.3f}, spread {min(ratios):.3f}-{max(ratios):.3f}")
+    print(f"recording_overhead_ratio: {statistics.median(ratios):.3f}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 import torch
 import xarray as xr
@@ -66,6 +67,7 @@ def main():
                    help="start the load curve at the raw pixels instead of layer 1")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
+    _log.start()
     torch.set_num_threads(1)
     test_images = load_dataset("fashion-mnist", train=False).images.numpy()
     print(f"torch threads: 1; MLP depth {DEPTH} width {args.width}, Fashion-MNIST "

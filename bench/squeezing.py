@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _fmnist import (  # noqa: E402,I001
     accuracy, noisy_subset, predict, seed_all, test_subset, train_epoch)
 
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    _log.start()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     x, y, _, _ = noisy_subset(args.train_size, 0.0, 0)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _beta_common import fashion, train_run  # noqa: E402
 
 from workbench.data import load_dataset  # noqa: E402,I001
@@ -47,6 +48,7 @@ def main(argv=None):
     p.add_argument("--groups", default="auto",
                    help="'auto' (the parameter-free rule) or fixed groups, e.g. conv1,conv2,fc2")
     a = p.parse_args(argv)
+    _log.start()
     torch.set_num_threads(a.threads)
     print(f"# CNN, Fashion-MNIST train subset {a.train_size}, full 10k test set; full training "
           f"{a.steps} steps of batch {a.batch_size}; fix {a.fix_steps} steps, lr {a.fix_lr}; "

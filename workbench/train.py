@@ -8,8 +8,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
 import platform
 import shutil
 import time
@@ -30,6 +32,7 @@ from .optim import (
     make_momentum,
     set_hyperparameters,
 )
+from .record import distributed as ddp_
 from .record.lock import LOCK, RunLock
 from .record.recorder import Probe, Recorder
 from .record.schedules import every
@@ -186,10 +189,12 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
     """
     out = Path(out)
     store = RunStore(out)
-    _check_out(out, store, cfg, resume, overwrite)
+    ddp = _DDP(cfg)  # under torchrun: this process's rank; rank 0 writes the run
+    if ddp.writer:
+        _check_out(out, store, cfg, resume, overwrite)
     if resume:
         cfg = _resumed_config(store, cfg, allow_changes)
-    device = resolve_device(cfg.device)
+    device = ddp.device
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
 
@@ -204,6 +209,7 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                   test_ds.indices[probe_pos], test_ds.classes)
 
     model = model_for(cfg).to(device)
+    net = _ddp_wrap(model, device) if ddp.distributed else model
     steps_per_epoch = -(-len(train_ds) // cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     lr_fn = make_lr_schedule(cfg.lr_schedule, cfg.lr, total)
@@ -225,30 +231,38 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                         memory_budget=int(cfg.memory_budget_mb * 2**20),
                         epoch_probes=probes)
     # everything is checked: from here on, files are created, deleted and written
-    with RunLock(out, "train"):
-        if overwrite:
-            _clear(out)
-        start_epoch, start_step, state = _resume_state(store) if resume else (0, 0, None)
+    if ddp.distributed and not ddp.writer:
+        torch.distributed.barrier()  # rank 0 prepares (locks, creates, trims) the run first
+    with RunLock(out, "train") if ddp.writer else contextlib.nullcontext():
+        if ddp.writer:
+            if overwrite:
+                _clear(out)
+            start_epoch, start_step, state = _resume_state(store) if resume else (0, 0, None)
+            if state is None and not store.exists():
+                flipped = []
+                if train_ds.clean_targets is not None:
+                    noisy = (train_ds.targets != train_ds.clean_targets).numpy()
+                    flipped = train_ds.indices[noisy]
+                store.create({
+                    "config": cfg.to_json(), "workbench_version": __version__,
+                    "torch_version": torch.__version__,
+                    "python_version": platform.python_version(),
+                    "device": str(device), "steps_per_epoch": steps_per_epoch,
+                    "train_indices": json.dumps(train_ds.indices.tolist()),
+                    "flipped_train_indices": json.dumps(np.asarray(flipped).tolist()),
+                    "classes": json.dumps(list(train_ds.classes)),
+                })
+            if ddp.distributed:
+                torch.distributed.barrier()  # the run is ready: the other ranks go on
+        else:
+            start_epoch, start_step, state = _committed_state(store) if resume else \
+                (0, 0, None)
         if state is not None:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
-        elif not store.exists():
-            flipped = []
-            if train_ds.clean_targets is not None:
-                noisy = (train_ds.targets != train_ds.clean_targets).numpy()
-                flipped = train_ds.indices[noisy]
-            store.create({
-                "config": cfg.to_json(), "workbench_version": __version__,
-                "torch_version": torch.__version__,
-                "python_version": platform.python_version(),
-                "device": str(device), "steps_per_epoch": steps_per_epoch,
-                "train_indices": json.dumps(train_ds.indices.tolist()),
-                "flipped_train_indices": json.dumps(np.asarray(flipped).tolist()),
-                "classes": json.dumps(list(train_ds.classes)),
-            })
-        step = start_step
         x_all, y_all = train_ds.images.to(device), train_ds.targets.to(device)
+        step = start_step
         model.train()
         with recorder:
             for epoch in range(start_epoch, cfg.epochs):
@@ -258,24 +272,29 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                 loss_sum = torch.zeros((), device=device)
                 correct = torch.zeros((), device=device, dtype=torch.long)
                 bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                           disable=not progress, leave=False)
+                           disable=not progress or not ddp.writer, leave=False)
                 for i in bar:
                     idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                    global_n = len(idx)
+                    if ddp.distributed:  # this rank's share of the global batch
+                        idx = idx.tensor_split(ddp.size)[ddp.rank]
                     xb, yb = x_all[idx], y_all[idx]
                     lr = lr_fn(step)
                     mu = mom_fn(step) if mom_fn is not None else float("nan")
                     set_hyperparameters(opt, lr, mu if mom_fn is not None else None)
                     opt.zero_grad(set_to_none=True)
                     with torch.autocast(device.type, enabled=use_amp):
-                        logits = model(xb)
+                        logits = net(xb)
                         loss = F.cross_entropy(logits.float(), yb)
+                    # DDP averages gradients over ranks: weigh each rank's mean by its share
+                    grad_loss = loss * (len(yb) * ddp.size / global_n) if ddp.distributed else loss
                     if scaler is not None:
-                        scaler.scale(loss).backward()
+                        scaler.scale(grad_loss).backward()
                         scaler.unscale_(opt)
                         scaler.step(opt)
                         scaler.update()
                     else:
-                        loss.backward()
+                        grad_loss.backward()
                         opt.step()
                     recorder.step(step, loss=loss, lr=lr, momentum=mu, batch_size=len(yb),
                                   epoch=epoch,
@@ -286,23 +305,64 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                     if progress and i % 20 == 0:
                         bar.set_postfix(loss=f"{loss.item():.3f}")
                 bar.close()
-                test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets)
+                if ddp.distributed:
+                    torch.distributed.all_reduce(loss_sum)
+                    torch.distributed.all_reduce(correct)
+                test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets) \
+                    if ddp.writer else (float("nan"), float("nan"))
                 metrics = {"train_loss": loss_sum.item() / len(train_ds),
                            "train_acc": correct.item() / len(train_ds),
                            "test_loss": test_loss, "test_acc": test_acc,
                            "wall_time": time.perf_counter() - t0, "lr": lr_fn(step - 1),
-                           "momentum": (mom_fn(step - 1) if mom_fn is not None
-                                        else float("nan"))}
+                           "momentum": mom_fn(step - 1) if mom_fn is not None else float("nan")}
                 ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(),
                         "epoch": epoch, "step": step, "config": cfg.to_json(),
                         "rng": torch.get_rng_state()}
                 recorder.end_epoch(epoch, metrics=metrics, checkpoint=ckpt,
                                    attrs={"config": cfg.to_json()})
-                if progress:
+                if progress and ddp.writer:
                     tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
                                f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
                                f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
+    if ddp.owns_group:
+        torch.distributed.destroy_process_group()
     return out
+
+
+class _DDP:
+    """This process's place in a DDP run: rank, size, device, and whether train() started
+    the process group (then it also ends it)."""
+
+    def __init__(self, cfg: TrainConfig):
+        device = resolve_device(cfg.device)
+        if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        self.owns_group = ddp_.init_from_env(device)
+        self.rank, self.size = ddp_.world()
+        self.distributed, self.writer = self.size > 1, self.rank == 0
+        self.device = device
+
+
+def _ddp_wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """DistributedDataParallel around ``model`` (SyncBatchNorm on CUDA)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[device.index])
+    return DistributedDataParallel(model)
+
+
+def _committed_state(store: RunStore) -> tuple[int, int, dict | None]:
+    """What a non-writing rank resumes from: the last committed checkpoint (rank 0 has
+    checked and trimmed the run already)."""
+    committed = int(store.attrs().get("committed_epochs", 0))
+    if committed == 0:
+        return 0, 0, None
+    state = load_state(store.checkpoint_path(committed - 1))
+    return committed, int(state["step"]), state
 
 
 def _curvature_and_damping(cfg: TrainConfig, train_ds, lr_fn, mom_fn, current_step):

@@ -129,3 +129,14 @@ def test_nan_loss_names_step_and_layer_and_keeps_committed_epochs(tmp_path):
 def test_unknown_layer_lists_groups(tmp_path):
     with pytest.raises(ValueError, match="groups are: a, b"):
         Recorder(Tiny(), store=RunStore(tmp_path), layers=["c"])
+
+
+def test_activation_std_is_accurate_on_a_large_batch():
+    """float32 statistics of 400k activations agree with float64 numpy to 1e-6."""
+    from workbench.record.hooks import mean_std
+
+    x = torch.relu(torch.randn(128, 16, 14, 14, generator=torch.Generator().manual_seed(0)))
+    ref = x.double().numpy()
+    mean, std = mean_std(x).tolist()
+    np.testing.assert_allclose(mean, ref.mean(), rtol=1e-6)
+    np.testing.assert_allclose(std, ref.std(ddof=1), rtol=1e-6)

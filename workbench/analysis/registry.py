@@ -78,7 +78,8 @@ def _storable(ds: xr.Dataset, name: str, epoch: int) -> xr.Dataset:
     return ds.expand_dims({EPOCH: [int(epoch)]})
 
 
-def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, object]:
+def analyze(run, *, only=None, epochs=None, progress: bool = True,
+            client=None) -> dict[str, object]:
     """Compute every (or each ``only``) analysis for each checkpointed epoch not done yet.
 
     Each analysed epoch is appended to ``/analysis/<name>`` and committed before the next
@@ -96,6 +97,10 @@ def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, 
         Restrict to these epochs (default: every committed, checkpointed epoch).
     progress : bool
         Show a tqdm progress bar per analysis.
+    client : dask.distributed.Client or str, optional
+        Compute on this dask cluster (a Client, or a scheduler address such as
+        ``"tcp://host:8786"``) instead of local threads. The run's record is opened lazily, so
+        an analysis of a record larger than memory streams through the cluster.
 
     Returns
     -------
@@ -107,7 +112,28 @@ def analyze(run, *, only=None, epochs=None, progress: bool = True) -> dict[str, 
     from . import load_all
 
     load_all()
-    run = run if isinstance(run, Run) else Run(run)
+    with _scheduler(client):
+        return _analyze_locked(run if isinstance(run, Run) else Run(run), only, epochs,
+                               progress)
+
+
+def _scheduler(client):
+    """Context in which dask computes on ``client`` (a Client or an address), or as before."""
+    import contextlib
+
+    if client is None:
+        return contextlib.nullcontext()
+    import dask
+
+    if isinstance(client, str):
+        from dask.distributed import Client
+
+        client = Client(client)
+    return dask.config.set(scheduler=client)
+
+
+def _analyze_locked(run, only, epochs, progress) -> dict[str, object]:
+    """Resolve the names and epochs, then analyse holding the run's lock."""
     if isinstance(only, str):
         only = [n.strip() for n in only.split(",") if n.strip()]
     names = list(ANALYSES) if not only else [choice(n, tuple(ANALYSES), "analysis")

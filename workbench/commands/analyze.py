@@ -15,7 +15,7 @@ def run(args) -> int:
     if not args.run:
         raise ValueError("analyze needs a run directory (or --list)")
     r = Run(args.run)
-    result = analyze(r, only=args.only)
+    result = analyze(r, only=args.only, client=args.scheduler)
     for name, added in result.items():
         if isinstance(added, str):
             print(f"{name:<12} skipped: {added}")
@@ -36,4 +36,7 @@ def register(sub) -> None:
     p.add_argument("run", nargs="?", help="run directory (holding record.zarr)")
     p.add_argument("--only", default=None, help="comma-separated analysis names")
     p.add_argument("--list", action="store_true", help="list the analyses and exit")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="compute on this dask.distributed scheduler (e.g. tcp://host:8786) "
+                        "instead of local threads")
     p.set_defaults(func=run)

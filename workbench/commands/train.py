@@ -106,11 +106,14 @@ def config_from_args(args):
 
 
 def run(args) -> int:
+    import os
+
     from ..train import train
 
     out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite,
                 allow_changes=args.allow_change)
-    print(f"recorded run in {out} (open it with workbench.record.open_run('{out}'))")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        print(f"recorded run in {out} (open it with workbench.record.open_run('{out}'))")
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def auc(score, is_positive) -> float:
@@ -47,6 +46,8 @@ def auc(score, is_positive) -> float:
     if n_pos == 0 or n_neg == 0:
         raise ValueError(f"auc() needs at least one positive and one negative; got "
                          f"{n_pos} positive and {n_neg} negative")
+    from scipy.stats import rankdata
+
     ranks = rankdata(s)
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

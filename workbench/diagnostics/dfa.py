@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy import stats
 
 from ..dims import SCALE, STEP, require
 
@@ -228,8 +227,8 @@ def _fluctuation(x: np.ndarray, scales: np.ndarray, order: int) -> np.ndarray:
     return _fluctuation_projection(x, scales, order)
 
 
-def _exponent(fluct: np.ndarray, scales: np.ndarray, ci: float):
-    """Least-squares slope of log F vs log n, and its t-interval; vectorised."""
+def _exponent(fluct: np.ndarray, scales: np.ndarray, ci: float | None):
+    """Least-squares slope of log F vs log n, and its t-interval (unless ``ci`` is None)."""
     lx = np.log(scales)
     lxc = lx - lx.mean()
     sxx = np.sum(lxc**2)
@@ -237,6 +236,10 @@ def _exponent(fluct: np.ndarray, scales: np.ndarray, ci: float):
         ly = np.log(fluct)
     lyc = ly - ly.mean(axis=-1, keepdims=True)
     slope = lyc @ lxc / sxx
+    if ci is None:
+        return slope, None, None
+    from scipy import stats  # only here: keeps a lazy analysis's memory low
+
     resid = lyc - slope[..., None] * lxc
     dof = len(scales) - 2
     if dof > 0:
@@ -254,7 +257,7 @@ def _dfa_all(x, scales, order, ci):
 
 
 def _dfa_slope(x, scales, order):
-    return _exponent(_fluctuation(x, scales, order), scales, 0.95)[0]
+    return _exponent(_fluctuation(x, scales, order), scales, None)[0]
 
 
 def dfa(x: xr.DataArray, *, dim: str = STEP, scales=None, order: int = 1,

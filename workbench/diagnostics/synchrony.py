@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dask
 import numpy as np
 import xarray as xr
-from scipy import signal
 
 from ..dims import LAYER, STEP, choice, require, require_finite
 
@@ -13,15 +13,41 @@ __all__ = ["phases", "kuramoto_order", "synchrony", "metastability", "order_para
 _DETRENDS = ("linear", "constant", "none")
 
 
+def _detrend(x: np.ndarray, kind: str) -> np.ndarray:
+    """``scipy.signal.detrend(x, type=kind)`` along the last axis, in numpy."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    if kind == "linear":
+        t = np.arange(x.shape[-1]) - (x.shape[-1] - 1) / 2
+        x = x - (x @ t / (t @ t))[..., None] * t
+    return x
+
+
+def _analytic(x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.hilbert(x)`` along the last axis: FFT, keep positive frequencies x2."""
+    n = x.shape[-1]
+    h = np.zeros(n)
+    h[0] = 1
+    if n % 2 == 0:
+        h[n // 2] = 1
+        h[1:n // 2] = 2
+    else:
+        h[1:(n + 1) // 2] = 2
+    return np.fft.ifft(np.fft.fft(x, axis=-1) * h, axis=-1)
+
+
 def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
+    # numpy for detrend and Hilbert: scipy.signal costs 65 MiB of memory on import, which
+    # matters for an analysis that must fit under a memory cap; only the band-pass needs it
     x = np.asarray(x, dtype=np.float64)
     require_finite(x, caller, dim=dim)
     if detrend != "none":
-        x = signal.detrend(x, axis=-1, type=detrend)
+        x = _detrend(x, detrend)
     if band is not None:
+        from scipy import signal
+
         sos = signal.butter(order, band, btype="bandpass", fs=1.0, output="sos")
         x = signal.sosfiltfilt(sos, x, axis=-1)
-    return np.angle(signal.hilbert(x, axis=-1))
+    return np.angle(_analytic(x))
 
 
 def phases(x: xr.DataArray, *, dim: str = STEP, detrend: str = "linear", band=None,
@@ -55,7 +81,7 @@ def phases(x: xr.DataArray, *, dim: str = STEP, detrend: str = "linear", band=No
     -----
     :math:`\\varphi(t) = \\arg\\,(\\tilde x(t) + i\\,\\mathcal H[\\tilde x](t))` with
     :math:`\\tilde x` the detrended (optionally band-passed) series and :math:`\\mathcal H` the
-    Hilbert transform (``scipy.signal.hilbert``, FFT based). The first and last few points are
+    Hilbert transform (FFT based, as ``scipy.signal.hilbert``). The first and last few points are
     affected by edge effects. NaN in a series makes its phases NaN.
 
     Examples
@@ -111,7 +137,14 @@ def kuramoto_order(phases: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     ('step',)
     """
     require(phases, "kuramoto_order", [dim], min_size={dim: 2}, name="phases")
-    r = abs(np.exp(1j * phases).mean(dim))
+    z = np.exp(1j * phases)
+    if dask.is_dask_collection(z.data):
+        # combine the chunks' partial sums pairwise as they come: with the default (16 at a
+        # time) a large lazy input keeps many (step,)-long partial sums in memory at once
+        with dask.config.set({"split_every": 2}):
+            r = abs(z.mean(dim))
+    else:
+        r = abs(z.mean(dim))
     return r.rename("R").assign_attrs(long_name="Kuramoto order parameter R", units="1")
 
 

@@ -23,6 +23,7 @@ class ActivationTap:
         self.mode: str | None = None
         self.feature_layers = set(feature_layers)
         self.stats: dict[str, torch.Tensor] = {}
+        self.count: dict[str, int] = {}  # elements behind each ``stats`` entry
         self.signal: dict[str, torch.Tensor] = {}
         self.features: dict[str, list[torch.Tensor]] = {}
 
@@ -34,6 +35,7 @@ class ActivationTap:
             if self.mode == "train":
                 if module.training and torch.is_grad_enabled():
                     self.stats[name] = mean_std(out)
+                    self.count[name] = out.numel()
             elif self.mode == "signal":
                 self.signal[name] = out.float().mean()
             elif self.mode == "features" and name in self.feature_layers:
@@ -45,13 +47,16 @@ class ActivationTap:
 def mean_std(x: torch.Tensor) -> torch.Tensor:
     """[mean, std] of all elements (std with n - 1), two-pass on the tensor's device.
 
-    Two passes (the mean, then the norm of the centred values) are stable and, on CPU, about
-    8x faster than ``torch.std_mean``.
+    Two passes (the mean, then the sum of squares of the centred values) are stable and, on
+    CPU, several times faster than ``torch.std_mean``. The sum of squares is a plain
+    ``sum()`` (pairwise, relative error about 1e-7 on 400k float32 values), not
+    ``linalg.vector_norm``, whose float32 accumulation was off by 1e-4 at that size.
     """
     x = x.float()
     mean = x.mean()
+    d = x - mean
     n = max(x.numel() - 1, 1)
-    return torch.stack([mean, torch.linalg.vector_norm(x - mean) / n ** 0.5])
+    return torch.stack([mean, ((d * d).sum() / n).sqrt()])
 
 
 @contextmanager

@@ -7,6 +7,12 @@ group's output on the training batch, and ``signal``, the mean output on a fixed
 taken every k steps (NaN at other steps). Per epoch: metrics, probe-set logits, optional
 probe-set features, a checkpoint, and the epoch is committed to the store.
 
+Under ``DistributedDataParallel`` (a ``torch.distributed`` process group is initialised) the
+record is that of the global batch: gradient statistics are taken from the all-reduced
+gradient, the loss, batch size and activation mean/std are pooled over the ranks, and rank 0
+alone writes (see :mod:`workbench.record.distributed`). ``per_rank=True`` also keeps each
+rank's loss, batch size and activation statistics in ``/ranks`` (step, rank, layer).
+
 Examples
 --------
 >>> with Recorder(model, store=RunStore("runs/x"), probe=probe) as rec:   # doctest: +SKIP
@@ -28,6 +34,7 @@ import xarray as xr
 
 from ..dims import EPOCH, LABEL, LAYER, SAMPLE, STEP, UNIT
 from ..models import group_parameters, layer_groups
+from .distributed import combine_moments, gather, world
 from .hooks import ActivationTap, capture
 from .schedules import every
 from .store import RunStore
@@ -89,13 +96,20 @@ class Recorder:
         Bytes the recorder may hold between two commits (default 2 GiB).
     epoch_probes : sequence of callables ``(model, epoch) -> xr.Dataset`` (dims include
         ``layer``), appended to ``/epochs_layers`` at each epoch end.
+    per_rank : bool
+        Under DDP, also record each rank's loss, batch size and activation mean/std
+        (``/ranks``; default False). Gradients are the all-reduced ones on every rank, so
+        there is no per-rank gradient statistic.
     """
 
     def __init__(self, model: torch.nn.Module, *, store: RunStore, layers=None,
                  schedule=None, signal_schedule=None, signal_batch=None,
                  probe: Probe | None = None, feature_layers=(), steps_per_epoch: int = 0,
-                 memory_budget: int = 2 << 30, epoch_probes=()):
+                 memory_budget: int = 2 << 30, epoch_probes=(), per_rank: bool = False):
+        model = getattr(model, "module", model)  # DistributedDataParallel wraps the model
         self.model = model
+        self.world = world()
+        self.per_rank = bool(per_rank) and self.world.distributed
         self.store = store
         names = list(layers) if layers is not None else list(layer_groups(model))
         self.params = group_parameters(model, names)  # validates the names
@@ -127,6 +141,7 @@ class Recorder:
         self._prev_d = None
         self._rows: list[np.ndarray] = []
         self._step_rows: list[tuple] = []
+        self._rank_rows: list[np.ndarray] = []
         self._pending: list[tuple] = []
         self.check_budget(steps_per_epoch, memory_budget)
 
@@ -198,7 +213,7 @@ class Recorder:
 
     @torch.no_grad()
     def _layer_stats(self) -> torch.Tensor:
-        """(layer, 6) tensor of grad/weight/update norms, update cos, act mean/std.
+        """(layer, 4) tensor of grad/weight/update norms and update cos.
 
         Parameters and gradients are concatenated into flat vectors (a layer's parameters
         are contiguous), so each layer costs three norms and a dot product on a slice.
@@ -219,10 +234,41 @@ class Recorder:
         if self._prev_d is not None:
             stats[:, 3] /= stats[:, 2] * self._prev_norm
         self._prev_w, self._prev_d, self._prev_norm = w, d, stats[:, 2].clone()
+        return stats
+
+    @torch.no_grad()
+    def _batch_stats(self, loss, batch_size: int):
+        """Activation mean/std (layer, 2), the loss (1,) and the batch size of this step.
+
+        In a single process these are the local batch's. Under DDP, every rank's
+        (count, mean, M2) are gathered and pooled (:func:`combine_moments`): the result is
+        the global batch's, and the per-rank values are returned as well (else None).
+        """
+        dev = self._device()
         nan2 = torch.full((2,), float("nan"), device=dev)
         act = torch.stack([self.tap.stats.get(n, nan2).to(dev) for n in self.layers])
+        count = torch.tensor([float(self.tap.count.get(n, 0)) for n in self.layers],
+                             device=dev)
         self.tap.stats.clear()
-        return torch.cat([stats, act], 1)
+        self.tap.count.clear()
+        loss_t = loss.detach().float().reshape(1).to(dev) if torch.is_tensor(loss) else \
+            torch.tensor([float(loss)], device=dev)
+        if not self.world.distributed:
+            return act, loss_t, batch_size, None
+        # rows: one per layer (n, mean, M2 = std² (n − 1)) and one for the loss (b, loss, 0)
+        m2 = act[:, 1] ** 2 * (count - 1).clamp_min(0)
+        local = torch.cat([torch.stack([count, act[:, 0], m2], 1),
+                           torch.stack([torch.tensor(float(batch_size), device=dev),
+                                        loss_t[0], torch.zeros((), device=dev)])[None]])
+        parts = gather(local)                                  # (rank, layer + 1, 3)
+        n, mean, spread = combine_moments(parts.transpose(0, 1)).unbind(-1)
+        std = (spread[:-1] / (n[:-1] - 1).clamp_min(1)).sqrt()
+        act = torch.stack([mean[:-1], std], 1)
+        ranks = None
+        if self.per_rank:
+            r_std = (parts[:, :-1, 2] / (parts[:, :-1, 0] - 1).clamp_min(1)).sqrt()
+            ranks = torch.cat([parts[:, -1, :2], parts[:, :-1, 1], r_std], 1).cpu().numpy()
+        return act, mean[-1:], int(n[-1].item()), ranks
 
     @torch.no_grad()
     def _signal(self) -> torch.Tensor:
@@ -243,6 +289,9 @@ class Recorder:
              batch_size: int = 0, epoch: int = 0, clipped: bool = False) -> None:
         """Record one optimizer step. Call it after ``optimizer.step()``.
 
+        Under DDP every rank calls it with its own batch's ``loss`` and ``batch_size``; the
+        record holds the global batch's mean loss and size.
+
         Raises
         ------
         NonFiniteLossError
@@ -252,14 +301,15 @@ class Recorder:
         if self._ctx is None:
             raise RuntimeError("Recorder.step() called outside 'with Recorder(...)'")
         stats = self._layer_stats()
-        if self.signal_batch is not None and self.signal_schedule(step):
+        act, loss_t, batch_size, ranks = self._batch_stats(loss, batch_size)
+        if self.signal_batch is not None and self.signal_schedule(step) and self.world.writer:
             sig = self._signal()
         else:
             sig = torch.full((len(self.layers),), float("nan"), device=stats.device)
-        loss_t = loss.detach().float().reshape(1) if torch.is_tensor(loss) else \
-            torch.tensor([float(loss)], device=stats.device)
-        packed = torch.cat([torch.cat([stats, sig[:, None]], 1).flatten(), loss_t.to(stats.device)])
+        packed = torch.cat([torch.cat([stats, act, sig[:, None]], 1).flatten(), loss_t])
         meta = (step, epoch, lr, momentum, batch_size, clipped, self.schedule(step))
+        if ranks is not None and meta[-1]:
+            self._rank_rows.append(ranks)
         if packed.device.type == "cuda":
             host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
             host.copy_(packed, non_blocking=True)
@@ -349,6 +399,8 @@ class Recorder:
                 attrs["every"] = repr(self.signal_schedule)
             layer_vars[name] = ((STEP, LAYER), vals[:, :, k], attrs)
         out["layers"] = xr.Dataset(layer_vars, coords={STEP: steps, LAYER: self.layers})
+        if self._rank_rows:
+            out["ranks"] = self._ranks_dataset(steps)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: mean is NaN
             cos_mean = np.nanmean(vals[:, :, STATS.index("update_cos")], axis=0) \
@@ -377,12 +429,31 @@ class Recorder:
                                   {"long_name": f"output of {name} on the probe set"})},
                     coords={EPOCH: [epoch], SAMPLE: self.probe.indices,
                             "target": (SAMPLE, self.probe.targets.cpu().numpy())})
-        self._rows, self._step_rows = [], []
+        self._rows, self._step_rows, self._rank_rows = [], [], []
         return out
+
+    def _ranks_dataset(self, steps: np.ndarray) -> xr.Dataset:
+        r = np.stack(self._rank_rows).astype(np.float64)  # (step, rank, 2 + 2 * layer)
+        L = len(self.layers)
+        dims = (STEP, "rank", LAYER)
+        return xr.Dataset(
+            {"batch_size": ((STEP, "rank"), r[:, :, 0].astype(np.int64)),
+             "loss": ((STEP, "rank"), r[:, :, 1], {"long_name": "training loss (rank's batch)"}),
+             "act_mean": (dims, r[:, :, 2:2 + L], {"long_name": "mean activation (rank's batch)"}),
+             "act_std": (dims, r[:, :, 2 + L:], {"long_name": "activation std (rank's batch)"})},
+            coords={STEP: steps, "rank": np.arange(r.shape[1]), LAYER: self.layers})
 
     def end_epoch(self, epoch: int, *, metrics: dict, checkpoint: dict | None = None,
                   attrs: dict | None = None) -> None:
-        """Write the checkpoint, then append and commit this epoch's data."""
+        """Write the checkpoint, then append and commit this epoch's data.
+
+        Under DDP only rank 0 writes; the other ranks check their last steps and drop their
+        buffers.
+        """
+        if not self.world.writer:
+            self._drain()
+            self._rows, self._step_rows, self._rank_rows = [], [], []
+            return
         groups = self.epoch_datasets(epoch, metrics)
         if checkpoint is not None:
             self.store.save_checkpoint(checkpoint, epoch)

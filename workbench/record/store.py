@@ -38,7 +38,7 @@ CHECKPOINTS = "checkpoints"
 ANALYSIS = "analysis"
 #: Groups and the dim they grow along.
 APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
-               "probe": EPOCH}
+               "probe": EPOCH, "ranks": STEP}
 
 
 class RunExistsError(FileExistsError):

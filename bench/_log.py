@@ -1,0 +1,132 @@
+"""Every bench script logs what it printed, and on what, to ``bench/logs/<script>.log``.
+
+Call :func:`start` first thing in ``main()``. From then on everything written to stdout also
+goes to the log, after a header that says when (UTC), at which git commit (and whether the
+tree had uncommitted changes), with which command, on which machine (CPUs, memory, torch
+threads) and under what load (the 1-minute load average at the start, sampled every 5 s
+while the script runs). When the script ends, a footer with the wall time and the load range
+is inserted just *before* the last line, so that the headline (``name: value``) stays the
+log's last line, as it is stdout's.
+
+A run on a loaded machine is still a run: the header and footer say so, and RESULTS.md must
+repeat it.
+
+Examples
+--------
+>>> import _log                                  # doctest: +SKIP
+>>> _log.start()                                 # doctest: +SKIP
+>>> print("speedup: 12.3")                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+LOGS = Path(__file__).resolve().parent / "logs"
+
+
+class _Tee:
+    def __init__(self, stream, file):
+        self.stream, self.file = stream, file
+
+    def write(self, text):
+        self.stream.write(text)
+        self.file.write(text)
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+        self.file.flush()
+
+    def isatty(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _git(*args) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=LOGS.parent, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def _mem_total_gib() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            return int(f.readline().split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def machine() -> str:
+    """One line: CPUs, memory, OS, Python, torch and its thread count when imported."""
+    torch = sys.modules.get("torch")
+    t = f", torch {torch.__version__} ({torch.get_num_threads()} threads at start)" if torch else ""
+    return (f"{os.cpu_count()} CPUs, {_mem_total_gib():.0f} GiB, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}{t}")
+
+
+def start(name: str | None = None) -> Path:
+    """Tee stdout to ``bench/logs/<name>.log``.
+
+    ``name`` defaults to ``$BENCH_LOG``, else the script's stem. Set ``BENCH_LOG`` to keep
+    the log of a variant run apart, e.g.
+    ``BENCH_LOG=beta_schedule_lr0.2 python bench/beta_schedule.py --lr 0.2``.
+
+    Returns
+    -------
+    Path of the log.
+    """
+    name = name or os.environ.get("BENCH_LOG") or Path(sys.argv[0]).stem
+    LOGS.mkdir(exist_ok=True)
+    path = LOGS / f"{name}.log"
+    f = open(path, "w", buffering=1)  # noqa: SIM115  (closed at exit)
+    dirty = " (uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") \
+        else ""
+    load0 = os.getloadavg()[0]
+    busy = "quiet" if load0 < 0.5 * (os.cpu_count() or 1) else "LOADED: other jobs share the CPUs"
+    f.write(f"# {path.name}: written by bench/_log.py\n"
+            f"# date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n"
+            f"# git commit: {_git('rev-parse', '--short=12', 'HEAD')}{dirty}\n"
+            f"# command: python {' '.join(sys.argv)}\n"
+            f"# machine: {machine()}\n"
+            f"# load average (1 min) at start: {load0:.2f} "
+            f"({busy}; the load includes this script once it runs)\n")
+    loads, stop = [load0], threading.Event()
+
+    def sample():
+        while not stop.wait(5.0):
+            loads.append(os.getloadavg()[0])
+
+    threading.Thread(target=sample, daemon=True).start()
+    t0 = time.perf_counter()
+    sys.stdout = _Tee(sys.stdout, f)
+
+    def finish():
+        stop.set()
+        sys.stdout.flush()
+        sys.stdout = sys.stdout.stream
+        f.close()
+        footer = (f"# wall time: {time.perf_counter() - t0:.1f} s; load average (1 min) during "
+                  f"the run: {min(loads):.2f}-{max(loads):.2f} "
+                  f"(median {sorted(loads)[len(loads) // 2]:.2f}) on {os.cpu_count()} CPUs\n")
+        lines = path.read_text().splitlines(keepends=True)
+        last = len(lines)
+        while last > 0 and not lines[last - 1].strip():
+            last -= 1
+        at = max(last - 1, 0)
+        path.write_text("".join(lines[:at] + [footer] + lines[at:]))
+
+    atexit.register(finish)
+    return path

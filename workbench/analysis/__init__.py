@@ -12,7 +12,7 @@ import importlib
 from .registry import ANALYSES, Analysis, analyze, register
 
 #: The modules that register analyses, in the order ``analyze`` runs them.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("damping", "attribution")
 
 
 def load_all() -> dict:

@@ -412,6 +412,8 @@ def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_
     if curvature is not None:
         require(curvature, "epoch_damping", [LAYER], name="curvature")
         curv = curvature.astype(float)
+        if EPOCH in curv.dims:  # epochs without a measurement get NaN (regime "undefined")
+            curv = curv.reindex({EPOCH: lr[EPOCH].values})
         out["curvature"] = curv.assign_attrs(
             long_name=r"curvature $\lambda$ (top Hessian eigenvalue)", units="")
         zeta = damping_ratio(lr, mu, curvature=curv)
@@ -444,6 +446,19 @@ def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_
         out["why"] = xr.DataArray(why.astype(str), dims=a.dims, coords=a.coords,
                                   attrs={"long_name": "why they disagree", "units": ""})
     return out
+
+
+def disagreement_reason(regime, cos_regime, *, creep=COS_CREEP) -> str:
+    """Why the curvature regime and the update-cosine regime differ ("" where they agree).
+
+    Examples
+    --------
+    >>> disagreement_reason("underdamped", "underdamped")
+    ''
+    >>> disagreement_reason("underdamped", "overdamped").startswith("curvature says under")
+    True
+    """
+    return _why(regime, cos_regime, creep)
 
 
 def _why(regime, cos_regime, creep):
@@ -484,4 +499,5 @@ def verdict_records(verdict) -> dict:
     return {"network": network, "layers": layers}
 
 
-__all__ += ["epoch_damping", "update_cos_regime", "verdict_records", "COS_CREEP"]
+__all__ += ["epoch_damping", "update_cos_regime", "verdict_records", "disagreement_reason",
+            "COS_CREEP"]

@@ -28,11 +28,11 @@ def test_tiny_run_store_layout(tiny_run):
     assert signals(tree).sizes["step"] == 94  # every step
     assert tree["probe"]["logits"].dims == ("epoch", "sample", "label")
     assert tree["probe"]["logits"].shape == (2, 200, 10)
-    assert tree["features/conv2"]["features"].shape == (2, 200, 32 * 7 * 7)
+    assert tree["features/conv2"]["features"].shape == (2, 200, 24 * 3 * 3)
     el = tree["epochs_layers"].to_dataset()
     assert el["update_cos_mean"].dims == ("epoch", "layer")
-    assert (el["curvature"] > 0).all() and el["regime"].dims == ("epoch", "layer")
-    assert set(np.unique(el["regime"].values)) <= {"underdamped", "critical", "overdamped"}
+    # curvature and damping are the ``damping`` analysis, after the fact, not the loop's
+    assert "curvature" not in el and "regime" not in el
     cfg = TrainConfig.from_json(tree.attrs["config"])
     assert cfg.feature_layers == ("conv1", "conv2", "fc1", "fc2")
     assert tree.attrs["torch_version"] == torch.__version__

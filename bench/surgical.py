@@ -117,7 +117,7 @@ def main(argv=None):
                                         eval_every=a.steps)
             diag_a = problematic_groups(adam, train, seed=seed)
             chosen_a, _ = chosen_groups(diag_a)
-            sure = [list(d.layer.values[d.problematic.values]) for d in (diag, diag_a)]
+            sure = [[str(n) for n in d.layer.values[d.problematic.values]] for d in (diag, diag_a)]
             overlap_sure = problematic_overlap(*sure)
             overlap_chosen = problematic_overlap(groups if a.groups == "auto" else
                                                  chosen_groups(diag)[0], chosen_a)

@@ -67,6 +67,8 @@ FIELDS = ("fixed", "broken", "net", "param_fraction", "compute_saved", "steps_sa
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed + seeds - 1 (split a bench over runs)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--fix-steps", type=int, default=30)
     p.add_argument("--fix-lr", type=float, default=0.01)
@@ -92,7 +94,7 @@ def main(argv=None):
     rows = {"layer": [], "parameter": [], "all groups": []}
     overlaps = []
     t0 = time.perf_counter()
-    for seed in range(a.seeds):
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
         model, _, wall = train_run(train, train, steps=a.steps, batch_size=a.batch_size,
                                    seed=seed, eval_every=a.steps)
         diag = problematic_groups(model, train, seed=seed)

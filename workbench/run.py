@@ -171,7 +171,7 @@ class Run:
         from .data import load_dataset
 
         ds = load_dataset(self.config.data, train=False, root=self._root(), download=False)
-        samples = np.asarray(self.tree["probe"][SAMPLE].values)
+        samples = np.array(self.tree["probe"][SAMPLE].values)  # writable: torch indexing
         pixels = ds.images[samples].permute(0, 2, 3, 1).numpy().copy()
         return xr.DataArray(pixels, dims=(SAMPLE, "row", "col", "channel"),
                             coords={SAMPLE: samples}, name="image",

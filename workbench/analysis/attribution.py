@@ -23,14 +23,15 @@ RANK = "rank"
 
 
 def probe_data(run):
-    """The probe samples ``(x, y, test-set index)`` of the run, from its test split."""
+    """The probe samples ``(x, y, test-set index)`` of the run (``Run.probe_images`` and the
+    recorded ``/probe`` targets)."""
     import torch
 
-    from ..data import load_dataset
-
-    samples = np.array(run.tree["probe"][SAMPLE].values)  # writable copy
-    full = load_dataset(run.config.data, train=False, root=run._root(), download=False)
-    return full.images[samples], full.targets[samples].long(), torch.as_tensor(samples)
+    images = run.probe_images().transpose(SAMPLE, "channel", "row", "col")
+    probe = run.tree["probe"]
+    x = torch.from_numpy(np.array(images.values, dtype=np.float32))
+    y = torch.from_numpy(np.array(probe["target"].values, dtype=np.int64))
+    return x, y, torch.from_numpy(np.array(probe[SAMPLE].values, dtype=np.int64))
 
 
 def _requires(run):

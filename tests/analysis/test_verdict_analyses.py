@@ -12,6 +12,8 @@ from numpy.testing import assert_allclose
 from workbench.analysis import analyze
 from workbench.run import Run
 
+pytestmark = pytest.mark.slow  # analyses on the tiny run, then again by hand
+
 DAMPING = ["lr", "momentum", "critical_momentum", "network_damping_ratio", "network_regime",
            "curvature", "damping_ratio", "regime", "update_cos_mean", "update_cos_regime",
            "agrees"]

@@ -33,3 +33,23 @@ def test_unknown_names_list_the_choices():
         build_model("vgg")
     with pytest.raises(ValueError, match="groups are: conv1, conv2, fc1, fc2"):
         group_parameters(build_model("cnn"), ["conv3"])
+
+
+@pytest.mark.parametrize("data", ["fashion-mnist", "cifar10"])
+def test_default_cnn_spreads_parameters_over_its_groups(data):
+    """Issue 10: no group above 40%, so a surgical fix trains a minority of the parameters."""
+    from workbench.config import TrainConfig
+    from workbench.models import count_parameters, group_shares, model_for
+
+    model = model_for(TrainConfig(data=data))
+    shares = group_shares(model)
+    assert list(shares) == ["conv1", "conv2", "fc1", "fc2"]
+    assert max(shares.values()) < 0.4, shares
+    # brute force: count every parameter tensor by the group its name starts with
+    counts = dict.fromkeys(shares, 0)
+    for name, p in model.named_parameters():
+        counts[name.split(".")[0]] += p.numel()
+    total = count_parameters(model)
+    assert sum(counts.values()) == total
+    for g, c in counts.items():
+        assert shares[g] == pytest.approx(c / total)

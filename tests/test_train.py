@@ -28,11 +28,11 @@ def test_tiny_run_store_layout(tiny_run):
     assert signals(tree).sizes["step"] == 94  # every step
     assert tree["probe"]["logits"].dims == ("epoch", "sample", "label")
     assert tree["probe"]["logits"].shape == (2, 200, 10)
-    assert tree["features/conv2"]["features"].shape == (2, 200, 32 * 7 * 7)
+    assert tree["features/conv2"]["features"].shape == (2, 200, 24 * 3 * 3)
     el = tree["epochs_layers"].to_dataset()
     assert el["update_cos_mean"].dims == ("epoch", "layer")
-    assert (el["curvature"] > 0).all() and el["regime"].dims == ("epoch", "layer")
-    assert set(np.unique(el["regime"].values)) <= {"underdamped", "critical", "overdamped"}
+    # curvature and damping are the ``damping`` analysis, after the fact, not the loop's
+    assert "curvature" not in el and "regime" not in el
     cfg = TrainConfig.from_json(tree.attrs["config"])
     assert cfg.feature_layers == ("conv1", "conv2", "fc1", "fc2")
     assert tree.attrs["torch_version"] == torch.__version__
@@ -127,7 +127,8 @@ def test_killed_training_keeps_finished_epochs_and_resume_completes(tmp_path, si
 
 
 def test_nan_loss_stops_with_step_and_layer(tmp_path):
-    cfg = TrainConfig(epochs=1, lr=1e6, lr_schedule="constant", **SMALL)
+    # an MLP (no BatchNorm to renormalise the blown-up weights) diverges for sure
+    cfg = TrainConfig(model="mlp", epochs=1, lr=1e6, lr_schedule="constant", **SMALL)
     with pytest.raises(FloatingPointError, match=r"at step \d+; first non-finite value in"):
         train(cfg, tmp_path / "nan", progress=False)
 

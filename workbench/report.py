@@ -9,11 +9,30 @@ from .run import Run
 
 
 def epoch_table(tree) -> str:
-    """The /epochs group as a text table."""
+    """The /epochs group as a text table (lr and momentum: see the damping verdict table)."""
     df = tree["epochs"].to_dataset().to_dataframe()
-    cols = [c for c in ("train_loss", "train_acc", "test_loss", "test_acc", "lr", "momentum",
-                        "wall_time") if c in df]
+    cols = [c for c in ("train_loss", "train_acc", "test_loss", "test_acc", "wall_time")
+            if c in df]
     return df[cols].to_string(float_format=lambda v: f"{v:.4f}")
+
+
+def verdict_text(run_dir) -> str:
+    """The run's verdicts as ``workbench diagnose`` prints them, from the stored analyses.
+
+    Nothing is computed: without the ``damping`` and ``attribution`` analyses (``workbench
+    analyze``) only the paper's network-wide damping verdict is shown, and the text says so.
+    """
+    from .commands.diagnose import group_table, layer_table, network_table, verdicts
+    from .run import Run
+
+    v = verdicts(Run(run_dir), compute=False)
+    parts = [network_table(v)]
+    if v["groups"] is None:
+        parts.append("(per-layer damping and problematic groups: run 'workbench analyze "
+                     f"{run_dir}' or 'workbench diagnose {run_dir}')")
+    else:
+        parts += [layer_table(v), group_table(v, "problematic groups")]
+    return "\n\n".join(parts)
 
 
 def write_report(run_dir) -> tuple[str, list[Path]]:
@@ -51,4 +70,4 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     fig.tight_layout()
     figures.append(out / "layers.png")
     fig.savefig(figures[-1], dpi=110)
-    return epoch_table(tree), figures
+    return epoch_table(tree) + "\n\n" + verdict_text(run_dir), figures

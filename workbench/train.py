@@ -217,10 +217,7 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
     opt = build_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, momentum=mom_fn,
                           weight_decay=cfg.weight_decay)
 
-    probes = list(epoch_probes)
-    step = 0
-    if cfg.curvature_iters > 0:
-        probes.append(_curvature_and_damping(cfg, train_ds, lr_fn, mom_fn, lambda: step))
+    probes = list(epoch_probes)  # curvature and damping are the ``damping`` analysis now
 
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
@@ -308,8 +305,13 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                 if ddp.distributed:
                     torch.distributed.all_reduce(loss_sum)
                     torch.distributed.all_reduce(correct)
+                end = tqdm(total=2, desc=f"epoch {epoch + 1} end: test set", leave=False,
+                           disable=not progress or not ddp.writer,
+                           bar_format="{desc} [{elapsed}]")
                 test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets) \
                     if ddp.writer else (float("nan"), float("nan"))
+                end.update()
+                end.set_description(f"epoch {epoch + 1} end: probe logits, checkpoint, commit")
                 metrics = {"train_loss": loss_sum.item() / len(train_ds),
                            "train_acc": correct.item() / len(train_ds),
                            "test_loss": test_loss, "test_acc": test_acc,
@@ -320,6 +322,8 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
                         "rng": torch.get_rng_state()}
                 recorder.end_epoch(epoch, metrics=metrics, checkpoint=ckpt,
                                    attrs={"config": cfg.to_json()})
+                end.update()
+                end.close()
                 if progress and ddp.writer:
                     tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
                                f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
@@ -363,28 +367,3 @@ def _committed_state(store: RunStore) -> tuple[int, int, dict | None]:
         return 0, 0, None
     state = load_state(store.checkpoint_path(committed - 1))
     return committed, int(state["step"]), state
-
-
-def _curvature_and_damping(cfg: TrainConfig, train_ds, lr_fn, mom_fn, current_step):
-    """Epoch-end probe: per-group curvature (top Hessian eigenvalue by HVP power iteration on
-    a fixed, seeded batch of ``cfg.curvature_batch`` training images, ``cfg.curvature_iters``
-    iterations), with the damping ratio and regime per group at the epoch's last (lr, mu).
-    With Adam there is no heavy-ball momentum: damping ratio and regime are left undefined.
-    """
-    from .diagnostics.damping import layer_damping
-    from .probes.curvature import curvature_probe
-
-    pos = probe_indices(train_ds.targets.numpy(), size=min(cfg.curvature_batch, len(train_ds)),
-                        seed=cfg.seed + 1)
-    probe = curvature_probe(train_ds.images[pos], train_ds.targets[pos],
-                            iters=cfg.curvature_iters, seed=cfg.seed)
-
-    def curvature_and_damping(model, epoch):
-        curv = probe(model, epoch)["curvature"]
-        last = max(current_step() - 1, 0)
-        mu = mom_fn(last) if mom_fn is not None else float("nan")
-        out = layer_damping(curv, lr_fn(last), mu)
-        # fixed width, so that every epoch's regime names fit the zarr string array
-        return out.assign(regime=out["regime"].astype("<U12"))
-
-    return curvature_and_damping

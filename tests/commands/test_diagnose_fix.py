@@ -1,62 +1,135 @@
-"""The diagnose and fix commands on a tiny recorded run (one epoch of a small CNN)."""
+"""diagnose, fix and report on a copy of the tiny run: one answer everywhere (issue 10)."""
 
 import json
+import shutil
 
-import numpy as np
 import pytest
 import torch
+from numpy.testing import assert_allclose
 
 from workbench.cli import main
-from workbench.data import load_dataset
-from workbench.probes.curvature import curvature_probe
-from workbench.record.store import load_checkpoint, open_run
-from workbench.train import TrainConfig, train
+from workbench.run import Run
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    ds = load_dataset("fashion-mnist", train=True)
-    probe = curvature_probe(ds.images[:64], ds.targets[:64], iters=5)
-    cfg = TrainConfig(model="cnn", epochs=1, train_size=400, test_size=200, probe_size=50,
-                      batch_size=64, lr=0.05, momentum="physics", curvature_iters=0)
-    train(cfg, out, progress=False, epoch_probes=[probe])
+    shutil.copytree(tiny_run, out)
     return out
 
 
-def test_curvature_recorded_by_epoch_probe(run_dir):
-    tree = open_run(run_dir)
-    curv = tree["epochs_layers"]["curvature"]
-    assert curv.dims == ("epoch", "layer")
-    assert np.isfinite(curv.values).all()
+@pytest.fixture(scope="module")
+def diagnosis(run_dir):
+    """``diagnose --json`` (computes and stores the missing analyses first)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["diagnose", str(run_dir), "--json"]) == 0
+    return json.loads(buf.getvalue())
 
 
-def test_diagnose_prints_regimes_damping_and_groups(run_dir, capsys):
+def test_diagnose_json_is_the_analysis_and_the_functions(run_dir, diagnosis):
+    from workbench.diagnostics.damping import epoch_damping
+
+    run = Run(run_dir)
+    dmp = run.analysis("damping").compute()
+    att = run.analysis("attribution").compute()
+    # the function a notebook calls, on the recorded steps and the stored curvature
+    by_hand = epoch_damping(run.tree["steps"].to_dataset(), curvature=dmp["curvature"],
+                            update_cos=run.tree["layers"]["update_cos"])
+    net = diagnosis["damping"]["network"]
+    assert [r["network_regime"] for r in net] == by_hand["network_regime"].values.tolist()
+    assert [r["network_regime"] for r in net] == dmp["network_regime"].values.tolist()
+    assert_allclose([r["lr"] for r in net], by_hand["lr"].values)
+    assert "paper" in diagnosis["damping"]["network_verdict"]
+    for r in diagnosis["damping"]["layers"]:
+        assert r["regime"] == str(by_hand["regime"].sel(epoch=r["epoch"],
+                                                        layer=r["layer"]).values)
+        assert r["agrees"] == bool(dmp["agrees"].sel(epoch=r["epoch"], layer=r["layer"]))
+        assert (r["why"] == "") == r["agrees"]
+    last = att.isel(epoch=-1)
+    groups = diagnosis["groups"]["layers"]
+    assert [g["verdict"] for g in groups] == last["verdict"].values.tolist()
+    assert_allclose([g["flag_frequency"] for g in groups], last["flag_frequency"].values)
+    assert diagnosis["problematic"] == [g["layer"] for g in groups
+                                        if g["verdict"] == "problematic"]
+
+
+def test_report_prints_the_same_verdicts(run_dir, diagnosis):
+    from workbench.report import verdict_text
+
+    text = verdict_text(run_dir)
+    assert "the paper's network-wide verdict" in text
+    for r in diagnosis["damping"]["network"]:
+        assert f"{r['network_damping_ratio']:.3f} {r['network_regime']}" in text
+    for g in diagnosis["groups"]["layers"]:
+        assert f"{g['flag_frequency']:.2f}" in text and g["verdict"] in text
+
+
+def test_diagnose_text_names_each_verdict(run_dir, capsys):
     assert main(["diagnose", str(run_dir), "--compare", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "damping regime per epoch" in out
-    assert "recorded at the last epoch end" in out
-    for g in ("conv1", "conv2", "fc1", "fc2"):
-        assert g in out
-    assert "problematic groups:" in out
-    assert "overlap (Jaccard) of problematic groups: 1.00" in out  # a run against itself
+    assert "the paper's network-wide verdict" in out
+    assert "from the measured curvature" in out
+    assert "flag freq" in out and "problematic groups" in out
+    assert "overlap (Jaccard) of problematic groups:" in out
 
 
-def test_fix_saves_checkpoint_and_keeps_original(run_dir, capsys):
-    ckpt = run_dir / "checkpoints" / "epoch_0000.pt"
+def test_fix_dry_run_json_gives_the_rule_and_shares(run_dir, diagnosis, capsys):
+    from workbench.models import group_shares
+    from workbench.probes.attribution import chosen_groups
+
+    assert main(["fix", str(run_dir), "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    run = Run(run_dir)
+    expected, _ = chosen_groups(run.analysis("attribution").isel(epoch=-1).compute())
+    assert plan["groups"] == expected
+    if diagnosis["problematic"]:
+        assert plan["groups"] == diagnosis["problematic"]
+    shares = group_shares(run.model(-1))
+    assert_allclose(plan["param_share_total"], sum(shares[g] for g in expected))
+    assert not list((run_dir / "checkpoints").glob("fixed_*.pt"))  # a dry run trains nothing
+
+
+def test_fix_keeps_every_result_and_counts_the_diagnosis_time(run_dir, capsys):
+    ckpt = run_dir / "checkpoints" / "epoch_0001.pt"
     before = ckpt.read_bytes()
-    assert main(["fix", str(run_dir), "--groups", "fc2", "--level", "layer"]) == 0
-    out = capsys.readouterr().out
-    assert "errors fixed" in out and "compute saved" in out
+    args = ["fix", str(run_dir), "--groups", "fc2", "--test-size", "200", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)["results"][0]
+    assert first["diagnosis_time"] > 0
+    assert_allclose(first["total_time"], first["diagnosis_time"] + first["wall_time"])
+    a = run_dir / "checkpoints" / first["file"].split("/")[-1]
+    a_bytes = a.read_bytes()
+    import time
+    time.sleep(1.1)
+    assert main(args) == 0
+    second = json.loads(capsys.readouterr().out)["results"][0]
+    assert second["file"] != first["file"]
+    assert a.read_bytes() == a_bytes  # the first result is kept
     assert ckpt.read_bytes() == before
-    fixed = torch.load(run_dir / "checkpoints" / "fixed_layer.pt", weights_only=True)
-    model, _ = load_checkpoint(run_dir)
+    fixed = torch.load(second["file"], weights_only=True)
+    model = Run(run_dir).model(-1)
     for k, v in model.state_dict().items():  # only fc2 changed
         assert torch.equal(v, fixed["model"][k]) != k.startswith("fc2."), k
     meta = json.loads(fixed["surgical"])
     assert meta["groups"] == "fc2" and meta["level"] == "layer"
+    assert len(list((run_dir / "checkpoints").glob("fixed_layer_*.pt"))) == 2
+
+
+def test_fix_refuses_to_overwrite_a_result(run_dir):
+    from workbench.commands.fix import fixed_path
+
+    path = fixed_path(run_dir, "layer", "STAMP", overwrite=False)
+    path.write_bytes(b"previous")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        fixed_path(run_dir, "layer", "STAMP", overwrite=False)
+    assert fixed_path(run_dir, "layer", "STAMP", overwrite=True) == path
+    path.unlink()
 
 
 def test_fix_unknown_group_is_a_clear_error(run_dir, capsys):

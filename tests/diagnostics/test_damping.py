@@ -9,9 +9,10 @@ from workbench.diagnostics.damping import (
     critical_momentum,
     damping_ratio,
     damping_regime,
-    epoch_regime,
-    layer_damping,
+    epoch_damping,
+    update_cos_regime,
     update_cos_summary,
+    verdict_records,
 )
 from workbench.dims import DimsError
 
@@ -158,32 +159,117 @@ def test_update_cos_summary_needs_coord():
         update_cos_summary(xr.DataArray(np.zeros(3), dims="step"))
 
 
-def test_epoch_regime():
-    lr = [0.01] * 6
-    mu = [0.9, 0.9, 0.8, 0.8, 0.0, 0.9]
-    s = xr.Dataset({"lr": ("step", lr), "momentum": ("step", mu)},
-                   coords={"epoch": ("step", [0, 0, 1, 1, 2, 2])})
-    out = epoch_regime(s)
-    # epoch 2: mean mu 0.45 -> zeta = 0.55 / 0.2 = 2.75
-    assert out["regime"].values.tolist() == ["underdamped", "critical", "overdamped"]
-    assert_allclose(out["frac_underdamped"].values, [1.0, 0.0, 0.5])
-    assert_allclose(out["momentum"].values, [0.9, 0.8, 0.45])
-    lazy = epoch_regime(s.chunk({"step": 4}))
-    xr.testing.assert_equal(lazy.compute(), out)
-    with pytest.raises(ValueError, match="momentum"):
-        epoch_regime(s.drop_vars("momentum"))
+def _steps(lr, mu, epoch):
+    return xr.Dataset({"lr": ("step", np.asarray(lr, float)),
+                       "momentum": ("step", np.asarray(mu, float))},
+                      coords={"epoch": ("step", np.asarray(epoch))})
 
 
-def test_layer_damping():
-    lam = xr.DataArray([[1.0, 4.0, -1.0], [0.25, 1.0, 1.0]], dims=("epoch", "layer"),
-                       coords={"layer": ["a", "b", "c"]})
-    lr = xr.DataArray([0.01, 0.04], dims="epoch")
-    out = layer_damping(lam, lr, 0.8)
-    assert out["damping_ratio"].dims == ("epoch", "layer")
-    expected = 0.2 / (2 * np.sqrt(lr.values[:, None] * np.where(lam.values > 0, lam.values, 1)))
-    expected[0, 2] = np.nan  # negative curvature: undefined
-    assert_allclose(out["damping_ratio"].values, expected)
-    assert out["regime"].values.tolist() == [["critical", "underdamped", "undefined"],
-                                             ["critical", "underdamped", "underdamped"]]
-    with pytest.raises(DimsError):
-        layer_damping(xr.DataArray([1.0], dims="epoch"), 0.01, 0.9)
+def _brute_regime(zeta, tol=0.05):
+    if not np.isfinite(zeta):
+        return "undefined"
+    return "underdamped" if zeta < 1 - tol else ("overdamped" if zeta > 1 + tol else "critical")
+
+
+def test_epoch_damping_analytic():
+    # epoch 0: lr 0.01, mu 0.9 -> zeta 0.5; epoch 1: lr 0.01, mu 0.8 -> zeta 1 exactly
+    v = epoch_damping(_steps([0.01] * 4, [0.9, 0.9, 0.8, 0.8], [0, 0, 1, 1]))
+    assert_allclose(v["network_damping_ratio"].values, [0.5, 1.0])
+    assert v["network_regime"].values.tolist() == ["underdamped", "critical"]
+    assert_allclose(v["critical_momentum"].values, [0.8, 0.8])
+    assert "paper" in v["network_regime"].attrs["verdict"]
+    # per layer: curvature 4 halves zeta, curvature 1/4 doubles it
+    lam = xr.DataArray([[4.0, 0.25], [4.0, 0.25]], dims=("epoch", "layer"),
+                       coords={"epoch": [0, 1], "layer": ["a", "b"]})
+    v = epoch_damping(_steps([0.01] * 4, [0.9, 0.9, 0.8, 0.8], [0, 0, 1, 1]), curvature=lam)
+    assert_allclose(v["damping_ratio"].values, [[0.25, 1.0], [0.5, 2.0]])
+    assert v["regime"].values.tolist() == [["underdamped", "critical"],
+                                           ["underdamped", "overdamped"]]
+    assert v["damping_ratio"].dims == ("epoch", "layer")
+
+
+def test_epoch_damping_uses_the_median_not_the_last_step():
+    # a cosine-like decay inside the epoch: the last step's lr is ~0 (the bug of issue 10)
+    lr = [0.04, 0.03, 0.02, 0.01, 1e-9]
+    v = epoch_damping(_steps(lr, [0.9] * 5, [0] * 5))
+    assert_allclose(v["lr"].values, [0.02])
+    assert_allclose(v["network_damping_ratio"].values, [0.1 / (2 * np.sqrt(0.02))])
+
+
+def test_epoch_damping_matches_brute_force():
+    rng = np.random.default_rng(0)
+    n, layers = 60, ["conv1", "fc"]
+    epoch = np.repeat(np.arange(4), 15)
+    lr = 10 ** rng.uniform(-4, -1, n)
+    mu = rng.uniform(0.5, 0.99, n)
+    lam = rng.uniform(0.1, 50, (4, 2))
+    cos = rng.uniform(-1, 1, (n, 2))
+    curv = xr.DataArray(lam, dims=("epoch", "layer"), coords={"epoch": np.arange(4),
+                                                              "layer": layers})
+    uc = xr.DataArray(cos, dims=("step", "layer"), coords={"layer": layers})
+    v = epoch_damping(_steps(lr, mu, epoch), curvature=curv, update_cos=uc)
+    for e in range(4):
+        sel = epoch == e
+        lr_e, mu_e = np.median(lr[sel]), np.median(mu[sel])
+        assert_allclose(float(v["lr"][e]), lr_e)
+        zeta = (1 - mu_e) / (2 * np.sqrt(lr_e))
+        assert_allclose(float(v["network_damping_ratio"][e]), zeta)
+        assert str(v["network_regime"].values[e]) == _brute_regime(zeta)
+        for j, name in enumerate(layers):
+            zl = (1 - mu_e) / (2 * np.sqrt(lr_e * lam[e, j]))
+            assert_allclose(float(v["damping_ratio"].sel(epoch=e, layer=name)), zl)
+            assert str(v["regime"].sel(epoch=e, layer=name).values) == _brute_regime(zl)
+            c = cos[sel, j].mean()
+            assert_allclose(float(v["update_cos_mean"].sel(epoch=e, layer=name)), c)
+            cr = "underdamped" if c < 0 else ("overdamped" if c > 0.5 else "critical")
+            assert str(v["update_cos_regime"].sel(epoch=e, layer=name).values) == cr
+            agree = _brute_regime(zl) == cr
+            assert bool(v["agrees"].sel(epoch=e, layer=name)) == agree
+            assert (str(v["why"].sel(epoch=e, layer=name).values) == "") == agree
+
+
+def test_epoch_damping_says_why_they_disagree():
+    # stiff layer (under-damped by curvature) whose updates creep (cos 0.85): issue 10's case
+    curv = xr.DataArray([[100.0]], dims=("epoch", "layer"), coords={"epoch": [0],
+                                                                    "layer": ["fc1"]})
+    uc = xr.DataArray(np.full((4, 1), 0.85), dims=("step", "layer"), coords={"layer": ["fc1"]})
+    v = epoch_damping(_steps([0.01] * 4, [0.9] * 4, [0] * 4), curvature=curv, update_cos=uc)
+    assert str(v["regime"].values[0, 0]) == "underdamped"
+    assert str(v["update_cos_regime"].values[0, 0]) == "overdamped"
+    assert not bool(v["agrees"].values[0, 0])
+    why = str(v["why"].values[0, 0])
+    assert "epoch-end" in why and "every step" in why
+
+
+def test_epoch_damping_adam_and_errors_and_lazy():
+    v = epoch_damping(_steps([0.001] * 2, [np.nan] * 2, [0, 0]))
+    assert v["network_regime"].values.tolist() == ["undefined"]
+    s = _steps([0.01] * 6, [0.9, 0.9, 0.8, 0.8, 0.0, 0.9], [0, 0, 1, 1, 2, 2])
+    xr.testing.assert_allclose(epoch_damping(s.chunk({"step": 4})).compute(),
+                               epoch_damping(s))
+    with pytest.raises(ValueError, match="'lr' and 'momentum'.*got"):
+        epoch_damping(s.drop_vars("momentum"))
+    with pytest.raises(ValueError, match="epoch"):
+        epoch_damping(s.drop_vars("epoch"))
+    with pytest.raises(DimsError, match="layer"):
+        epoch_damping(s, curvature=xr.DataArray([1.0], dims="epoch"))
+
+
+def test_update_cos_regime_rule():
+    assert update_cos_regime(-0.1) == "underdamped"
+    assert update_cos_regime(0.0) == "critical"
+    assert update_cos_regime(0.85) == "overdamped"
+    assert update_cos_regime(float("nan")) == "undefined"
+
+
+def test_verdict_records_are_json_ready():
+    import json
+
+    curv = xr.DataArray([[4.0], [1.0]], dims=("epoch", "layer"), coords={"layer": ["a"]})
+    v = epoch_damping(_steps([0.01] * 4, [0.9, 0.9, 0.8, np.nan], [0, 0, 1, 1]), curvature=curv)
+    rec = verdict_records(v)
+    assert [r["network_regime"] for r in rec["network"]] == ["underdamped", "critical"]
+    first = rec["layers"][0]
+    assert_allclose(first.pop("damping_ratio"), 0.25)
+    assert first == {"epoch": 0, "layer": "a", "curvature": 4.0, "regime": "underdamped"}
+    json.dumps(rec)

@@ -1,12 +1,12 @@
 """Diagnostics name themselves when their input holds NaN (trial: SciPy's "array must not
-contain infs or NaNs" and LinAlg's "Eigenvalues did not converge"), and layer_damping rejects
+contain infs or NaNs" and LinAlg's "Eigenvalues did not converge"), and epoch_damping rejects
 wrong dims."""
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from workbench.diagnostics.damping import layer_damping
+from workbench.diagnostics.damping import epoch_damping
 from workbench.diagnostics.separation import separation_fuzziness
 from workbench.diagnostics.stability import stability
 from workbench.diagnostics.synchrony import metastability, synchrony
@@ -49,10 +49,12 @@ def test_separation_names_itself_on_nan():
         separation_fuzziness(f, labels)
 
 
-def test_layer_damping_rejects_wrong_dims():
-    ok = xr.DataArray([[1.0, 4.0]], dims=("epoch", "layer"))
-    assert layer_damping(ok, 0.01, 0.8)["damping_ratio"].dims == ("epoch", "layer")
+def test_epoch_damping_rejects_curvature_with_wrong_dims():
+    steps = xr.Dataset({"lr": ("step", [0.01, 0.01]), "momentum": ("step", [0.8, 0.8])},
+                       coords={"step": [0, 1], "epoch": ("step", [0, 0])})
+    ok = xr.DataArray([[1.0, 4.0]], dims=("epoch", "layer"), coords={"epoch": [0]})
+    assert epoch_damping(steps, curvature=ok)["damping_ratio"].dims == ("epoch", "layer")
     for bad in (xr.DataArray(np.ones((3, 2)), dims=("layer", "sample")),
                 xr.DataArray(np.ones(3), dims=("unit",))):
-        with pytest.raises(DimsError, match=r"layer_damping\(\) needs .*'layer'.*got dims"):
-            layer_damping(bad, 0.01, 0.8)
+        with pytest.raises(DimsError, match=r"epoch_damping\(\) needs .*'layer'.*got dims"):
+            epoch_damping(steps, curvature=bad)

@@ -7,8 +7,11 @@ from numpy.testing import assert_allclose
 from torch import nn
 
 from workbench.probes.attribution import (
+    chosen_groups,
     misclassified_attribution,
+    problematic_groups,
     problematic_overlap,
+    split_verdict,
     two_means_split,
 )
 
@@ -182,3 +185,77 @@ def test_overlap_from_datasets():
     assert problematic_overlap(ds_b, ds_b) == 1.0
     assert problematic_overlap(ds_b, ds_c) == 0.0
     assert np.isnan(problematic_overlap([], []))
+
+
+# --------------------------------------------------------------------- the bootstrap rule
+def test_planted_group_has_flag_frequency_near_one():
+    model, x, y, _ = _setup("b", n=800)
+    ds = problematic_groups(model, (x, y), n_boot=100, seed=1)
+    freq = ds["flag_frequency"]
+    assert float(freq.sel(layer="b")) >= 0.95
+    assert ds["verdict"].sel(layer="b").item() == "problematic"
+    # the unremarkable groups sit at their base rate: the planted group takes the flag in
+    # every replicate, so the others are flagged (almost) never
+    for other in "ac":
+        assert float(freq.sel(layer=other)) <= 0.05
+        assert ds["verdict"].sel(layer=other).item() == "healthy"
+    assert ds.attrs["conclusive"] == 1
+    assert ds.attrs["gap"] > ds.attrs["spread"]
+    assert_allclose(ds["param_share"].sum(), 1.0)
+
+
+def test_exchangeable_groups_sit_at_the_base_rate_and_are_inconclusive():
+    rng = np.random.default_rng(0)
+    point = np.array([2.508, 2.564, 2.567, 2.514])  # issue 10's log ratios
+    boot = rng.normal(2.54, 0.05, (2000, 4))  # no group differs from the others
+    out = split_verdict(point, boot)
+    base = np.mean([two_means_split(b)[0].mean() for b in boot])  # share flagged per replicate
+    assert_allclose(out["flag_frequency"], base, atol=0.05)
+    assert not out["conclusive"]
+    assert out["gap"] < out["spread"]
+    assert out["verdict"].tolist() == ["inconclusive"] * 4
+    assert out["flag"].tolist() == [False, True, True, False]  # the point split, for reference
+
+
+def test_bootstrap_replicate_matches_resampled_examples():
+    """Brute force: a replicate's log ratio equals the plain gradient ratio on the resample."""
+    from workbench.models import group_parameters
+    from workbench.probes.attribution import _group_sq_grad
+
+    model, x, y, _ = _setup("c", n=300)
+    seed, n_boot = 3, 4
+    ds = problematic_groups(model, (x, y), n_boot=n_boot, seed=seed, chunks=10_000)
+    wrong = model(x).argmax(1) != y
+    rng = np.random.default_rng(seed)
+    counts = {}
+    for k, mask in enumerate((wrong, ~wrong)):
+        n = int(mask.sum())
+        chunk_of = (torch.randperm(n, generator=torch.Generator().manual_seed(seed + k)) % n)
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+        counts[k] = w[:, chunk_of.numpy()]  # per example
+    pg = group_parameters(model)
+    names = list(pg)
+    n_params = np.array([sum(p.numel() for p in pg[g]) for g in names])
+    for b in range(n_boot):
+        rms = []
+        for k, mask in enumerate((wrong, ~wrong)):
+            idx = np.repeat(np.arange(int(mask.sum())), counts[k][b])
+            xs, ys = x[mask][idx], y[mask][idx]
+            sq = _group_sq_grad(model, pg, xs, ys, 64, torch.device("cpu"))
+            rms.append(np.sqrt([sq[g] for g in names]) / np.sqrt(n_params))
+        assert_allclose(ds["log_ratio_boot"].values[b], np.log(rms[0]) - np.log(rms[1]),
+                        rtol=1e-5)
+
+
+def test_chosen_groups_cases():
+    import xarray as xr
+
+    def ds(verdict, freq):
+        return xr.Dataset({"verdict": ("layer", verdict), "flag_frequency": ("layer", freq),
+                           "log_ratio": ("layer", [0.0] * len(freq))},
+                          coords={"layer": ["a", "b", "c"]})
+    assert chosen_groups(ds(["problematic", "healthy", "healthy"], [1, 0, 0]))[0] == ["a"]
+    groups, why = chosen_groups(ds(["inconclusive"] * 3, [0.6, 0.7, 0.2]))
+    assert groups == ["a", "b"] and "half" in why
+    groups, why = chosen_groups(ds(["inconclusive"] * 3, [0.3, 0.4, 0.2]))
+    assert groups == ["b"] and "most often" in why

@@ -12,7 +12,8 @@ import importlib
 from .registry import ANALYSES, Analysis, analyze, register
 
 #: The modules that register analyses, in the order ``analyze`` runs them.
-MODULES: tuple[str, ...] = ("dynamics", "forces", "separation", "spectra")
+MODULES: tuple[str, ...] = ("damping", "attribution", "dynamics", "forces", "separation",
+                            "spectra")
 
 
 def load_all() -> dict:

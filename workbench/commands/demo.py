@@ -1,10 +1,32 @@
-"""``workbench demo``: record the default run under runs/demo and report it."""
+"""``workbench demo``: record the default run under runs/demo, analyse it and report it."""
 
 from __future__ import annotations
 
 from .train import add_train_arguments, config_from_args
 
 DEMO = {"out": "runs/demo", "epochs": 3, "train_size": None, "features": "conv1,conv2,fc1,fc2"}
+
+
+#: What a demo run directory holds; anything else (fixes, other reports) is the user's.
+DEMO_FILES = ("record.zarr", "checkpoints/epoch_*.pt", "report/training.png",
+              "report/layers.png", "lock")
+
+
+def extra_contents(out) -> list[str]:
+    """Files under ``out`` that the demo did not write (e.g. fixed models), sorted."""
+    from pathlib import Path
+
+    out = Path(out)
+    if not out.exists():
+        return []
+    mine = set()
+    for pattern in DEMO_FILES:
+        for p in out.glob(pattern):
+            mine.add(p)
+            if p.is_dir():
+                mine.update(p.rglob("*"))
+    return sorted(str(p.relative_to(out)) for p in out.rglob("*")
+                  if p.is_file() and p not in mine)
 
 
 def run(args) -> int:
@@ -19,10 +41,20 @@ def run(args) -> int:
         print(f"report: {path}; open notebooks/07_course.ipynb with "
               f"WORKBENCH_PRESET={path.parent} (workbench lab)")
         return 0
-    if not args.resume:
-        args.overwrite = True
+    if not args.resume and not args.overwrite:
+        extra = extra_contents(args.out)
+        if extra:
+            shown = ", ".join(extra[:5]) + (" ..." if len(extra) > 5 else "")
+            raise FileExistsError(f"{args.out} holds more than the demo ({len(extra)} files: "
+                                  f"{shown}); pass --overwrite to replace it, or --out "
+                                  f"elsewhere")
+        args.overwrite = True  # a plain demo run is simply re-made
     out = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite,
                 allow_changes=args.allow_change)
+    from ..analysis import analyze
+
+    print("analysing every epoch (damping, attribution, dynamics, forces, separation, spectra)")
+    analyze(out)
     table, figures = write_report(out)
     print(table)
     print(f"\nrecorded run: {out}/record.zarr; figures in {out}/report/")

@@ -53,7 +53,8 @@ def add_train_arguments(p, *, defaults=None) -> None:
     add("--signal-every", type=int, default=8,
         help="take the layer signal on the fixed probe batch every k steps")
     add("--curvature-iters", type=int, default=20,
-        help="Hessian power iterations per layer group at each epoch end (0: off)")
+        help="Hessian power iterations per layer group in the damping analysis "
+             "(workbench analyze; 0: no curvature)")
     add("--memory-budget-mb", type=float, default=2048.0)
     p.add_argument("--out", default=d.get("out"), required="out" not in d)
     g = p.add_mutually_exclusive_group()

@@ -5,8 +5,8 @@ from .damping import (
     critical_momentum,
     damping_ratio,
     damping_regime,
-    epoch_regime,
-    layer_damping,
+    epoch_damping,
+    update_cos_regime,
     update_cos_summary,
 )
 from .dfa import default_scales, dfa
@@ -24,8 +24,8 @@ from .stability import collective_signal, early_convergence_lead, integration, s
 from .synchrony import kuramoto_order, metastability, phases, synchrony
 
 __all__ = [
-    "critical_momentum", "damping_ratio", "damping_regime", "epoch_regime", "layer_damping",
-    "update_cos_summary",
+    "critical_momentum", "damping_ratio", "damping_regime", "epoch_damping",
+    "update_cos_regime", "update_cos_summary",
     "dfa", "default_scales", "powerlaw_alpha",
     "phases", "kuramoto_order", "synchrony", "metastability",
     "collective_signal", "integration", "stability", "early_convergence_lead",

@@ -6,6 +6,9 @@ numpy in -> numpy out, DataArray in -> DataArray out (dask-backed arrays stay la
 Source: Pasichnyk 2026, "Beta-Scheduling" (arXiv:2603.28921), after Qian 1999. The paper
 uses a curvature of 1 for the whole network; the ``curvature`` keyword lets you pass an
 effective per-layer curvature (see :func:`workbench.probes.curvature.layer_curvature`).
+
+:func:`epoch_damping` is THE damping verdict of a run (per epoch, per (epoch, layer), and the
+paper's network-wide one); every surface calls it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ TOL = 0.05
 _STR = np.dtype("<U11")
 
 __all__ = ["critical_momentum", "damping_ratio", "damping_regime", "update_cos_summary",
-           "epoch_regime", "layer_damping", "REGIMES", "TOL"]
+           "REGIMES", "TOL"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -242,108 +245,264 @@ def update_cos_summary(update_cos, *, dim=STEP, by=EPOCH):
     return xr.Dataset({"mean": mean, "frac_negative": frac})
 
 
-def epoch_regime(steps_ds, *, curvature=1.0, tol=TOL, exact=False):
-    r"""A run's damping regime per epoch from its recorded learning rate and momentum.
+# ----------------------------------------------------------------------------- the verdict
+#: Mean update cosine above which the curvature-free signal calls a layer over-damped.
+COS_CREEP = 0.5
+
+_WHY = {
+    ("underdamped", "overdamped"): (
+        "curvature says under-damped but the updates creep (mean cos > {c}): the curvature is "
+        "the top Hessian eigenvalue at the epoch-end checkpoint, one stiff direction, while the "
+        "update cosine averages over all directions (mostly flat, over-damped at this lr and "
+        "momentum) and over every step of the epoch; momentum also averages the gradient noise "
+        "so consecutive updates stay aligned"),
+    ("underdamped", "critical"): (
+        "curvature says under-damped, the update cosine is mixed (0 <= mean cos <= {c}): the "
+        "stiff direction oscillates but it carries only part of the update"),
+    ("critical", "overdamped"): (
+        "curvature says critical along the stiffest direction; the updates creep along the "
+        "flatter directions that dominate them"),
+    ("critical", "underdamped"): (
+        "curvature says critical at the epoch end, but consecutive updates point back (mean "
+        "cos < 0): curvature during the epoch's steps was higher than at its checkpoint"),
+    ("overdamped", "underdamped"): (
+        "curvature says over-damped at the epoch end, but consecutive updates point back "
+        "(mean cos < 0): the steps met sharper curvature (or gradient noise) than the "
+        "checkpoint's top eigenvalue shows"),
+    ("overdamped", "critical"): (
+        "curvature says over-damped, the update cosine is mixed: gradient noise from "
+        "mini-batches decorrelates consecutive updates without any oscillation"),
+}
+_NO_MOMENTUM = "no heavy-ball momentum recorded (e.g. Adam): no damping regime"
+_NO_CURVATURE = "no curvature measured for this layer (non-positive or missing)"
+
+
+def update_cos_regime(mean_cos, *, creep=COS_CREEP):
+    r"""The curvature-free verdict from the mean cosine between consecutive updates.
 
     Parameters
     ----------
-    steps_ds : xarray.Dataset
-        The run's ``/steps`` group: dim ``step``, variables ``lr`` and ``momentum``,
+    mean_cos : float, numpy array or xarray.DataArray
+        Mean of :math:`\cos(\Delta\theta_t, \Delta\theta_{t-1})` over an epoch's steps.
+    creep : float
+        Threshold above which updates "creep" (default :data:`COS_CREEP` = 0.5).
+
+    Returns
+    -------
+    str, numpy array of str or DataArray of str
+        ``"underdamped"`` for a negative mean (the layer rattles: each update undoes part of
+        the previous one), ``"overdamped"`` above ``creep`` (the updates keep their
+        direction), ``"critical"`` in between, ``"undefined"`` for NaN.
+
+    Notes
+    -----
+    Our rule, after the heavy ball on a 1-D quadratic: with complex roots
+    :math:`\sqrt\mu\,e^{\pm i\omega}` the update turns by :math:`\omega` per step, so its sign
+    flips on a fraction :math:`\omega/\pi` of the steps and the mean sign agreement is
+    :math:`1 - 2\omega/\pi`; it is negative once :math:`\omega > \pi/2`, i.e. strongly
+    under-damped, and :math:`+1` for real positive roots (over- or critically damped). The
+    band between 0 and ``creep`` is called critical.
+
+    Examples
+    --------
+    >>> update_cos_regime(0.85), update_cos_regime(-0.2), update_cos_regime(0.3)
+    ('overdamped', 'underdamped', 'critical')
+    """
+    def core(c):
+        out = np.full(np.shape(c), UNDEFINED, dtype=_STR)
+        out[c < 0] = "underdamped"
+        out[(c >= 0) & (c <= creep)] = "critical"
+        out[c > creep] = "overdamped"
+        return out
+
+    return _dispatch(core, mean_cos, dtype=_STR)
+
+
+def _median_by_epoch(x):
+    return x.groupby(EPOCH).median(STEP)
+
+
+def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_CREEP):
+    r"""THE damping verdict of a run: per epoch, per (epoch, layer), and the paper's.
+
+    Every surface (``workbench report``, ``workbench diagnose``, notebook 02, the ``damping``
+    analysis and its view) calls this one function.
+
+    Parameters
+    ----------
+    steps : xarray.Dataset
+        The run's ``/steps`` group: ``lr`` and ``momentum`` over ``step``, with the
         coordinate ``epoch(step)``.
-    curvature, tol, exact
-        As in :func:`damping_regime`.
+    curvature : xarray.DataArray, optional
+        Measured curvature :math:`\lambda_l` (top Hessian eigenvalue of each group at the
+        epoch's checkpoint), dims ``(epoch, layer)`` or ``(layer,)``.
+    update_cos : xarray.DataArray, optional
+        ``/layers/update_cos`` over ``(step, layer)`` (it needs the ``epoch(step)`` coord, or
+        takes it from ``steps``).
+    tol : float
+        Half-width of the critical band of :math:`\zeta` (see :func:`damping_regime`).
+    creep : float
+        Update-cosine threshold of :func:`update_cos_regime`.
 
     Returns
     -------
     xarray.Dataset
-        Dim ``epoch``: ``lr`` and ``momentum`` (epoch means), ``damping_ratio`` and
-        ``regime`` from those means, and ``frac_underdamped`` (fraction of the epoch's steps
-        whose own regime is under-damped, which shows a regime change inside an epoch).
+        Dim ``epoch``: ``lr`` and ``momentum`` (median over the epoch's steps, as the steps
+        used them), ``critical_momentum`` (:math:`1-2\sqrt{\alpha}`), and the paper's
+        network-wide verdict at :math:`\lambda = 1`: ``network_damping_ratio``,
+        ``network_regime``. With ``curvature``, dims ``(epoch, layer)``: ``curvature``,
+        ``damping_ratio``, ``regime``. With ``update_cos``: ``update_cos_mean`` and
+        ``update_cos_regime``. With both: ``agrees`` (bool) and ``why`` (text, empty where
+        they agree). Each variable has ``long_name``, ``units`` and ``verdict`` attrs that
+        name which verdict it is.
 
     Notes
     -----
-    The epoch's :math:`(\alpha, \mu)` is the mean over its steps; with a per-step schedule
-    ``frac_underdamped`` tells how representative that mean is.
+    With :math:`\bar\alpha_e, \bar\mu_e` the medians of the epoch's steps,
+
+    .. math:: \zeta_e = \frac{1-\bar\mu_e}{2\sqrt{\bar\alpha_e}}, \qquad
+              \zeta_{e,l} = \frac{1-\bar\mu_e}{2\sqrt{\bar\alpha_e\lambda_{e,l}}}
+
+    and the regime is under-damped for :math:`\zeta < 1-tol`, critical within the band,
+    over-damped above. The median, not the last step: with a cosine schedule the last
+    step's lr is near 0, which calls every epoch over-damped. The curvature regime and the
+    update-cosine signal can disagree, and ``why`` says why (the curvature is one
+    direction at one instant, the epoch end; the cosine averages every direction over the
+    epoch's steps).
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> s = xr.Dataset({"lr": ("step", [0.01] * 4), "momentum": ("step", [0.9, 0.9, 0.8, 0.8])},
+    >>> s = xr.Dataset({"lr": ("step", [0.01, 0.01, 0.0001, 0.0001]),
+    ...                 "momentum": ("step", [0.9] * 4)},
     ...                coords={"epoch": ("step", [0, 0, 1, 1])})
-    >>> epoch_regime(s)["regime"].values.tolist()
-    ['underdamped', 'critical']
+    >>> v = epoch_damping(s)
+    >>> v["network_regime"].values.tolist(), v["network_damping_ratio"].values.round(2).tolist()
+    (['underdamped', 'overdamped'], [0.5, 5.0])
+    >>> lam = xr.DataArray([[4.0], [0.25]], dims=("epoch", "layer"), coords={"layer": ["fc"]})
+    >>> epoch_damping(s, curvature=lam)["regime"].dims
+    ('epoch', 'layer')
     """
+    # 1. validate
     for v in ("lr", "momentum"):
-        if v not in steps_ds:
-            raise ValueError(f"epoch_regime() needs variables 'lr' and 'momentum' (the /steps "
-                             f"group); got {list(steps_ds.data_vars)}")
-        require(steps_ds[v], "epoch_regime", [STEP], name=v)
-    if EPOCH not in steps_ds.coords:
-        raise ValueError("epoch_regime() needs a coordinate 'epoch(step)'; got coords "
-                         f"{list(steps_ds.coords)}")
-    steps_ds = steps_ds.assign_coords({EPOCH: steps_ds[EPOCH].compute()})  # small; eager
-    lr, mu = steps_ds["lr"], steps_ds["momentum"]
-    per_step = damping_regime(lr, mu, curvature=curvature, tol=tol, exact=exact)
-    under = (per_step == "underdamped").astype(float).where(lr.notnull() & mu.notnull())
-    lr_e = lr.groupby(EPOCH).mean(STEP)
-    mu_e = mu.groupby(EPOCH).mean(STEP)
-    zeta = damping_ratio(lr_e, mu_e, curvature=curvature, exact=exact)
-    regime = damping_regime(lr_e, mu_e, curvature=curvature, tol=tol, exact=exact)
-    zeta.attrs = {"long_name": "damping ratio", "units": "1"}
-    regime.attrs = {"long_name": "damping regime", "tol": tol}
-    frac = under.groupby(EPOCH).mean(STEP)
-    frac.attrs = {"long_name": "fraction of under-damped steps", "units": "1"}
-    return xr.Dataset({"lr": lr_e, "momentum": mu_e, "damping_ratio": zeta, "regime": regime,
-                       "frac_underdamped": frac})
+        if v not in steps:
+            raise ValueError(f"epoch_damping() needs variables 'lr' and 'momentum' (the /steps "
+                             f"group); got {list(steps.data_vars)}")
+        require(steps[v], "epoch_damping", [STEP], name=v)
+    if EPOCH not in steps.coords or steps[EPOCH].dims != (STEP,):
+        raise ValueError("epoch_damping() needs a coordinate 'epoch' along 'step' (epoch(step)); "
+                         f"got coords {list(steps.coords)}")
+    steps = steps.assign_coords({EPOCH: steps[EPOCH].compute()})  # small; eager
+    # 2. the epoch's lr and momentum as the steps used them, and the paper's verdict
+    lr = _median_by_epoch(steps["lr"].compute())  # one scalar per step: small, eager (dask
+    mu = _median_by_epoch(steps["momentum"].compute())  # has no grouped median)
+    lr.attrs = {"long_name": r"learning rate $\alpha$ (median of the epoch's steps)",
+                "units": ""}
+    mu.attrs = {"long_name": r"momentum $\mu$ (median of the epoch's steps)", "units": ""}
+    out = xr.Dataset({"lr": lr, "momentum": mu})
+    paper = "the paper's network-wide verdict (curvature 1)"
+    out["critical_momentum"] = critical_momentum(lr).assign_attrs(
+        long_name=r"critical momentum $1 - 2\sqrt{\alpha}$", units="", verdict=paper)
+    out["network_damping_ratio"] = damping_ratio(lr, mu).assign_attrs(
+        long_name=r"network damping ratio $\zeta$ ($\lambda = 1$)", units="", verdict=paper)
+    out["network_regime"] = damping_regime(lr, mu, tol=tol).assign_attrs(
+        long_name="network damping regime ($\\lambda = 1$)", units="", verdict=paper, tol=tol)
+    # 3. per (epoch, layer), from the measured curvature
+    measured = "per layer, from the measured curvature (top Hessian eigenvalue at the epoch end)"
+    if curvature is not None:
+        require(curvature, "epoch_damping", [LAYER], name="curvature")
+        extra = [d for d in curvature.dims if d not in (EPOCH, LAYER)]
+        if extra:
+            raise DimsError(f"epoch_damping() needs curvature with dims ('layer',) or "
+                            f"('epoch', 'layer'); got dims {curvature.dims} with sizes "
+                            f"{dict(curvature.sizes)} (extra {tuple(extra)})")
+        curv = curvature.astype(float)
+        if EPOCH in curv.dims:  # epochs without a measurement get NaN (regime "undefined")
+            curv = curv.reindex({EPOCH: lr[EPOCH].values})
+        out["curvature"] = curv.assign_attrs(
+            long_name=r"curvature $\lambda$ (top Hessian eigenvalue)", units="")
+        zeta = damping_ratio(lr, mu, curvature=curv)
+        regime = damping_regime(lr, mu, curvature=curv, tol=tol)
+        dims = tuple(d for d in (EPOCH, LAYER) if d in zeta.dims)
+        out["damping_ratio"] = zeta.transpose(*dims, ...).assign_attrs(
+            long_name=r"damping ratio $\zeta$", units="", verdict=measured)
+        out["regime"] = regime.transpose(*dims, ...).assign_attrs(
+            long_name="damping regime", units="", verdict=measured, tol=tol)
+    # 4. the curvature-free signal: mean update cosine over the epoch's steps
+    if update_cos is not None:
+        require(update_cos, "epoch_damping", [STEP, LAYER], name="update_cos")
+        if EPOCH not in update_cos.coords:
+            update_cos = update_cos.assign_coords({EPOCH: steps[EPOCH]})
+        c = update_cos.assign_coords({EPOCH: update_cos[EPOCH].compute()})
+        cos_mean = c.groupby(EPOCH).mean(STEP).transpose(EPOCH, LAYER)
+        out["update_cos_mean"] = cos_mean.assign_attrs(
+            long_name=r"mean $\cos(\Delta\theta_t, \Delta\theta_{t-1})$", units="",
+            verdict="curvature-free: consecutive-update cosine over the epoch's steps")
+        out["update_cos_regime"] = update_cos_regime(cos_mean, creep=creep).assign_attrs(
+            long_name="update-cosine regime", units="", creep=creep,
+            verdict="curvature-free: consecutive-update cosine over the epoch's steps")
+    # 5. do they agree, and why not
+    if "regime" in out and "update_cos_regime" in out:
+        a, b = xr.broadcast(out["regime"], out["update_cos_regime"])
+        why = np.vectorize(lambda r, u: _why(r, u, creep), otypes=[object])(a.values, b.values)
+        agrees = (a == b) & (a != UNDEFINED)
+        out["agrees"] = agrees.assign_attrs(
+            long_name="curvature regime agrees with the update cosine", units="")
+        out["why"] = xr.DataArray(why.astype(str), dims=a.dims, coords=a.coords,
+                                  attrs={"long_name": "why they disagree", "units": ""})
+    return out
 
 
-def layer_damping(curvature, lr, momentum, *, tol=TOL, exact=False):
-    r"""Per-layer damping from a per-layer curvature estimate.
-
-    Parameters
-    ----------
-    curvature : xarray.DataArray
-        Effective curvature with dims ``(epoch, layer)`` (e.g. the top Hessian eigenvalue of
-        each group from :func:`workbench.probes.curvature.layer_curvature`, stacked over
-        epochs), or ``(layer,)``.
-    lr, momentum : float or xarray.DataArray
-        The learning rate and momentum in force (scalars or DataArrays over ``epoch``).
-    tol, exact
-        As in :func:`damping_regime`.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``curvature``, ``damping_ratio`` and ``regime`` with the dims of ``curvature``.
-
-    Notes
-    -----
-    :math:`\zeta_l = (1-\mu)/(2\sqrt{\alpha\lambda_l})`: a layer with higher curvature is
-    more under-damped at the same :math:`(\alpha, \mu)`. Non-positive curvature (a saddle
-    or flat direction) gives NaN and ``"undefined"``.
+def disagreement_reason(regime, cos_regime, *, creep=COS_CREEP) -> str:
+    """Why the curvature regime and the update-cosine regime differ ("" where they agree).
 
     Examples
     --------
-    >>> import xarray as xr
-    >>> lam = xr.DataArray([[1.0, 4.0]], dims=("epoch", "layer"),
-    ...                    coords={"layer": ["conv1", "fc"]})
-    >>> layer_damping(lam, 0.01, 0.8)["regime"].values.tolist()
-    [['critical', 'underdamped']]
+    >>> disagreement_reason("underdamped", "underdamped")
+    ''
+    >>> disagreement_reason("underdamped", "overdamped").startswith("curvature says under")
+    True
     """
-    require(curvature, "layer_damping", [LAYER], name="curvature")
-    extra = [d for d in curvature.dims if d not in (EPOCH, LAYER)]
-    if extra:
-        raise DimsError(f"layer_damping() needs curvature with dims ('layer',) or "
-                        f"('epoch', 'layer'); got dims {curvature.dims} with sizes "
-                        f"{dict(curvature.sizes)} (extra {tuple(extra)})")
-    zeta = damping_ratio(lr, momentum, curvature=curvature, exact=exact)
-    regime = damping_regime(lr, momentum, curvature=curvature, tol=tol, exact=exact)
-    dims = curvature.dims + tuple(d for d in zeta.dims if d not in curvature.dims)
-    zeta = zeta.transpose(*dims)
-    regime = regime.transpose(*dims)
-    zeta.attrs = {"long_name": "per-layer damping ratio", "units": "1"}
-    regime.attrs = {"long_name": "per-layer damping regime", "tol": tol}
-    curv = curvature.copy()
-    curv.attrs = {"long_name": "effective curvature", "units": "loss/param²",
-                  **curvature.attrs}
-    return xr.Dataset({"curvature": curv, "damping_ratio": zeta, "regime": regime})
+    return _why(regime, cos_regime, creep)
+
+
+def _why(regime, cos_regime, creep):
+    regime, cos_regime = str(regime), str(cos_regime)
+    if regime == UNDEFINED:
+        return _NO_CURVATURE
+    if cos_regime == UNDEFINED:
+        return "no update cosine recorded for this layer and epoch"
+    if regime == cos_regime:
+        return ""
+    return _WHY[(regime, cos_regime)].format(c=creep)
+
+
+def verdict_records(verdict) -> dict:
+    """The verdict of :func:`epoch_damping` as plain JSON-ready lists (for ``--json``).
+
+    Returns ``{"network": [{epoch, lr, momentum, ...}], "layers": [{epoch, layer, ...}]}``.
+    """
+    def clean(v):
+        v = v.item() if hasattr(v, "item") else v
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v
+
+    verdict = verdict.compute()
+    net_vars = [v for v in ("lr", "momentum", "critical_momentum", "network_damping_ratio",
+                            "network_regime") if v in verdict]
+    network = [{"epoch": int(e), **{v: clean(verdict[v].sel(epoch=e).values)
+                                    for v in net_vars}} for e in verdict[EPOCH].values]
+    layer_vars = [v for v in verdict.data_vars if LAYER in verdict[v].dims]
+    layers = []
+    if layer_vars:
+        for e in verdict[EPOCH].values:
+            for name in verdict[LAYER].values:
+                layers.append({"epoch": int(e), "layer": str(name),
+                               **{v: clean(verdict[v].sel(epoch=e, layer=name).values)
+                                  for v in layer_vars}})
+    return {"network": network, "layers": layers}
+
+
+__all__ += ["epoch_damping", "update_cos_regime", "verdict_records", "disagreement_reason",
+            "COS_CREEP"]

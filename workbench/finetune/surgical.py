@@ -63,6 +63,7 @@ class SurgicalReport:
     full_train_steps: int | None = None
     full_train_time: float | None = None
     seed: int = 0
+    diagnosis_time: float = 0.0
     sample: np.ndarray = field(default=None, repr=False)
     target: np.ndarray = field(default=None, repr=False)
     pred_before: np.ndarray = field(default=None, repr=False)
@@ -100,11 +101,16 @@ class SurgicalReport:
         return 1.0 - self.steps / self.full_train_steps
 
     @property
+    def total_time(self) -> float:
+        """What the user waited for: diagnosis (choosing the groups) plus fine-tune, in s."""
+        return self.diagnosis_time + self.wall_time
+
+    @property
     def time_saved(self) -> float:
-        """1 - fine-tune wall time / full-training wall time (NaN if unknown)."""
+        """1 - (diagnosis + fine-tune wall time) / full-training wall time (NaN if unknown)."""
         if not self.full_train_time:
             return float("nan")
-        return 1.0 - self.wall_time / self.full_train_time
+        return 1.0 - self.total_time / self.full_train_time
 
     def to_dataset(self) -> xr.Dataset:
         """Per-test-example predictions (dim ``sample``) with every number in ``attrs``."""
@@ -117,7 +123,7 @@ class SurgicalReport:
             "level", "fixed", "broken", "net", "n_test", "errors_before", "errors_after",
             "n_params_trained", "n_params_total", "param_fraction", "steps", "epochs", "lr",
             "momentum", "momentum_clipped", "wall_time", "compute_saved", "steps_saved",
-            "time_saved", "acc_before", "acc_after", "seed")}
+            "time_saved", "acc_before", "acc_after", "seed", "diagnosis_time", "total_time")}
         attrs["groups"] = ",".join(self.groups)
         attrs["momentum_clipped"] = int(self.momentum_clipped)
         attrs = {k: (float(v) if isinstance(v, float) else v) for k, v in attrs.items()}
@@ -145,7 +151,8 @@ class SurgicalReport:
             f"lr {self.lr:g}, momentum {self.momentum:.3f}{clip})",
             f"  compute saved (param-grad)     {pct(self.compute_saved)}",
             f"  steps saved                    {pct(self.steps_saved)}",
-            f"  wall time                      {self.wall_time:.1f} s; time saved "
+            f"  wall time                      {self.total_time:.1f} s (diagnosis "
+            f"{self.diagnosis_time:.1f} s + fine-tune {self.wall_time:.1f} s); time saved "
             f"{pct(self.time_saved)}",
         ]
         return "\n".join(rows)

@@ -16,7 +16,8 @@ from torch.nn import functional as F
 from ..dims import LAYER, SAMPLE
 from ..models import group_parameters, layer_groups
 
-__all__ = ["misclassified_attribution", "problematic_overlap", "two_means_split", "as_tensors"]
+__all__ = ["misclassified_attribution", "problematic_groups", "split_verdict", "chosen_groups",
+           "problematic_overlap", "two_means_split", "as_tensors", "CONFIDENT", "VERDICTS"]
 
 
 def as_tensors(data):
@@ -69,6 +70,297 @@ def two_means_split(values):
     return high, float(threshold)
 
 
+# ----------------------------------------------------------------------------- the rule
+#: Flag frequency at or above which a group is "problematic" (and at or below 1 - this,
+#: "healthy"), when the split itself is conclusive.
+CONFIDENT = 0.9
+VERDICTS = ("problematic", "healthy", "inconclusive")
+_FLOATS_BUDGET = 2 ** 24  # floats held per gradient matrix (64 MB in float32)
+
+
+def _chunk_gradients(model, params_by_group, x, y, *, chunks, seed, batch_size, device):
+    """Per-chunk sums of per-example gradients of the cross-entropy, per group.
+
+    The examples are dealt at random (seeded) into ``chunks`` chunks (one example per chunk
+    when ``chunks >= len(x)``). Returns ``({group: (chunks, n_g) tensor}, counts)``.
+    """
+    from torch.func import functional_call, grad, vmap
+
+    names = {n: [k for k, p in model.named_parameters() if any(p is q for q in ps)]
+             for n, ps in params_by_group.items()}
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    wanted = [k for ks in names.values() for k in ks]
+
+    def loss_one(p, xi, yi):
+        out = functional_call(model, ({**params, **p}, buffers), (xi.unsqueeze(0),))
+        return F.cross_entropy(out, yi.unsqueeze(0))
+
+    per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))
+    n = len(x)
+    m = max(1, min(n, chunks))
+    gen = torch.Generator().manual_seed(seed)
+    chunk_of = torch.randperm(n, generator=gen) % m
+    sums = {g: torch.zeros(m, sum(params[k].numel() for k in ks), dtype=torch.float64)
+            for g, ks in names.items()}
+    n_total = max(1, sum(params[k].numel() for k in wanted))
+    b = max(1, min(batch_size, _FLOATS_BUDGET // n_total))
+    sub = {k: params[k] for k in wanted}
+    for i in range(0, n, b):
+        grads = per_example(sub, x[i:i + b].to(device), y[i:i + b].to(device))
+        ids = chunk_of[i:i + b]
+        for g, ks in names.items():
+            flat = torch.cat([grads[k].flatten(1) for k in ks], 1) if ks else \
+                torch.zeros(len(ids), 0)
+            sums[g].index_add_(0, ids, flat.detach().cpu().double())
+    counts = torch.bincount(chunk_of, minlength=m).double()
+    return sums, counts
+
+
+def _rms_from_chunks(sums, counts, weights, n_params):
+    """RMS per-parameter gradient of the weighted mean loss, per replicate: (B, groups)."""
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    denom = w @ counts  # (B,)
+    out = np.zeros((len(w), len(sums)))
+    for j, s in enumerate(sums.values()):
+        for i in range(0, len(w), 32):
+            mean = (w[i:i + 32] @ s) / denom[i:i + 32, None]
+            out[i:i + 32, j] = np.sqrt((mean ** 2).sum(1).numpy()) / np.sqrt(max(n_params[j], 1))
+    return out
+
+
+def split_verdict(log_ratio, boot, *, confident=CONFIDENT):
+    r"""The problematic-groups rule on log ratios and their bootstrap replicates.
+
+    Parameters
+    ----------
+    log_ratio : array (groups,)
+        Point estimates of each group's log gradient ratio (misclassified / correct).
+    boot : array (replicates, groups)
+        The same statistic on bootstrap resamples of the examples.
+    confident : float
+        Flag frequency needed for a confident call (default 0.9).
+
+    Returns
+    -------
+    dict
+        ``flag`` (the point split), ``flag_frequency``, ``verdict`` (``"problematic"`` |
+        ``"healthy"`` | ``"inconclusive"``), ``threshold``, ``gap``, ``spread``,
+        ``conclusive``.
+
+    Notes
+    -----
+    The split is exact 1-D two-means (:func:`two_means_split`) on the point log ratios.
+    Its ``gap`` is the distance between the lowest flagged and the highest unflagged group;
+    its ``spread`` is :math:`1.96\,\mathrm{sd}` of that same difference over the bootstrap
+    replicates. The split is conclusive when ``gap > spread`` (the 95% interval of the gap
+    excludes zero). Each replicate is split again; a group's ``flag_frequency`` is the
+    fraction of replicates that flag it. Verdict: ``"problematic"`` when the split is
+    conclusive and the frequency is at least ``confident``; ``"healthy"`` when the frequency
+    is at most ``1 - confident``; otherwise ``"inconclusive"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> boot = np.array([3.0, 1.0, 1.1]) + 0.05 * rng.standard_normal((200, 3))
+    >>> split_verdict(np.array([3.0, 1.0, 1.1]), boot)["verdict"].tolist()
+    ['problematic', 'healthy', 'healthy']
+    """
+    log_ratio = np.asarray(log_ratio, dtype=float)
+    boot = np.asarray(boot, dtype=float)
+    flag, threshold = two_means_split(log_ratio)
+    flags = np.array([two_means_split(b)[0] for b in boot]) if len(boot) else \
+        np.zeros((0, len(log_ratio)), bool)
+    freq = flags.mean(0) if len(boot) else np.full(len(log_ratio), np.nan)
+    gap = spread = float("nan")
+    if flag.any() and (~flag & np.isfinite(log_ratio)).any():
+        masked = np.where(np.isfinite(log_ratio), log_ratio, np.nan)
+        hi = int(np.nanargmin(np.where(flag, masked, np.nan)))
+        lo = int(np.nanargmax(np.where(~flag, masked, np.nan)))
+        gap = float(log_ratio[hi] - log_ratio[lo])
+        diff = boot[:, hi] - boot[:, lo]
+        diff = diff[np.isfinite(diff)]
+        spread = float(1.96 * diff.std()) if len(diff) > 1 else float("nan")
+    conclusive = bool(np.isfinite(gap) and np.isfinite(spread) and gap > spread)
+    verdict = np.full(len(log_ratio), "inconclusive", dtype="<U12")
+    verdict[freq <= 1 - confident] = "healthy"
+    if conclusive:
+        verdict[freq >= confident] = "problematic"
+    return {"flag": flag, "flag_frequency": freq, "verdict": verdict, "threshold": threshold,
+            "gap": gap, "spread": spread, "conclusive": conclusive}
+
+
+def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_size=256,
+                       chunks=None, confident=CONFIDENT, device=None, progress=False):
+    r"""THE problematic-groups rule: which layer groups carry the model's errors, and how surely.
+
+    ``workbench diagnose``, ``workbench fix --groups auto``, the ``attribution`` analysis (and
+    so its view and notebook 03) all call this one function.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier with layer groups (``model.groups``).
+    data : (x, y) tensors or ImageDataset
+        The examples to diagnose (the run's test set in ``diagnose`` and the analysis).
+    groups : list of str, optional
+        Groups to score (default: all).
+    n_boot : int
+        Bootstrap replicates (default 200).
+    seed : int
+        Seed of the bootstrap (and of the chunking).
+    batch_size : int
+        Examples per per-example-gradient batch (lowered automatically for big models).
+    chunks : int, optional
+        Resampling units per set (default: one per example while the per-chunk gradient
+        sums fit in 64 MB, else fewer chunks of random examples, at least 8).
+    confident : float
+        Flag frequency for a confident call (see :func:`split_verdict`).
+    device : optional
+        Where to compute (default: the model's device).
+    progress : bool
+        Show a tqdm bar over the gradient passes.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``layer``: ``grad_rms_misclassified``, ``grad_rms_correct``, ``log_ratio``,
+        ``flag_frequency``, ``verdict``, ``problematic`` (bool: verdict is problematic),
+        ``n_params``, ``param_share``; dims ``(replicate, layer)``: ``log_ratio_boot``.
+        Attrs: ``n_misclassified``, ``n_correct``, ``threshold``, ``gap``, ``spread``,
+        ``conclusive``, ``n_boot``, ``rule``.
+
+    Raises
+    ------
+    ValueError
+        Unknown group; no misclassified or no correct example.
+
+    Notes
+    -----
+    For each group :math:`g` with :math:`n_g` parameters,
+    :math:`s_g(S) = \lVert\nabla_{\theta_g}\bar L_S\rVert/\sqrt{n_g}` (RMS per-parameter
+    gradient of the mean cross-entropy over a set :math:`S`) and
+    ``log_ratio`` :math:`= \log s_g(\text{misclassified}) - \log s_g(\text{correct})`.
+    The bootstrap resamples, with replacement and separately, the misclassified and the
+    correct examples (the model's predictions fixed) and recomputes every log ratio: the
+    mean gradient of a resample is :math:`\sum_k c_k S_k / \sum_k c_k n_k` with
+    :math:`S_k` the gradient sum of chunk :math:`k` (one example per chunk by default) and
+    :math:`c_k` its multinomial count, so one pass of per-example gradients serves every
+    replicate. The rule on the replicates is :func:`split_verdict`.
+
+    Examples
+    --------
+    >>> from workbench.models import build_model
+    >>> m = build_model("mlp", depth=2, width=8, image_size=4)
+    >>> x, y = torch.randn(64, 1, 4, 4), torch.randint(0, 10, (64,))
+    >>> ds = problematic_groups(m, (x, y), n_boot=20)
+    >>> ds["verdict"].dims, ds["log_ratio_boot"].dims
+    (('layer',), ('replicate', 'layer'))
+    """
+    from tqdm.auto import tqdm
+
+    params_by_group = group_parameters(model, groups)
+    x, y, _ = as_tensors(data)
+    if device is None:
+        p0 = next(model.parameters(), None)
+        device = p0.device if p0 is not None else torch.device("cpu")
+    names = list(params_by_group)
+    n_params = np.array([sum(p.numel() for p in params_by_group[n]) for n in names])
+    total = max(1, int(n_params.sum()))
+    if chunks is None:
+        chunks = int(max(8, _FLOATS_BUDGET // total))
+    was_training = model.training
+    model.eval()
+    try:
+        pred, _ = _predict(model, x, y, batch_size, device)
+        wrong = pred != y
+        n_wrong, n_right = int(wrong.sum()), int((~wrong).sum())
+        if n_wrong == 0:
+            raise ValueError(f"no misclassified examples among the {len(y)} given: the model "
+                             "is right on all of them, so there is nothing to attribute "
+                             "(use a larger or harder set, e.g. the full test set)")
+        if n_right == 0:
+            raise ValueError(f"no correctly classified example among the {len(y)} given: "
+                             "the baseline (gradient on correct examples) is undefined")
+        parts = {}
+        for k, (label, mask) in enumerate(tqdm([("misclassified", wrong), ("correct", ~wrong)],
+                                               desc="per-example gradients",
+                                               disable=not progress, leave=False)):
+            parts[label] = _chunk_gradients(model, params_by_group, x[mask], y[mask],
+                                            chunks=chunks, seed=seed + k,
+                                            batch_size=batch_size, device=device)
+    finally:
+        model.train(was_training)
+
+    rng = np.random.default_rng(seed)
+    rms = {}
+    for label, (sums, counts) in parts.items():
+        m = len(counts)
+        w = np.vstack([np.ones(m), rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot)])
+        rms[label] = _rms_from_chunks(sums, counts, w, n_params)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr_all = np.log(rms["misclassified"]) - np.log(rms["correct"])
+    lr_all[~np.isfinite(lr_all)] = np.nan
+    log_ratio, boot = lr_all[0], lr_all[1:]
+    rule = split_verdict(log_ratio, boot, confident=confident)
+    verdict = rule["verdict"]
+    return xr.Dataset(
+        {
+            "grad_rms_misclassified": (LAYER, rms["misclassified"][0], {
+                "long_name": "RMS gradient per parameter, misclassified", "units": ""}),
+            "grad_rms_correct": (LAYER, rms["correct"][0], {
+                "long_name": "RMS gradient per parameter, correct", "units": ""}),
+            "log_ratio": (LAYER, log_ratio, {
+                "long_name": "log gradient ratio misclassified / correct", "units": ""}),
+            "flag_frequency": (LAYER, rule["flag_frequency"], {
+                "long_name": "bootstrap frequency of the problematic flag", "units": ""}),
+            "verdict": (LAYER, verdict, {
+                "long_name": "verdict", "units": "",
+                "rule": "problematic: conclusive split and flag frequency >= "
+                        f"{confident}; healthy: frequency <= {1 - confident:.2g}; "
+                        "else inconclusive"}),
+            "problematic": (LAYER, verdict == "problematic", {
+                "long_name": "problematic group", "units": ""}),
+            "n_params": (LAYER, n_params, {"long_name": "parameters", "units": ""}),
+            "param_share": (LAYER, n_params / total, {
+                "long_name": "share of the parameters", "units": ""}),
+            "log_ratio_boot": (("replicate", LAYER), boot, {
+                "long_name": "bootstrap log gradient ratio", "units": ""}),
+        },
+        coords={LAYER: names},
+        attrs={"n_misclassified": n_wrong, "n_correct": n_right,
+               "threshold": rule["threshold"], "gap": rule["gap"], "spread": rule["spread"],
+               "conclusive": int(rule["conclusive"]), "n_boot": n_boot,
+               "rule": "two-means split of log_ratio, bootstrap over misclassified and "
+                       "correct examples; inconclusive when the gap is within 1.96 sd",
+               "normalisation": "||g|| / sqrt(n_params)"},
+    )
+
+
+def chosen_groups(ds) -> tuple[list[str], str]:
+    """The groups a surgical fix trains, from :func:`problematic_groups`'s result.
+
+    Returns ``(groups, why)``: the ``"problematic"`` groups; if none is problematic, those
+    flagged in more than half of the bootstrap replicates; if none, the group with the
+    highest flag frequency (then log ratio). ``why`` says which case applied.
+    """
+    names = [str(n) for n in ds[LAYER].values]
+    verdict = [str(v) for v in np.asarray(ds["verdict"].values).ravel()]
+    freq = np.asarray(ds["flag_frequency"].values, dtype=float).ravel()
+    sure = [n for n, v in zip(names, verdict, strict=True) if v == "problematic"]
+    if sure:
+        return sure, "the problematic groups (conclusive split, flag frequency >= 0.9)"
+    majority = [n for n, f in zip(names, freq, strict=True) if f > 0.5]
+    if majority:
+        return majority, ("no conclusive problematic group; took those flagged in more than "
+                          "half of the bootstrap replicates")
+    key = np.nan_to_num(freq, nan=-1.0) * 1e6 + np.nan_to_num(
+        np.asarray(ds["log_ratio"].values, dtype=float).ravel(), nan=-1e300)
+    return [names[int(np.argmax(key))]], ("no group flagged in most replicates; took the one "
+                                          "flagged most often")
+
+
 def _predict(model, x, y, batch_size, device):
     preds, losses = [], []
     with torch.no_grad():
@@ -106,8 +398,11 @@ def _margin(model):
 
 
 def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_top=8,
-                              ig_steps=32, device=None):
-    r"""Per-group gradient norms on misclassified vs correct examples; a problematic flag.
+                              ig_steps=32, device=None, n_boot=200, seed=0):
+    r"""Per-group gradient norms on misclassified vs correct examples, verdicts, Captum maps.
+
+    The gradient scores and the verdicts come from :func:`problematic_groups` (the one
+    rule); this adds the Captum layer attribution and the Integrated Gradients maps.
 
     Parameters
     ----------
@@ -126,12 +421,15 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
         Integration steps of Integrated Gradients.
     device : str or torch.device, optional
         Where to compute (default: the model's device).
+    n_boot, seed
+        Bootstrap of :func:`problematic_groups`.
 
     Returns
     -------
     xarray.Dataset
-        Dim ``layer``: ``grad_rms_misclassified``, ``grad_rms_correct``, ``log_ratio``,
-        ``problematic`` (bool), ``n_params``, ``attribution`` and ``attribution_abs``.
+        Every variable of :func:`problematic_groups` (``log_ratio``, ``flag_frequency``,
+        ``verdict``, ``problematic`` ...), and over ``layer``: ``attribution`` and
+        ``attribution_abs``.
         Dims ``(sample, channel, y, x)``: ``integrated_gradients`` and ``image``, with
         ``target``, ``prediction`` and ``loss`` over ``sample`` (dataset index of the
         worst misclassified examples). Attrs: ``n_misclassified``, ``n_correct``,
@@ -203,16 +501,9 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
         if n_right == 0:
             raise ValueError(f"no correctly classified example among the {len(y)} given: "
                              "the baseline (gradient on correct examples) is undefined")
-        sq_w = _group_sq_grad(model, params_by_group, x[wrong], y[wrong], batch_size, device)
-        sq_r = _group_sq_grad(model, params_by_group, x[~wrong], y[~wrong], batch_size, device)
+        rule = problematic_groups(model, (x, y), groups=groups, n_boot=n_boot, seed=seed,
+                                  batch_size=batch_size, device=device)
         names = list(params_by_group)
-        n_params = np.array([sum(p.numel() for p in params_by_group[n]) for n in names])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rms_w = np.sqrt([sq_w[n] for n in names]) / np.sqrt(n_params)
-            rms_r = np.sqrt([sq_r[n] for n in names]) / np.sqrt(n_params)
-            log_ratio = np.log(rms_w) - np.log(rms_r)
-        log_ratio[~np.isfinite(log_ratio)] = np.nan
-        problematic, threshold = two_means_split(log_ratio)
 
         # Captum layer attribution of the error margin, per group
         xw, yw, pw = x[wrong], y[wrong], pred[wrong]
@@ -256,14 +547,6 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
     img_dims = (SAMPLE, "channel", "y", "x")
     ds = xr.Dataset(
         {
-            "grad_rms_misclassified": (LAYER, rms_w, {
-                "long_name": "RMS gradient per parameter, misclassified", "units": "loss/param"}),
-            "grad_rms_correct": (LAYER, rms_r, {
-                "long_name": "RMS gradient per parameter, correct", "units": "loss/param"}),
-            "log_ratio": (LAYER, log_ratio, {
-                "long_name": "log gradient ratio misclassified/correct", "units": "1"}),
-            "problematic": (LAYER, problematic, {"long_name": "problematic group"}),
-            "n_params": (LAYER, n_params, {"long_name": "parameters", "units": "1"}),
             "attribution": (LAYER, attr, {
                 "long_name": "gradient x activation of the error margin", "units": "logit",
                 "method": "captum.attr.LayerGradientXActivation"}),
@@ -272,17 +555,19 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
             "integrated_gradients": (img_dims, ig, {
                 "long_name": "Integrated Gradients of the error margin", "units": "logit",
                 "n_steps": ig_steps, "baseline": "zeros"}),
-            "image": (img_dims, img, {"long_name": "input (normalised)"}),
-            "target": (SAMPLE, yw[worst].numpy(), {"long_name": "true label"}),
-            "prediction": (SAMPLE, pw[worst].numpy(), {"long_name": "predicted label"}),
+            "image": (img_dims, img, {"long_name": "input (normalised)", "units": ""}),
+            "target": (SAMPLE, yw[worst].numpy(), {"long_name": "true label", "units": ""}),
+            "prediction": (SAMPLE, pw[worst].numpy(), {"long_name": "predicted label",
+                                                       "units": ""}),
             "loss": (SAMPLE, lw[worst].numpy(), {"long_name": "cross-entropy", "units": "nat"}),
         },
         coords={LAYER: names, **sample},
-        attrs={"n_misclassified": n_wrong, "n_correct": n_right,
-               "threshold": threshold,
-               "split": "two-means on log_ratio" if math.isfinite(threshold) else "degenerate",
-               "normalisation": "||g|| / sqrt(n_params)"},
     )
+    ds = xr.merge([rule.drop_vars("replicate", errors="ignore"), ds],
+                  combine_attrs="override")
+    ds.attrs = {**rule.attrs,
+                "split": "two-means on log_ratio" if math.isfinite(rule.attrs["threshold"])
+                else "degenerate"}
     return ds
 
 

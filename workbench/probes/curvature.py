@@ -66,7 +66,7 @@ def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entro
     The error after ``iters`` steps shrinks like :math:`(\lambda_2/\lambda_1)^{2k}`.
     The model is put in eval mode (BatchNorm uses its running statistics, dropout is off)
     and its mode restored afterwards. Used as the effective curvature :math:`\lambda` in
-    :func:`workbench.diagnostics.damping.layer_damping`.
+    :func:`workbench.diagnostics.damping.epoch_damping`.
 
     Examples
     --------
@@ -117,7 +117,7 @@ def curvature_probe(x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, see
     For :func:`workbench.train.train`'s ``epoch_probes``: it calls :func:`layer_curvature` on
     the fixed batch ``(x, y)`` (moved to the model's device), so the run store gets
     ``/epochs_layers/curvature`` (epoch, layer). Damping ratio and regime per layer are then
-    computed after the fact with :func:`workbench.diagnostics.damping.layer_damping` from
+    computed after the fact with :func:`workbench.diagnostics.damping.epoch_damping` from
     ``/epochs`` ``lr`` and ``momentum``.
 
     Examples

@@ -1,0 +1,78 @@
+"""The ``damping`` analysis: the damping verdict of each epoch, per layer.
+
+Curvature is measured after the fact, at the epoch's checkpoint, by Hessian-vector power
+iteration (:func:`workbench.probes.curvature.layer_curvature`) on a fixed, seeded batch of
+``config.curvature_batch`` training images (``config.curvature_iters`` iterations); the
+verdict itself is :func:`workbench.diagnostics.damping.epoch_damping`, the one definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..dims import EPOCH, LAYER, STEP
+from .registry import register
+
+__all__ = ["damping", "curvature_batch"]
+
+
+def curvature_batch(run):
+    """The fixed curvature batch ``(x, y)``: a seeded, stratified subset of the training data
+    as trained (``config.curvature_batch`` images, seed ``config.seed + 1``)."""
+    from ..data import probe_indices
+
+    cfg = run.config
+    train = run.train_data()
+    pos = probe_indices(train.targets.numpy(), size=min(cfg.curvature_batch, len(train)),
+                        seed=cfg.seed + 1)
+    return train.images[pos], train.targets[pos]
+
+
+def _requires(run):
+    if "steps" not in run.tree or "lr" not in run.tree["steps"]:
+        return "the run has no /steps lr and momentum"
+    return None
+
+
+def epoch_steps(run, epoch: int) -> tuple[xr.Dataset, xr.DataArray | None]:
+    """``/steps`` and ``/layers/update_cos`` of one epoch's steps (loaded)."""
+    steps = run.tree["steps"].to_dataset()
+    ep = steps[EPOCH].values
+    sel = np.flatnonzero(ep == epoch)
+    steps_e = steps.isel({STEP: sel}).compute()
+    uc = None
+    if "layers" in run.tree and "update_cos" in run.tree["layers"]:
+        uc = run.tree["layers"]["update_cos"].isel({STEP: sel}).compute()
+        uc = uc.assign_coords({EPOCH: (STEP, ep[sel])})
+    return steps_e, uc
+
+
+@register("damping", description="damping verdict per epoch and layer: curvature, zeta, "
+                                  "regime, update-cosine signal", requires=_requires)
+def damping(run, epoch: int) -> xr.Dataset:
+    """One epoch's damping verdict (dims ``layer``), per the ``damping`` schema.
+
+    Examples
+    --------
+    >>> ds = damping(Run("runs/demo"), 0)                       # doctest: +SKIP
+    >>> ds["regime"].dims                                       # doctest: +SKIP
+    ('layer',)
+    """
+    from ..diagnostics.damping import epoch_damping
+    from ..probes.curvature import layer_curvature
+
+    cfg = run.config
+    model = run.model(epoch)
+    if cfg.curvature_iters > 0:
+        x, y = curvature_batch(run)
+        curv = layer_curvature(model, x, y, iters=cfg.curvature_iters, seed=cfg.seed)
+    else:  # curvature switched off for this run
+        names = list(getattr(model, "groups", ()))
+        curv = xr.DataArray(np.full(len(names), np.nan), dims=LAYER, coords={LAYER: names})
+    steps_e, uc = epoch_steps(run, epoch)
+    out = epoch_damping(steps_e, curvature=curv.expand_dims({EPOCH: [epoch]}), update_cos=uc)
+    out = out.drop_vars("why", errors="ignore").isel({EPOCH: 0}, drop=True)
+    out["curvature"].attrs.update(iters=cfg.curvature_iters, batch=cfg.curvature_batch,
+                                  method="Hessian-vector power iteration at the checkpoint")
+    return out

@@ -33,7 +33,7 @@ def test_stack_keeps_every_value_of_every_run(runs):
             own = r.tree[group].to_dataset()
             for v in own.data_vars:
                 np.testing.assert_array_equal(st[v].sel(run=name).values, own[v].values)
-    assert Run.stack([a, b], "epochs")["test_acc"].dims == ("run", "epoch")
+    assert stack([a, b], "epochs")["test_acc"].dims == ("run", "epoch")
 
 
 def test_mismatched_runs_give_a_clear_error_or_align_on_request(runs):

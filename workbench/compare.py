@@ -32,19 +32,6 @@ def run_names(runs) -> list[str]:
     return names
 
 
-def _group(run, group: str) -> xr.Dataset:
-    if group.startswith("analysis/"):
-        ds = run.analysis(group.split("/", 1)[1])
-        if ds is None:
-            raise ValueError(f"run {run.path} has no {group}; run 'workbench analyze "
-                             f"{run.path} --only {group.split('/', 1)[1]}' first")
-        return ds
-    if group not in run.tree:
-        have = sorted(k for k in run.tree.children)
-        raise ValueError(f"run {run.path} has no group {group!r}; it has {have}")
-    return run.tree[group].to_dataset()
-
-
 def stack(runs, group: str, *, dim: str = RUN, join: str = "exact") -> xr.Dataset:
     """Align one group of several runs along a new ``run`` dim.
 
@@ -79,7 +66,7 @@ def stack(runs, group: str, *, dim: str = RUN, join: str = "exact") -> xr.Datase
     if len(runs) < 1:
         raise ValueError("stack needs at least one run; got none")
     names = run_names(runs)
-    parts = [_group(r, group) for r in runs]
+    parts = [r.group(group) for r in runs]
     if join == "exact":
         for d in (EPOCH, STEP, LAYER):
             coords = [tuple(p[d].values.tolist()) if d in p.coords else None for p in parts]

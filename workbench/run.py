@@ -234,12 +234,25 @@ class Run:
         return self.store.analysis_epochs(name)
 
     # -- side by side and export ----------------------------------------------------------
-    @staticmethod
-    def stack(runs, group: str, *, dim: str = "run", join: str = "exact") -> xr.Dataset:
-        """Align ``group`` of several runs along ``dim``; see :func:`workbench.compare.stack`."""
-        from .compare import stack
+    def group(self, name: str) -> xr.Dataset:
+        """A recorded group (``"epochs"``, ``"layers"``…) or ``"analysis/<name>"``.
 
-        return stack(runs, group, dim=dim, join=join)
+        Raises
+        ------
+        ValueError
+            Naming the groups the run has, or the command that fills a missing analysis.
+        """
+        if name.startswith(ANALYSIS + "/"):
+            short = name.split("/", 1)[1]
+            ds = self.analysis(short)
+            if ds is None:
+                raise ValueError(f"run {self.path} has no {name}; run 'workbench analyze "
+                                 f"{self.path} --only {short}' first")
+            return ds
+        if name not in self.tree:
+            raise ValueError(f"run {self.path} has no group {name!r}; it has "
+                             f"{sorted(self.tree.children)}")
+        return self.tree[name].to_dataset()
 
     def to_dataframe(self, group: str):
         """A group (``"epochs"``, ``"layers"``, ``"analysis/damping"``…) as tidy pandas: one
@@ -250,10 +263,7 @@ class Run:
         >>> Run("runs/demo").to_dataframe("layers").columns[:3].tolist()   # doctest: +SKIP
         ['step', 'layer', 'epoch']
         """
-        from .compare import _group
-
-        ds = _group(self, group)
-        return ds.to_dataframe().reset_index()
+        return self.group(group).to_dataframe().reset_index()
 
     def _repr_html_(self) -> str:
         """Config, epochs, accuracy and stored analyses as an HTML table (values escaped)."""

@@ -4,12 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import PRESET_SCALE
 
 from workbench import Run
 from workbench.compare import steps_to
 from workbench.presets import PRESETS, findings, preset_configs, run_preset
-
-from conftest import PRESET_SCALE
 
 
 def test_preset_configs_cover_the_grid_and_refuse_unknown_names():

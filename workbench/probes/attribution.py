@@ -274,15 +274,8 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
     model.eval()
     try:
         pred, _ = _predict(model, x, y, batch_size, device)
-        wrong = pred != y
+        wrong = _misclassified(pred, y)
         n_wrong, n_right = int(wrong.sum()), int((~wrong).sum())
-        if n_wrong == 0:
-            raise ValueError(f"no misclassified examples among the {len(y)} given: the model "
-                             "is right on all of them, so there is nothing to attribute "
-                             "(use a larger or harder set, e.g. the full test set)")
-        if n_right == 0:
-            raise ValueError(f"no correctly classified example among the {len(y)} given: "
-                             "the baseline (gradient on correct examples) is undefined")
         parts = {}
         for k, (label, mask) in enumerate(tqdm([("misclassified", wrong), ("correct", ~wrong)],
                                                desc="per-example gradients",
@@ -359,6 +352,20 @@ def chosen_groups(ds) -> tuple[list[str], str]:
         np.asarray(ds["log_ratio"].values, dtype=float).ravel(), nan=-1e300)
     return [names[int(np.argmax(key))]], ("no group flagged in most replicates; took the one "
                                           "flagged most often")
+
+
+def _misclassified(pred, y):
+    """The mask of misclassified examples; an error when either side of the comparison
+    (misclassified or correct) is empty."""
+    wrong = pred != y
+    if int(wrong.sum()) == 0:
+        raise ValueError(f"no misclassified examples among the {len(y)} given: the model "
+                         "is right on all of them, so there is nothing to attribute "
+                         "(use a larger or harder set, e.g. the full test set)")
+    if int((~wrong).sum()) == 0:
+        raise ValueError(f"no correctly classified example among the {len(y)} given: "
+                         "the baseline (gradient on correct examples) is undefined")
+    return wrong
 
 
 def _predict(model, x, y, batch_size, device):
@@ -492,15 +499,8 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
     model.eval()
     try:
         pred, loss = _predict(model, x, y, batch_size, device)
-        wrong = pred != y
-        n_wrong, n_right = int(wrong.sum()), int((~wrong).sum())
-        if n_wrong == 0:
-            raise ValueError(f"no misclassified examples among the {len(y)} given: the model "
-                             "is right on all of them, so there is nothing to attribute "
-                             "(use a larger or harder set, e.g. the full test set)")
-        if n_right == 0:
-            raise ValueError(f"no correctly classified example among the {len(y)} given: "
-                             "the baseline (gradient on correct examples) is undefined")
+        wrong = _misclassified(pred, y)
+        n_wrong = int(wrong.sum())
         rule = problematic_groups(model, (x, y), groups=groups, n_boot=n_boot, seed=seed,
                                   batch_size=batch_size, device=device)
         names = list(params_by_group)

@@ -48,13 +48,17 @@ def test_hand_made_matrices_give_their_known_eigenvalues():
 
 
 def test_small_cnn_matches_brute_force_eigvalsh():
+    from workbench.models import group_parameters
+
     torch.manual_seed(0)
     m = SmallCNN()
     ds = weight_spectrum(m)
-    assert ds.n_eigenvalues.values.tolist() == [9, 32, 128, 10]
-    for name, layer in [("conv1", m.conv1[0]), ("conv2", m.conv2[0]), ("fc1", m.fc1[1]),
-                        ("fc2", m.fc2)]:
-        ref = _brute(layer.weight)
+    for name, params in group_parameters(m).items():
+        mats = [p.detach().reshape(p.shape[0], -1) for p in params if p.ndim >= 2]
+        # each matrix's eigenvalues (WᵀW/N with N ≥ M), pooled over the group, largest first
+        ref = np.sort(np.concatenate([_brute(w) for w in mats]))[::-1]
+        assert int(ds.n_eigenvalues.sel(layer=name)) == len(ref) == sum(
+            min(w.shape) for w in mats)
         assert_allclose(ds.eigenvalues.sel(layer=name).values[: len(ref)], ref,
                         rtol=1e-9, atol=1e-14)
 

@@ -64,3 +64,18 @@ def momentum_preset(tmp_path_factory):
     out = tmp_path_factory.getbasetemp() / "preset_momentum"
     run_preset("momentum", out, scale=PRESET_SCALE, progress=False)
     return out
+
+
+def copy_run(src, dst):
+    """A copy of the run ``src`` at ``dst`` without its ``/analysis`` groups (the shared tiny
+    run gets analysed in place by the notebooks and explorer tests). Returns a Run."""
+    import shutil
+    from pathlib import Path
+
+    from workbench import Run
+    from workbench.record.store import ANALYSIS, RECORD, RunStore
+
+    shutil.copytree(src, dst)
+    shutil.rmtree(Path(dst) / RECORD / ANALYSIS, ignore_errors=True)
+    RunStore(dst).consolidate()
+    return Run(dst)

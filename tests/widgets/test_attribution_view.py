@@ -1,4 +1,3 @@
-import shutil
 
 import numpy as np
 import pytest
@@ -102,13 +101,14 @@ def test_bad_input_names_what_is_missing(run):
 @pytest.fixture(scope="module")
 def fix_run(tiny_run, tmp_path_factory):
     """A copy of the tiny run with a stored attribution whose verdict flags one group."""
+    from conftest import copy_run
+
     from workbench.analysis.registry import _storable
     from workbench.models import layer_groups
     from workbench.record.store import RunStore
 
     path = tmp_path_factory.mktemp("fix") / "run"
-    shutil.copytree(tiny_run, path)
-    run = Run(path)
+    run = copy_run(tiny_run, path)
     groups = list(layer_groups(run.model()))
     for epoch in run.epochs:
         ds = attribution_epoch(0).isel(layer=[0] * len(groups)).assign_coords(layer=groups)

@@ -1,10 +1,9 @@
 """CompareView: runs side by side; the strips hold each run's stored verdicts at the epoch."""
 
-import shutil
-
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import copy_run
 
 from workbench import Run
 from workbench.widgets.compare import VERDICTS, CompareView, _codes
@@ -25,7 +24,7 @@ def runs(tiny_run, tmp_path_factory):
     base = tmp_path_factory.mktemp("cmpview")
     out = []
     for i, name in enumerate(("a", "b")):
-        r = Run(shutil.copytree(tiny_run, base / name))
+        r = copy_run(tiny_run, base / name)
         synthetic.fill_analysis(r, names=("damping",))
         layers = [str(v) for v in r.tree["layers"]["layer"].values]
         att = _attribution(r.epochs, layers, seed=i)

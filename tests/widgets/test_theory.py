@@ -145,19 +145,22 @@ def _expected(run, epoch, layer, curvature):
             float(curvature.sel(epoch=epoch, layer=layer)))
 
 
-def test_heavy_ball_from_run_takes_lr_momentum_and_the_layer_curvature(tiny_run):
-    from workbench import Run
+def test_heavy_ball_from_run_takes_lr_momentum_and_the_layer_curvature(tiny_run, tmp_path):
+    from conftest import copy_run
+
+    from workbench import analyze
     from workbench.widgets import Selection
 
-    run = Run(tiny_run)
-    curv = run.tree["epochs_layers"]["curvature"]
+    run = copy_run(tiny_run, tmp_path / "run")
+    analyze(run, only="damping", progress=False)   # curvature is the damping analysis's
+    curv = run.refresh().analysis("damping")["curvature"]
     layers = [str(x) for x in curv.layer.values]
     state = Selection()
     w = HeavyBallWidget(run=run, state=state)
     hp = w.from_run(epoch=1, layer=layers[-1])
     lr, mu, lam = _expected(run, 1, layers[-1], curv)
     assert (hp["lr"], hp["momentum"], hp["curvature"]) == (lr, mu, lam)
-    assert hp["source"] == "epochs_layers"
+    assert hp["source"] == "analysis/damping"
     assert w.controls["lr"].value == pytest.approx(lr, rel=1e-9)
     assert w.controls["momentum"].value == pytest.approx(mu, abs=1e-9)
     assert w.ds.curvature.values[0] == pytest.approx(lam, rel=1e-9)
@@ -175,15 +178,15 @@ def test_heavy_ball_from_run_takes_lr_momentum_and_the_layer_curvature(tiny_run)
 
 
 def test_heavy_ball_prefers_the_damping_analysis_curvature(tiny_run, tmp_path):
-    import shutil
 
     import xarray as xr
+    from conftest import copy_run
 
-    from workbench import Run
 
-    shutil.copytree(tiny_run, tmp_path / "run")
-    run = Run(tmp_path / "run")
-    recorded = run.tree["epochs_layers"]["curvature"].load()
+    run = copy_run(tiny_run, tmp_path / "run")
+    layers = [str(v) for v in run.tree["layers"]["layer"].values]
+    recorded = xr.DataArray(np.arange(1.0, len(layers) + 1), dims="layer",
+                            coords={"layer": layers}).expand_dims(epoch=run.epochs)
     for e in run.epochs:
         scale = 3.0 if e > 0 else -1.0          # epoch 0: a saddle, refused with a reason
         ds = xr.Dataset({"curvature": scale * recorded.sel(epoch=e, drop=True)})

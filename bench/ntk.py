@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     _log.start()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = build_model("cnn")
+    model = build_model("cnn").eval()  # the eNTK is taken in eval mode (BatchNorm: running stats)
     try:
         from _fmnist import load
         x_all, _ = load(train=False)

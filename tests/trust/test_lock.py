@@ -87,23 +87,34 @@ def test_training_holds_the_lock_until_it_ends(tmp_path):
 
 @pytest.mark.slow
 def test_two_cli_resumes_on_one_directory_do_not_both_write(mini_run):
+    """The second ``train --resume`` is refused while the first trains; the first, then
+    interrupted, leaves whole epochs only. The first asks for far more epochs than it can
+    finish, so the two overlap however fast the machine is."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "workbench", "train", "--resume", "--epochs", "20",
-           "--out", str(mini_run)]
-    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-    deadline = time.time() + 120
-    while not (mini_run / LOCK).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    out, err = first.communicate(timeout=600)
-    assert first.returncode == 0, err[-2000:]
-    assert second.returncode == 1 and f"pid {first.pid}" in second.stderr
+    cmd = [sys.executable, "-m", "workbench", "train", "--resume", "--out", str(mini_run)]
+    first = subprocess.Popen([*cmd, "--epochs", "100000"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (mini_run / LOCK).exists() and time.time() < deadline:
+            time.sleep(0.05)
+        second = subprocess.run([*cmd, "--epochs", "20"], env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert first.poll() is None, "the first run ended before the second could start"
+        assert second.returncode == 1, second.stderr[-2000:]
+        assert f"pid {first.pid}" in second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=300)
+    assert first.returncode == 130, err[-2000:]
+    assert "every finished epoch is saved" in err
     from workbench.record.store import open_run
     tree = open_run(mini_run)
-    assert list(tree["epochs"]["epoch"].values) == list(range(20))
+    epochs = list(tree["epochs"]["epoch"].values)
+    assert epochs == list(range(len(epochs))) and len(epochs) >= MINI["epochs"]
     steps = tree["steps"]["step"].values
     assert list(steps) == list(range(len(steps)))
+    assert not (mini_run / LOCK).exists()
 
 
 def _committed(run):

@@ -512,8 +512,9 @@ def ig_gallery(at: xr.Dataset, *, fig=None, classes=None) -> dict:
         for ax in axes[:, i]:
             ax.set_xticks([])
             ax.set_yticks([])
-        images.append(axes[0, i].imshow(blank, cmap="gray"))
-        maps.append(axes[1, i].imshow(blank, cmap="RdBu_r", vmin=-1, vmax=1))
+        images.append(axes[0, i].imshow(blank, cmap="gray", interpolation="nearest"))
+        maps.append(axes[1, i].imshow(blank, cmap="RdBu_r", vmin=-1, vmax=1,
+                                      interpolation="nearest"))
     axes[0, 0].set_ylabel("image", fontsize="small")
     axes[1, 0].set_ylabel("IG (0 = white)", fontsize="small")
     handles = {"axes": axes, "images": images, "maps": maps, "classes": classes}
@@ -527,6 +528,9 @@ def set_ig_gallery(handles: dict, at: xr.Dataset) -> None:
 
     classes = handles.get("classes")
     samples = np.asarray(at["sample"].values).astype(int)
+    all_pixels = np.asarray(at["image"].transpose("rank", "row", "col").values, float)
+    all_ig = np.asarray(at["ig"].transpose("rank", "row", "col").values, float)
+    targets, predicted = at["target"].values, at["predicted"].values
     for i, (img, ig_map) in enumerate(zip(handles["images"], handles["maps"], strict=True)):
         ax = handles["axes"][0, i]
         shown = bool(samples[i] >= 0)
@@ -535,16 +539,15 @@ def set_ig_gallery(handles: dict, at: xr.Dataset) -> None:
         if not shown:
             ax.set_title("")
             continue
-        pixels = np.asarray(at["image"].isel(rank=i).transpose("row", "col").values, float)
-        ig = np.asarray(at["ig"].isel(rank=i).transpose("row", "col").values, float)
+        pixels, ig = all_pixels[i], all_ig[i]
         img.set_data(pixels)
         lo, hi = np.nanmin(pixels), np.nanmax(pixels)
         img.set_clim(lo, hi if hi > lo else lo + 1.0)
         ig_map.set_data(ig)
         lim = float(np.nanmax(np.abs(ig))) if np.isfinite(ig).any() else 0.0
         ig_map.set_clim(-(lim or 1.0), lim or 1.0)
-        true = _class_name(classes, at["target"].values[i])
-        pred = _class_name(classes, at["predicted"].values[i])
+        true = _class_name(classes, targets[i])
+        pred = _class_name(classes, predicted[i])
         ax.set_title(f"{samples[i]}\n{true}\n→ {pred}", fontsize="x-small")
 
 

@@ -18,3 +18,39 @@ def test_png_bytes_decodes_to_the_same_pixels():
 def test_png_bytes_names_a_wrong_shape():
     with pytest.raises(ValueError, match=r"RGBA array \(row, col, 4\); got shape \(4, 4, 3\)"):
         png_bytes(np.zeros((4, 4, 3), np.uint8))
+
+
+def _explorer_with_every_tab(path):
+    from workbench.run import Run
+    from workbench.widgets import Explorer
+
+    from .synthetic import fill_analysis, tree
+    from .synthetic_analyses2 import CLASSES, store_analyses
+
+    tree().to_zarr(str(path / "record.zarr"))
+    store_analyses(path)
+    run = Run(path)
+    fill_analysis(run)
+    return Explorer(run.tree, classes=CLASSES, run=run)
+
+
+def test_text_sprites_paint_the_same_pixels_as_drawing_the_text(tmp_path):
+    """Dynamic texts pasted from the sprite cache give exactly the picture that drawing them
+    gives, in every tab, over selections visited and revisited (hits and misses)."""
+    apps = [_explorer_with_every_tab(tmp_path / name) for name in ("cached", "drawn")]
+    for view in apps[1].views.values():
+        view.sprites = False
+    assert {"attribution", "forces", "damping", "dynamics"} <= set(apps[0].views)
+    from .synthetic_analyses2 import OBSERVED
+    for tab in apps[0].views:
+        for app in apps:
+            app.tabs.selected_index = list(app.views).index(tab)
+        for epoch, sample in [(0, OBSERVED[0]), (2, OBSERVED[1]), (1, OBSERVED[0]),
+                              (0, OBSERVED[0]), (2, OBSERVED[1])]:
+            for app in apps:
+                app.state.epoch, app.state.sample = epoch, sample
+            a, b = (np.asarray(Image.open(io.BytesIO(app.views[tab].png))) for app in apps)
+            assert_array_equal(a, b, err_msg=f"{tab} at epoch {epoch}")
+    # the text-heavy views paste their labels (a text over a moving line is drawn instead)
+    for tab in ("attribution", "forces"):
+        assert len(apps[0].views[tab]._sprites) >= 3, tab

@@ -117,8 +117,10 @@ class ForcesView(View):
     def dynamic(self) -> list:
         """The artists a selection change alters (the rest is a cached background)."""
         pull, delta, path = (self.handles[k] for k in ("pull", "delta", "path"))
-        return [*pull["bars"], pull["ax"].title, delta["points"], delta["true"],
-                *delta["texts"], delta["ax"].title, *path["lines"], *path["names"],
+        # the names go under the points and lines they label: drawn first, they can be
+        # pasted from the text cache (a text drawn over a moving line cannot)
+        return [*pull["bars"], pull["ax"].title, *delta["texts"], delta["points"],
+                delta["true"], delta["ax"].title, *path["names"], *path["lines"],
                 path["cursor"], path["ax"].title]
 
     def _prob(self) -> xr.DataArray:

@@ -18,6 +18,8 @@ import collections
 import contextlib
 import time
 
+import numpy as np
+
 from .state import Selection
 
 
@@ -49,6 +51,67 @@ def check_analysis(ds, who: str, needs, dims) -> None:
 
 
 _DEFERRED: list = []
+
+
+def _plain_text(a) -> bool:
+    """A Text with no box or arrow around it (what the sprite cache can paste)."""
+    from matplotlib.text import Annotation, Text
+
+    return isinstance(a, Text) and not isinstance(a, Annotation) and a.get_bbox_patch() is None
+
+
+class _Covered:
+    """Where a drawn dynamic artist may have put pixels: its window extent grown by what the
+    extent leaves out (line widths, antialiasing; 8 px for an artist of unknown kind, the
+    whole figure for one without an extent). For a line, a box meets it only where it meets
+    the line's path (or one of its markers), not just the path's bounding box."""
+
+    def __init__(self, a):
+        self.artist, self.box, self.clip = a, None, False  # measured when first asked
+
+    def _measure(self) -> None:
+        from matplotlib.image import AxesImage
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        a = self.artist
+        self.path = None
+        try:
+            box = a.get_window_extent(a.figure.canvas.get_renderer())
+        except Exception:
+            self.box = a.figure.bbox
+            return
+        if isinstance(a, AxesImage):
+            self.box = box.padded(1)
+        elif isinstance(a, (Line2D, Patch)):
+            self.grow = (a.get_linewidth() or 0) * a.figure.dpi / 72 + 2
+            self.box = box.padded(self.grow)
+            if isinstance(a, Line2D) and a.get_drawstyle() == "default":
+                tpath, affine = a._get_transformed_path().get_transformed_path_and_affine()
+                self.path = affine.transform_path(tpath)
+                marker = a.get_marker() not in (None, "None", "none", "", " ")
+                self.grow += a.get_markersize() * a.figure.dpi / 72 / 2 + 1 if marker else 0
+                self.markers = marker
+        else:
+            self.box = box.padded(8)
+
+    def overlaps(self, box) -> bool:
+        if self.clip is False:
+            a = self.artist
+            clip = a.get_clip_box() if a.get_clip_on() else None
+            self.clip = None if clip is None else clip.frozen().padded(1)
+        if self.clip is not None and not self.clip.overlaps(box):
+            return False  # clipped to an axes the box is outside of
+        if self.box is None:
+            self._measure()
+        if not self.box.overlaps(box):
+            return False
+        if self.path is None:
+            return True
+        grown = box.padded(self.grow)
+        if self.markers and grown.count_contains(self.path.vertices):
+            return True
+        return bool(self.path.intersects_bbox(grown, filled=False))
 
 
 def png_bytes(rgba, *, level: int = 1) -> bytes:
@@ -159,6 +222,7 @@ class View:
         self._widget = None
         self._background = None
         self._dynamic: list = []
+        self._sprites = collections.OrderedDict()
         self._drawn = None
         self.times_ms = collections.deque(maxlen=10_000)
 
@@ -221,7 +285,12 @@ class View:
         self._background = None
 
     def _render(self) -> None:
-        """Draw the figure into the canvas: the cached background plus the dynamic artists."""
+        """Draw the figure into the canvas: the cached background plus the dynamic artists.
+
+        A dynamic text is drawn once per (text, look, place); later it is pasted back from a
+        pixel cache (:meth:`_text_sprite`), since matplotlib lays out and rasterises text
+        glyph by glyph, a few ms per label.
+        """
         canvas = self.fig.canvas
         if self._background is None:
             self._dynamic = [a for a in self.dynamic() if a is not None]
@@ -229,10 +298,60 @@ class View:
                 a.set_animated(True)
             canvas.draw()
             self._background = canvas.copy_from_bbox(self.fig.bbox)
+            self._sprites = collections.OrderedDict()
         else:
             canvas.restore_region(self._background)
+        below = []  # window extents of the dynamic artists drawn so far
         for a in self._dynamic:
+            box = self._text_sprite(a, below) if self.sprites else None
+            if box is None:
+                self.fig.draw_artist(a)
+                if a.get_visible():
+                    below.append(_Covered(a))
+            elif box is not False:
+                below.append(box)
+
+    #: Paste dynamic texts from a pixel cache (False draws every text each time; a test
+    #: checks both give the same pixels).
+    sprites: bool = True
+
+    def _text_sprite(self, a, below):
+        """Draw the text artist ``a`` from the sprite cache and return its box; None when
+        ``a`` is not a plain text or may cover a dynamic artist drawn before it (draw it as
+        usual then), False when there is nothing to draw.
+
+        The key is everything that decides the pixels: the string, its position on the
+        canvas, colour, font, size, rotation, alignment and alpha. A miss draws the text on
+        the restored background and copies its box (plus 2 px of antialiasing) into the cache;
+        the background does not change between rebuilds, so the copy is exactly what drawing
+        the text gives. The cache holds the last 4096 sprites.
+        """
+        if not _plain_text(a):
+            return None
+        if not a.get_visible() or not a.get_text():
+            return False
+        xy = tuple(np.round(a.get_transform().transform(a.get_unitless_position()), 3))
+        key = (id(a), a.get_text(), xy, str(a.get_color()), hash(a.get_fontproperties()),
+               a.get_rotation(), a.get_horizontalalignment(), a.get_verticalalignment(),
+               a.get_alpha(), a.get_rotation_mode(), a.get_linespacing(), a.get_clip_on())
+        hit = self._sprites.get(key)
+        if hit is None:
+            box = a.get_window_extent(self.fig.canvas.get_renderer()).padded(2)
+            box = type(box).from_extents(np.floor(box.x0), np.floor(box.y0),
+                                         np.ceil(box.x1), np.ceil(box.y1))
+            if any(b.overlaps(box) for b in below):
+                return None
             self.fig.draw_artist(a)
+            hit = self._sprites[key] = (self.fig.canvas.copy_from_bbox(box), box)
+            while len(self._sprites) > 4096:
+                self._sprites.popitem(last=False)
+            return box
+        region, box = hit
+        if any(b.overlaps(box) for b in below):
+            return None
+        self._sprites.move_to_end(key)
+        self.fig.canvas.restore_region(region)
+        return box
 
     def _encode(self) -> bytes:
         """The canvas as PNG (see :func:`png_bytes`)."""

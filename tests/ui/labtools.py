@@ -119,7 +119,7 @@ def output_problems(page) -> list[str]:
 ARM = """([n]) => {
   window.__wbDone = null;
   const root = document.querySelectorAll('.jp-OutputArea-output:has(.wb-selection)')[n];
-  const shown = () => [...root.querySelectorAll('.widget-output img')].find(e => e.offsetParent);
+  const shown = () => [...root.querySelectorAll('img.widget-image')].find(e => e.offsetParent);
   const before = shown() ? shown().src : null;
   let t0 = null;
   const onKey = e => { t0 = e.timeStamp; };

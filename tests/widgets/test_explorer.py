@@ -87,3 +87,19 @@ def test_explore_on_a_tab_it_cannot_show_says_why(run_dir):
     app = explore(run_dir, tab="separation", images=False)
     assert app.tabs.selected_index == 0 and "separation" not in app.views
     assert "separation" in app.note.value
+
+
+def test_hidden_tabs_sliders_catch_up_when_shown():
+    """A hidden tab's sliders do not follow each move (one browser update each); shown,
+    they hold the selection."""
+    app = Explorer(tree())
+    probe = app.views["probe"].controls["epoch"]
+    before = probe.value
+    app.views["training"].controls["epoch"].value = 2 if before != 2 else 1
+    assert probe.value == before                       # hidden: left as it was
+    app.tabs.selected_index = list(app.views).index("probe")
+    assert probe.value == app.state.epoch != before    # shown: caught up
+    # and the training tab, hidden now, keeps the value it showed
+    shown = app.views["training"].controls["epoch"].value
+    probe.value = 0 if shown != 0 else 1
+    assert app.views["training"].controls["epoch"].value == shown

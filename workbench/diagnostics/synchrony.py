@@ -154,8 +154,41 @@ order_parameter = kuramoto_order
 def _order_over_time(x, channel_dim, dim, detrend, band, func):
     require(x, func, [channel_dim, dim],
             min_size={channel_dim: 2, dim: 16})
+    if dask.is_dask_collection(x.data):
+        return _lazy_order_over_time(x, channel_dim, dim, detrend, band, func)
     return kuramoto_order(phases(x, dim=dim, detrend=detrend, band=band, _caller=func),
                           dim=channel_dim)
+
+
+def _lazy_order_over_time(x, channel_dim, dim, detrend, band, func):
+    """R(t) of dask-backed signals in one task per chunk of channels.
+
+    Each task turns its chunk into phases, :math:`e^{i\\varphi}` and their sum over the
+    chunk's channels, so what stays in memory between tasks is one ``dim``-long complex
+    partial sum per chunk (not the chunk's phases); the partial sums are added pairwise and
+    :math:`R = |\\sum_l e^{i\\varphi_l}| / L`, exactly :func:`kuramoto_order` of :func:`phases`.
+    """
+    if band is not None:
+        lo, hi = map(float, band)
+        if not 0 < lo < hi < 0.5:
+            raise ValueError(f"{func}() needs band=(lo, hi) with 0 < lo < hi < 0.5 cycles "
+                             f"per sample; got {band}")
+        band = (lo, hi)
+    detrend = choice(detrend, _DETRENDS, "detrend")
+    rest = [d for d in x.dims if d not in (channel_dim, dim)]
+    arr = x.transpose(*rest, channel_dim, dim).chunk({dim: -1}).data
+
+    def chunk_sum(block):
+        ph = _phase_core(block, detrend, band, 4, caller=func, dim=dim)
+        return np.exp(1j * ph).sum(axis=-2, keepdims=True)
+
+    sums = arr.map_blocks(chunk_sum, dtype=np.complex128,
+                          chunks=(*arr.chunks[:-2], (1,) * arr.numblocks[-2], arr.chunks[-1]))
+    with dask.config.set({"split_every": 2}):
+        total = sums.sum(axis=-2)
+    coords = {k: v for k, v in x.coords.items() if channel_dim not in v.dims}
+    r = xr.DataArray(abs(total) / x.sizes[channel_dim], dims=(*rest, dim), coords=coords)
+    return r.rename("R").assign_attrs(long_name="Kuramoto order parameter R", units="1")
 
 
 def synchrony(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,

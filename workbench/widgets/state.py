@@ -132,12 +132,16 @@ def link(control, state: Selection, dim: str):
                 busy.pop()
 
     def to_control(change):
+        if getattr(control, "_wb_hidden", False):
+            return  # a hidden view's control catches up when shown (sync_controls)
         if not busy and change["new"] is not None:
             busy.append(1)
             try:
                 control.value = _nearest(options, change["new"])
             finally:
                 busy.pop()
+
+    control._wb_sync = lambda: to_control({"new": getattr(state, dim)})
 
     if getattr(state, dim) is None:
         setattr(state, dim, _python(control.value))
@@ -181,6 +185,28 @@ def controls_for(da: xr.DataArray, state: Selection, dims: Iterable[str] | None 
         link(control, state, dim)
         out[dim] = control
     return out
+
+
+def show_controls(controls, visible: bool) -> None:
+    """Mark linked controls shown or hidden. A hidden control does not follow the selection
+    (each move would send the browser one update per hidden slider); shown again, it takes
+    the selection's current value.
+
+    Examples
+    --------
+    >>> import ipywidgets as w
+    >>> state = Selection(epoch=0)
+    >>> c = w.IntSlider(min=0, max=3)
+    >>> _ = link(c, state, "epoch")
+    >>> show_controls([c], False); state.epoch = 2; c.value
+    0
+    >>> show_controls([c], True); c.value
+    2
+    """
+    for control in controls:
+        control._wb_hidden = not visible
+        if visible and hasattr(control, "_wb_sync"):
+            control._wb_sync()
 
 
 def tie_step_to_epoch(state: Selection, epoch_of_step: xr.DataArray):
@@ -244,4 +270,5 @@ def tie_step_to_epoch(state: Selection, epoch_of_step: xr.DataArray):
 
 
 __all__ = ["Selection", "SELECTABLE", "control_for", "controls_for", "link", "options_of",
+           "show_controls",
            "tie_step_to_epoch"]

@@ -13,14 +13,13 @@ views only; views created inside :func:`deferred` draw when first shown.
 
 from __future__ import annotations
 
-import base64
 import collections
 import contextlib
 import time
 
 import numpy as np
 
-from .state import Selection
+from .state import Selection, show_controls
 
 
 def check_analysis(ds, who: str, needs, dims) -> None:
@@ -176,8 +175,10 @@ class View:
     Attributes
     ----------
     state : Selection
-    output : ipywidgets.Output
-        Holds the current PNG (``output.outputs[0]["data"]["image/png"]``).
+    output : ipywidgets.Image
+        Shows the current PNG (``output.value``): the bytes travel as a binary buffer and
+        the browser swaps the image's source in place, which is faster than replacing the
+        output of an ``Output`` widget (a base64 string re-rendered as a new element).
     fig : matplotlib.figure.Figure
         The figure (tests read its artists).
     axes : Axes or tuple of Axes
@@ -210,7 +211,7 @@ class View:
         import ipywidgets as w
 
         self.state = state if state is not None else Selection()
-        self.output = w.Output()
+        self.output = w.Image(format="png")
         self.caption = w.HTML()
         self.controls: dict = {}
         self.fig = self.axes = None
@@ -231,6 +232,7 @@ class View:
         self.state.observe(self._changed, names=list(self.observes))
         if _DEFERRED:
             self.visible, self.stale = False, True
+            show_controls(self.controls.values(), False)
         else:
             self.redraw()
 
@@ -250,6 +252,7 @@ class View:
     def show(self, visible: bool = True) -> None:
         """Mark the view shown (redrawing it if it went stale) or hidden."""
         self.visible = visible
+        show_controls(self.controls.values(), visible)
         if visible and self.stale:
             self.redraw()
 
@@ -382,12 +385,7 @@ class View:
         self.draws += 1
         self.stale = False
         self._drawn = self.key()
-        self.output.outputs = ({
-            "output_type": "display_data",
-            "data": {"image/png": base64.b64encode(self.png).decode("ascii"),
-                     "text/plain": f"<{type(self).__name__} figure>"},
-            "metadata": {},
-        },)
+        self.output.value = self.png
         self.last_ms = (time.perf_counter() - t0) * 1e3
         self.times_ms.append(self.last_ms)
 

@@ -28,8 +28,8 @@ def label_of(da: xr.DataArray) -> str:
 
     Examples
     --------
-    >>> label_of(xr.DataArray(0.0, name="lr", attrs={"long_name": r"$\\eta$", "units": "1"}))
-    '$\\eta$'
+    >>> print(label_of(xr.DataArray(0.0, name="lr", attrs={"long_name": r"$\\eta$", "units": "1"})))
+    $\\eta$
     """
     name = da.attrs.get("long_name") or str(da.name or "").replace("_", " ")
     units = str(da.attrs.get("units") or "").strip()
@@ -821,15 +821,17 @@ def set_class_paths(handles: dict, prob: xr.DataArray, *, epoch=None, target=Non
     labels = [int(k) for k in prob["label"].values]
     epochs = prob["epoch"].values
     epoch = epochs[-1] if epoch is None else epoch
-    upto = prob.sel(epoch=prob["epoch"] <= epoch)
-    best = prob.max("epoch").fillna(-1.0)
-    shown = {labels[i] for i in np.argsort(-best.values, kind="stable")[:handles["top"]]}
+    values = np.asarray(prob.transpose("label", "epoch").values, dtype=float)  # (label, epoch)
+    keep = epochs <= epoch
+    best = np.nan_to_num(np.nanmax(np.where(np.isnan(values), -1.0, values), axis=1), nan=-1.0)
+    shown = {labels[i] for i in np.argsort(-best, kind="stable")[:handles["top"]]}
     if target is not None:
         shown.add(int(target))
     color = 1
-    x = upto["epoch"].values
-    for k, line, name in zip(labels, handles["lines"], handles["names"], strict=True):
-        y = upto.sel(label=k).values
+    x = epochs[keep]
+    for k, line, name, row in zip(labels, handles["lines"], handles["names"], values,
+                                  strict=True):
+        y = row[keep]
         line.set_data(x, y)
         visible = k in shown and len(x) > 0
         line.set_visible(visible)

@@ -160,3 +160,33 @@ def press_and_time(page, n: int, key: str, timeout: float = 30_000) -> float:
     page.keyboard.press(key)
     page.wait_for_function("() => window.__wbDone !== null", timeout=timeout)
     return float(page.evaluate("() => window.__wbDone"))
+
+
+# JS: resolve when the n-th output holding `has` shows a new image source and decoded.
+ARM_OUTPUT = """([has, n]) => {
+  window.__wbDone = null;
+  const root = document.querySelectorAll(`.jp-OutputArea-output:has(${has})`)[n];
+  const shown = () => [...root.querySelectorAll('img.widget-image')].find(e => e.offsetParent);
+  const before = shown() ? shown().src : null;
+  const obs = new MutationObserver(() => {
+    const img = shown();
+    if (!img || img.src === before) return;
+    obs.disconnect();
+    img.decode().then(() => { window.__wbDone = true; });
+  });
+  obs.observe(root, {subtree: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def slide_and_wait_for_repaint(page, has: str, n: int, slider: int = 0,
+                               timeout: float = 60_000) -> None:
+    """Press a key on the ``slider``-th slider of the ``n``-th output that holds the CSS
+    selector ``has``; wait until that output's image shows a new picture."""
+    root = page.locator(f".jp-OutputArea-output:has({has})").nth(n)
+    root.scroll_into_view_if_needed()
+    handle = root.locator(".widget-slider").filter(visible=True).nth(slider) \
+        .locator(".noUi-handle").first
+    handle.focus()
+    page.evaluate(ARM_OUTPUT, [has, n])
+    page.keyboard.press(key_that_moves(handle))
+    page.wait_for_function("() => window.__wbDone === true", timeout=timeout)

@@ -98,15 +98,17 @@ PRESETS = {
 }
 
 
-def preset_configs(name: str, *, scale: float = 1.0) -> dict:
+def preset_configs(name: str, *, scale: float = 1.0, seed: int = 0) -> dict:
     """run name → list of ``(grid point, TrainConfig)`` for preset ``name``.
 
     ``scale`` < 1 shrinks the training set and epochs (for tests); 1 is the lesson's size.
+    ``seed`` seeds every run (initial weights, subset, batches; ``bench/presets.py`` repeats
+    a preset over seeds for the spread).
     """
     from .config import TrainConfig
 
     preset = PRESETS[choice(name, tuple(PRESETS), "preset")]
-    base = dict(BASE)
+    base = {**BASE, "seed": int(seed)}
     if scale != 1.0:
         base.update(train_size=max(300, int(base["train_size"] * scale)),
                     test_size=max(200, int(base["test_size"] * scale)),
@@ -126,7 +128,8 @@ def _label(point: dict) -> str:
                     for k, v in point.items())
 
 
-def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True) -> Path:
+def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True,
+               seed: int = 0) -> Path:
     """Train, analyse and report preset ``name`` under ``out`` (``runs/<name>``).
 
     Runs already complete in ``out`` are kept (so an interrupted preset resumes). Grid runs
@@ -149,7 +152,7 @@ def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True
     out = Path(out or Path("runs") / name)
     out.mkdir(parents=True, exist_ok=True)
     chosen, grid_rows = {}, []
-    for run_name, points in preset_configs(name, scale=scale).items():
+    for run_name, points in preset_configs(name, scale=scale, seed=seed).items():
         results = []
         for point, cfg in points:
             where = out / "grid" / f"{run_name}_{_label(point)}" if point else out / run_name

@@ -36,7 +36,8 @@ def run(args) -> int:
     if args.preset:
         from ..presets import run_preset
 
-        path = run_preset(args.preset, args.out if args.out != DEMO["out"] else None)
+        path = run_preset(args.preset, args.out if args.out != DEMO["out"] else None,
+                          seed=args.seed)
         print(path.read_text())
         print(f"report: {path}; open notebooks/07_course.ipynb with "
               f"WORKBENCH_PRESET={path.parent} (workbench lab)")

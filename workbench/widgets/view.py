@@ -59,11 +59,32 @@ def _plain_text(a) -> bool:
     return isinstance(a, Text) and not isinstance(a, Annotation) and a.get_bbox_patch() is None
 
 
+def _meets(a, b) -> bool:
+    """Whether the boxes ``a`` and ``b``, as ``(x0, y0, x1, y1)`` tuples, overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _grown(box, pad: float) -> tuple:
+    x0, y0, x1, y1 = box
+    return (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+
+
+class _Box:
+    """A pasted text's box (``(x0, y0, x1, y1)``), as a drawn dynamic artist."""
+
+    def __init__(self, box):
+        self.box = box
+
+    def overlaps(self, box) -> bool:
+        return _meets(self.box, box)
+
+
 class _Covered:
     """Where a drawn dynamic artist may have put pixels: its window extent grown by what the
     extent leaves out (line widths, antialiasing; 8 px for an artist of unknown kind, the
     whole figure for one without an extent). For a line, a box meets it only where it meets
-    the line's path (or one of its markers), not just the path's bounding box."""
+    the line's path (or one of its markers), not just the path's bounding box. Boxes are
+    ``(x0, y0, x1, y1)`` tuples (comparing floats is much cheaper than ``Bbox.overlaps``)."""
 
     def __init__(self, a):
         self.artist, self.box, self.clip = a, None, False  # measured when first asked
@@ -76,15 +97,15 @@ class _Covered:
         a = self.artist
         self.path = None
         try:
-            box = a.get_window_extent(a.figure.canvas.get_renderer())
+            box = tuple(a.get_window_extent(a.figure.canvas.get_renderer()).extents)
         except Exception:
-            self.box = a.figure.bbox
+            self.box = tuple(a.figure.bbox.extents)
             return
         if isinstance(a, AxesImage):
-            self.box = box.padded(1)
+            self.box = _grown(box, 1)
         elif isinstance(a, (Line2D, Patch)):
             self.grow = (a.get_linewidth() or 0) * a.figure.dpi / 72 + 2
-            self.box = box.padded(self.grow)
+            self.box = _grown(box, self.grow)
             if isinstance(a, Line2D) and a.get_drawstyle() == "default":
                 tpath, affine = a._get_transformed_path().get_transformed_path_and_affine()
                 self.path = affine.transform_path(tpath)
@@ -92,22 +113,24 @@ class _Covered:
                 self.grow += a.get_markersize() * a.figure.dpi / 72 / 2 + 1 if marker else 0
                 self.markers = marker
         else:
-            self.box = box.padded(8)
+            self.box = _grown(box, 8)
 
     def overlaps(self, box) -> bool:
         if self.clip is False:
             a = self.artist
             clip = a.get_clip_box() if a.get_clip_on() else None
-            self.clip = None if clip is None else clip.frozen().padded(1)
-        if self.clip is not None and not self.clip.overlaps(box):
+            self.clip = None if clip is None else _grown(tuple(clip.extents), 1)
+        if self.clip is not None and not _meets(self.clip, box):
             return False  # clipped to an axes the box is outside of
         if self.box is None:
             self._measure()
-        if not self.box.overlaps(box):
+        if not _meets(self.box, box):
             return False
         if self.path is None:
             return True
-        grown = box.padded(self.grow)
+        from matplotlib.transforms import Bbox
+
+        grown = Bbox.from_extents(*_grown(box, self.grow))
         if self.markers and grown.count_contains(self.path.vertices):
             return True
         return bool(self.path.intersects_bbox(grown, filled=False))
@@ -339,22 +362,25 @@ class View:
                a.get_alpha(), a.get_rotation_mode(), a.get_linespacing(), a.get_clip_on())
         hit = self._sprites.get(key)
         if hit is None:
-            box = a.get_window_extent(self.fig.canvas.get_renderer()).padded(2)
-            box = type(box).from_extents(np.floor(box.x0), np.floor(box.y0),
-                                         np.ceil(box.x1), np.ceil(box.y1))
+            ext = a.get_window_extent(self.fig.canvas.get_renderer()).extents
+            box = (np.floor(ext[0]) - 2, np.floor(ext[1]) - 2, np.ceil(ext[2]) + 2,
+                   np.ceil(ext[3]) + 2)
             if any(b.overlaps(box) for b in below):
                 return None
             self.fig.draw_artist(a)
-            hit = self._sprites[key] = (self.fig.canvas.copy_from_bbox(box), box)
+            from matplotlib.transforms import Bbox
+
+            hit = (self.fig.canvas.copy_from_bbox(Bbox.from_extents(*box)), _Box(box))
+            self._sprites[key] = hit
             while len(self._sprites) > 4096:
                 self._sprites.popitem(last=False)
-            return box
-        region, box = hit
-        if any(b.overlaps(box) for b in below):
+            return hit[1]
+        region, drawn = hit
+        if any(b.overlaps(drawn.box) for b in below):
             return None
         self._sprites.move_to_end(key)
         self.fig.canvas.restore_region(region)
-        return box
+        return drawn
 
     def _encode(self) -> bytes:
         """The canvas as PNG (see :func:`png_bytes`)."""

@@ -50,6 +50,17 @@ def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
     return np.angle(_analytic(x))
 
 
+def _band(band, caller: str):
+    """``band`` as a checked ``(lo, hi)`` in cycles per sample, or None."""
+    if band is None:
+        return None
+    lo, hi = map(float, band)
+    if not 0 < lo < hi < 0.5:
+        raise ValueError(f"{caller}() needs band=(lo, hi) with 0 < lo < hi < 0.5 cycles per "
+                         f"sample; got {band}")
+    return (lo, hi)
+
+
 def phases(x: xr.DataArray, *, dim: str = STEP, detrend: str = "linear", band=None,
            filter_order: int = 4, _caller: str = "phases") -> xr.DataArray:
     """Instantaneous phases of ``x`` along ``dim`` from its analytic signal.
@@ -94,12 +105,7 @@ def phases(x: xr.DataArray, *, dim: str = STEP, detrend: str = "linear", band=No
     """
     require(x, "phases", [dim], min_size={dim: 16})
     detrend = choice(detrend, _DETRENDS, "detrend")
-    if band is not None:
-        lo, hi = map(float, band)
-        if not 0 < lo < hi < 0.5:
-            raise ValueError(f"phases() needs band=(lo, hi) with 0 < lo < hi < 0.5 cycles per "
-                             f"sample; got {band}")
-        band = (lo, hi)
+    band = _band(band, "phases")
     out = xr.apply_ufunc(
         _phase_core, x, kwargs={"detrend": detrend, "band": band, "order": filter_order,
                                 "caller": _caller, "dim": dim},
@@ -168,12 +174,7 @@ def _lazy_order_over_time(x, channel_dim, dim, detrend, band, func):
     partial sum per chunk (not the chunk's phases); the partial sums are added pairwise and
     :math:`R = |\\sum_l e^{i\\varphi_l}| / L`, exactly :func:`kuramoto_order` of :func:`phases`.
     """
-    if band is not None:
-        lo, hi = map(float, band)
-        if not 0 < lo < hi < 0.5:
-            raise ValueError(f"{func}() needs band=(lo, hi) with 0 < lo < hi < 0.5 cycles "
-                             f"per sample; got {band}")
-        band = (lo, hi)
+    band = _band(band, func)
     detrend = choice(detrend, _DETRENDS, "detrend")
     rest = [d for d in x.dims if d not in (channel_dim, dim)]
     arr = x.transpose(*rest, channel_dim, dim).chunk({dim: -1}).data

@@ -76,5 +76,9 @@ def test_other_presets_record_their_direction(name, tmp_path):
     else:
         dev = {r.path.name: float(r.analysis("separation")["linear_law_deviation"].values[-1])
                for r in runs}
+        acc = {r.path.name: float(r.tree["epochs"]["test_acc"].values[-1]) for r in runs}
         noisy = next(h for c, h, _ in found if c.startswith("noise"))
-        assert noisy is bool(dev["relu-noisy"] < dev["relu"])
+        if min(acc["relu"], acc["relu-noisy"]) <= 0.15:   # a run at chance: no load curve
+            assert noisy is None
+        else:
+            assert noisy is bool(dev["relu-noisy"] < dev["relu"])

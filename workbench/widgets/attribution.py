@@ -173,9 +173,7 @@ class AttributionView(View):
     def dynamic(self) -> list:
         """The artists a selection change alters (the rest is a cached background)."""
         groups, gallery = self.handles["groups"], self.handles["gallery"]
-        # the frequency labels go under the bars they sit on: drawn first, they can be
-        # pasted from the text cache (a text drawn over a moving bar cannot)
-        return [*groups["texts"], *groups["bars"], groups["ax"].title, *gallery["images"],
+        return [*groups["bars"], *groups["texts"], groups["ax"].title, *gallery["images"],
                 *gallery["maps"], *(ax.title for ax in gallery["axes"][0])]
 
     def update(self) -> None:

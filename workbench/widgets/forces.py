@@ -117,10 +117,8 @@ class ForcesView(View):
     def dynamic(self) -> list:
         """The artists a selection change alters (the rest is a cached background)."""
         pull, delta, path = (self.handles[k] for k in ("pull", "delta", "path"))
-        # the names go under the points and lines they label: drawn first, they can be
-        # pasted from the text cache (a text drawn over a moving line cannot)
-        return [*pull["bars"], pull["ax"].title, *delta["texts"], delta["points"],
-                delta["true"], delta["ax"].title, *path["names"], *path["lines"],
+        return [*pull["bars"], pull["ax"].title, delta["points"], delta["true"],
+                *delta["texts"], delta["ax"].title, *path["lines"], *path["names"],
                 path["cursor"], path["ax"].title]
 
     def _prob(self) -> xr.DataArray:

@@ -59,83 +59,6 @@ def _plain_text(a) -> bool:
     return isinstance(a, Text) and not isinstance(a, Annotation) and a.get_bbox_patch() is None
 
 
-def _meets(a, b) -> bool:
-    """Whether the boxes ``a`` and ``b``, as ``(x0, y0, x1, y1)`` tuples, overlap."""
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _grown(box, pad: float) -> tuple:
-    x0, y0, x1, y1 = box
-    return (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-
-
-class _Box:
-    """A pasted text's box (``(x0, y0, x1, y1)``), as a drawn dynamic artist."""
-
-    def __init__(self, box):
-        self.box = box
-
-    def overlaps(self, box) -> bool:
-        return _meets(self.box, box)
-
-
-class _Covered:
-    """Where a drawn dynamic artist may have put pixels: its window extent grown by what the
-    extent leaves out (line widths, antialiasing; 8 px for an artist of unknown kind, the
-    whole figure for one without an extent). For a line, a box meets it only where it meets
-    the line's path (or one of its markers), not just the path's bounding box. Boxes are
-    ``(x0, y0, x1, y1)`` tuples (comparing floats is much cheaper than ``Bbox.overlaps``)."""
-
-    def __init__(self, a):
-        self.artist, self.box, self.clip = a, None, False  # measured when first asked
-
-    def _measure(self) -> None:
-        from matplotlib.image import AxesImage
-        from matplotlib.lines import Line2D
-        from matplotlib.patches import Patch
-
-        a = self.artist
-        self.path = None
-        try:
-            box = tuple(a.get_window_extent(a.figure.canvas.get_renderer()).extents)
-        except Exception:
-            self.box = tuple(a.figure.bbox.extents)
-            return
-        if isinstance(a, AxesImage):
-            self.box = _grown(box, 1)
-        elif isinstance(a, (Line2D, Patch)):
-            self.grow = (a.get_linewidth() or 0) * a.figure.dpi / 72 + 2
-            self.box = _grown(box, self.grow)
-            if isinstance(a, Line2D) and a.get_drawstyle() == "default":
-                tpath, affine = a._get_transformed_path().get_transformed_path_and_affine()
-                self.path = affine.transform_path(tpath)
-                marker = a.get_marker() not in (None, "None", "none", "", " ")
-                self.grow += a.get_markersize() * a.figure.dpi / 72 / 2 + 1 if marker else 0
-                self.markers = marker
-        else:
-            self.box = _grown(box, 8)
-
-    def overlaps(self, box) -> bool:
-        if self.clip is False:
-            a = self.artist
-            clip = a.get_clip_box() if a.get_clip_on() else None
-            self.clip = None if clip is None else _grown(tuple(clip.extents), 1)
-        if self.clip is not None and not _meets(self.clip, box):
-            return False  # clipped to an axes the box is outside of
-        if self.box is None:
-            self._measure()
-        if not _meets(self.box, box):
-            return False
-        if self.path is None:
-            return True
-        from matplotlib.transforms import Bbox
-
-        grown = Bbox.from_extents(*_grown(box, self.grow))
-        if self.markers and grown.count_contains(self.path.vertices):
-            return True
-        return bool(self.path.intersects_bbox(grown, filled=False))
-
-
 def png_bytes(rgba, *, level: int = 1) -> bytes:
     """An RGBA image (row, col, 4) of uint8 as a PNG, unfiltered, zlib ``level`` 1.
 
@@ -327,60 +250,67 @@ class View:
             self._sprites = collections.OrderedDict()
         else:
             canvas.restore_region(self._background)
-        below = []  # window extents of the dynamic artists drawn so far
         for a in self._dynamic:
-            box = self._text_sprite(a, below) if self.sprites else None
-            if box is None:
+            if not (self.sprites and self._text_sprite(a)):
                 self.fig.draw_artist(a)
-                if a.get_visible():
-                    below.append(_Covered(a))
-            elif box is not False:
-                below.append(box)
 
-    #: Paste dynamic texts from a pixel cache (False draws every text each time; a test
-    #: checks both give the same pixels).
+    #: Paste dynamic texts from a glyph-coverage cache (False draws every text each time; a
+    #: test checks both give the same pixels to within 2 levels of 255).
     sprites: bool = True
 
-    def _text_sprite(self, a, below):
-        """Draw the text artist ``a`` from the sprite cache and return its box; None when
-        ``a`` is not a plain text or may cover a dynamic artist drawn before it (draw it as
-        usual then), False when there is nothing to draw.
+    def _text_sprite(self, a) -> bool:
+        """Draw the text artist ``a`` from the sprite cache; False when ``a`` is not a plain
+        text (draw it as usual then).
 
-        The key is everything that decides the pixels: the string, its position on the
-        canvas, colour, font, size, rotation, alignment and alpha. A miss draws the text on
-        the restored background and copies its box (plus 2 px of antialiasing) into the cache;
-        the background does not change between rebuilds, so the copy is exactly what drawing
-        the text gives. The cache holds the last 4096 sprites.
+        A sprite is the text's coverage :math:`\\alpha` per pixel of its box (2 px of
+        antialiasing included) and its colour :math:`c`; pasting it composites
+        :math:`p \\leftarrow (1 - \\alpha)\\, p + \\alpha\\, c` onto whatever the canvas
+        holds there, as Agg blends glyphs, so the text may overlap anything drawn before it.
+        A miss measures :math:`\\alpha` by drawing the text once on a plain patch (white for
+        a dark text, black for a light one, so that every covered pixel shows) and puts the
+        canvas back. The key is everything that decides the pixels: the string, its
+        position on the canvas, colour, font, size, rotation, alignment, alpha and clipping.
+        The cache holds the last 4096 sprites.
         """
         if not _plain_text(a):
-            return None
-        if not a.get_visible() or not a.get_text():
             return False
+        if not a.get_visible() or not a.get_text():
+            return True  # nothing to draw
+        from matplotlib.colors import to_rgba
+
         xy = tuple(np.round(a.get_transform().transform(a.get_unitless_position()), 3))
         key = (id(a), a.get_text(), xy, str(a.get_color()), hash(a.get_fontproperties()),
                a.get_rotation(), a.get_horizontalalignment(), a.get_verticalalignment(),
                a.get_alpha(), a.get_rotation_mode(), a.get_linespacing(), a.get_clip_on())
+        buf = np.asarray(self.fig.canvas.buffer_rgba())
         hit = self._sprites.get(key)
         if hit is None:
-            ext = a.get_window_extent(self.fig.canvas.get_renderer()).extents
-            box = (np.floor(ext[0]) - 2, np.floor(ext[1]) - 2, np.ceil(ext[2]) + 2,
-                   np.ceil(ext[3]) + 2)
-            if any(b.overlaps(box) for b in below):
-                return None
+            height, width = buf.shape[:2]
+            x0, y0, x1, y1 = a.get_window_extent(self.fig.canvas.get_renderer()).extents
+            cols = slice(max(int(np.floor(x0)) - 2, 0), min(int(np.ceil(x1)) + 2, width))
+            rows = slice(max(height - int(np.ceil(y1)) - 2, 0),
+                         min(height - int(np.floor(y0)) + 2, height))
+            if cols.stop <= cols.start or rows.stop <= rows.start:
+                return True  # off the canvas
+            color = np.asarray(to_rgba(a.get_color())[:3], np.float32) * 255
+            plain = 255.0 if color.mean() < 128 else 0.0
+            region = buf[rows, cols]
+            kept = region.copy()
+            region[..., :3] = plain
             self.fig.draw_artist(a)
-            from matplotlib.transforms import Bbox
-
-            hit = (self.fig.canvas.copy_from_bbox(Bbox.from_extents(*box)), _Box(box))
-            self._sprites[key] = hit
+            drawn = region[..., :3].astype(np.float32)
+            region[...] = kept
+            channel = int(np.argmax(np.abs(color - plain)))
+            alpha = ((drawn[..., channel] - plain) / (color[channel] - plain)).clip(0, 1)
+            hit = self._sprites[key] = (rows, cols, alpha[..., None], color)
             while len(self._sprites) > 4096:
                 self._sprites.popitem(last=False)
-            return hit[1]
-        region, drawn = hit
-        if any(b.overlaps(drawn.box) for b in below):
-            return None
-        self._sprites.move_to_end(key)
-        self.fig.canvas.restore_region(region)
-        return drawn
+        else:
+            self._sprites.move_to_end(key)
+        rows, cols, alpha, color = hit
+        region = buf[rows, cols, :3]
+        region[...] = (region * (1 - alpha) + color * alpha + 0.5).astype(np.uint8)
+        return True
 
     def _encode(self) -> bytes:
         """The canvas as PNG (see :func:`png_bytes`)."""

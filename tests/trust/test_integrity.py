@@ -113,3 +113,17 @@ def test_verify_command_names_the_damage_and_exits_1(mini_run):
     assert out.returncode == 1
     assert "epochs/test_acc" in out.stdout and "crc32c" in out.stdout
     assert "--trim" in out.stdout
+
+
+def test_a_deleted_group_metadata_file_is_named(mini_run):
+    """Trial: deleting record.zarr/layers/zarr.json left a store that opened through the
+    consolidated copy and that verify called intact."""
+    assert verify(mini_run) == []
+    victim = mini_run / "record.zarr" / "layers" / "zarr.json"
+    victim.unlink()
+    damage = verify(mini_run)
+    assert [(d.group, d.array, d.epochs, d.file, d.problem) for d in damage] == \
+        [("layers", None, None, str(victim), "group metadata missing")]
+    res = subprocess.run([sys.executable, "-m", "workbench", "verify", str(mini_run)],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "layers: group metadata missing" in res.stdout + res.stderr

@@ -127,6 +127,14 @@ def _check_group(node, base: Path, name: str, decode: bool, spe) -> list[Damage]
         return []
     expected = json.loads(raw)
     damage = []
+    # every group between this one and its arrays has its own metadata (a reader that does
+    # not use the consolidated copy needs it)
+    groups = sorted({"/".join(p.split("/")[:i]) for p in expected
+                     for i in range(1, p.count("/") + 1)})
+    for g in groups:
+        if not (base / g / "zarr.json").is_file():
+            damage.append(Damage((name + "/" + g).strip("/"), None, None,
+                                 str(base / g / "zarr.json"), "group metadata missing"))
     for path, info in expected.items():
         group, _, array = (name + "/" + path).strip("/").rpartition("/")
         group = group or "/"

@@ -236,9 +236,9 @@ class View:
     def _render(self) -> None:
         """Draw the figure into the canvas: the cached background plus the dynamic artists.
 
-        A dynamic text is drawn once per (text, look, place); later it is pasted back from a
-        pixel cache (:meth:`_text_sprite`), since matplotlib lays out and rasterises text
-        glyph by glyph, a few ms per label.
+        A dynamic text is drawn once per (text, look, place); later its glyph coverage is
+        composited from a cache (:meth:`_text_sprite`), since matplotlib lays out and
+        rasterises text glyph by glyph, a few ms per label.
         """
         canvas = self.fig.canvas
         if self._background is None:
@@ -255,7 +255,8 @@ class View:
                 self.fig.draw_artist(a)
 
     #: Paste dynamic texts from a glyph-coverage cache (False draws every text each time; a
-    #: test checks both give the same pixels to within 2 levels of 255).
+    #: test checks both give the same picture: at most 4 levels of 255 apart, on under 0.1%
+    #: of the pixels).
     sprites: bool = True
 
     def _text_sprite(self, a) -> bool:

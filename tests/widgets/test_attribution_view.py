@@ -90,9 +90,9 @@ def test_problematic_groups_are_the_stored_verdicts(run):
 
 def test_bad_input_names_what_is_missing(run):
     stored = run.analysis("attribution")
-    with pytest.raises(ValueError, match="lacks \\['verdict'\\]"):
+    with pytest.raises(ValueError, match="missing \\['verdict'\\]"):
         AttributionView(stored.drop_vars("verdict"))
-    with pytest.raises(TypeError, match="Dataset; got DataArray"):
+    with pytest.raises(TypeError, match="xarray.Dataset .*; got DataArray"):
         AttributionView(stored["log_ratio"])
 
 

@@ -96,7 +96,7 @@ def test_dropdown_is_linked_to_the_selections_sample(stored):
 
 
 def test_bad_input_names_what_is_missing(stored):
-    with pytest.raises(ValueError, match="lacks \\['prob'\\]"):
+    with pytest.raises(ValueError, match="missing \\['prob'\\]"):
         ForcesView(stored.drop_vars("prob"))
     with pytest.raises(Exception, match="sample_o"):
         ForcesView(stored.rename({"sample_o": "obs"}))

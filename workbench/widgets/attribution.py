@@ -20,7 +20,7 @@ from .. import plots
 from ..dims import EPOCH, LAYER, require
 from .fix import ActionButton
 from .state import Selection, controls_for
-from .view import View
+from .view import View, check_analysis
 
 #: What an /analysis/attribution Dataset must hold for the view (schema: DESIGN.md).
 NEEDS = ("log_ratio", "verdict", "flag_frequency", "sample", "target", "predicted", "image",
@@ -127,13 +127,7 @@ class AttributionView(View):
     def __init__(self, attribution: xr.Dataset, state: Selection | None = None, *,
                  classes=None, run=None, fix_options: dict | None = None):
         super().__init__(state)
-        if not isinstance(attribution, xr.Dataset):
-            raise TypeError(f"AttributionView needs the /analysis/attribution Dataset; got "
-                            f"{type(attribution).__name__}")
-        missing = [v for v in NEEDS if v not in attribution.variables]
-        if missing:
-            raise ValueError(f"AttributionView: /analysis/attribution lacks {missing}; it has "
-                             f"{sorted(attribution.data_vars)}")
+        check_analysis(attribution, "AttributionView", NEEDS, [EPOCH, LAYER])
         require(attribution["log_ratio"], "AttributionView", [EPOCH, LAYER],
                 min_size={EPOCH: 1}, name="log_ratio")
         require(attribution["ig"], "AttributionView", [EPOCH, "rank", "row", "col"],

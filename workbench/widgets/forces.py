@@ -15,7 +15,7 @@ import xarray as xr
 from .. import plots
 from ..dims import EPOCH, LABEL, SAMPLE, SAMPLE_U, require
 from .state import Selection, controls_for, link
-from .view import View
+from .view import View, check_analysis
 
 SAMPLE_O = "sample_o"
 NEEDS = ("pull", "predicted", "actual", "prob", "target")
@@ -56,13 +56,7 @@ class ForcesView(View):
         import ipywidgets as w
 
         super().__init__(state)
-        if not isinstance(forces, xr.Dataset):
-            raise TypeError(f"ForcesView needs the /analysis/forces Dataset; got "
-                            f"{type(forces).__name__}")
-        missing = [v for v in NEEDS if v not in forces.variables]
-        if missing:
-            raise ValueError(f"ForcesView: /analysis/forces lacks {missing}; it has "
-                             f"{sorted(forces.variables)}")
+        check_analysis(forces, "ForcesView", NEEDS, [EPOCH, SAMPLE_O])
         require(forces["pull"], "ForcesView", [EPOCH, SAMPLE_O, SAMPLE_U, LABEL],
                 min_size={EPOCH: 1, SAMPLE_O: 1}, name="pull")
         require(forces["prob"], "ForcesView", [EPOCH, SAMPLE_O, LABEL], name="prob")

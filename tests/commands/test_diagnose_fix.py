@@ -81,17 +81,23 @@ def test_diagnose_text_names_each_verdict(run_dir, capsys):
 
 def test_fix_dry_run_json_gives_the_rule_and_shares(run_dir, diagnosis, capsys):
     from workbench.models import group_shares
-    from workbench.probes.attribution import chosen_groups
+    from workbench.probes.attribution import SURGICAL_SHARE, chosen_groups
 
     assert main(["fix", str(run_dir), "--dry-run", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     run = Run(run_dir)
     expected, _ = chosen_groups(run.analysis("attribution").isel(epoch=-1).compute())
     assert plan["groups"] == expected
-    if diagnosis["problematic"]:
-        assert plan["groups"] == diagnosis["problematic"]
+    if diagnosis["problematic"]:  # the problematic groups, as many as fit in the budget
+        assert set(plan["groups"]) <= set(diagnosis["problematic"])
     shares = group_shares(run.model(-1))
     assert_allclose(plan["param_share_total"], sum(shares[g] for g in expected))
+    assert len(expected) == 1 or plan["param_share_total"] <= SURGICAL_SHARE + 1e-9
+    # a budget of 1 takes every problematic group
+    assert main(["fix", str(run_dir), "--dry-run", "--json", "--max-share", "1"]) == 0
+    every = json.loads(capsys.readouterr().out)
+    if diagnosis["problematic"]:
+        assert every["groups"] == diagnosis["problematic"]
     assert not list((run_dir / "checkpoints").glob("fixed_*.pt"))  # a dry run trains nothing
 
 

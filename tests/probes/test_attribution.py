@@ -250,12 +250,46 @@ def test_bootstrap_replicate_matches_resampled_examples():
 def test_chosen_groups_cases():
     import xarray as xr
 
-    def ds(verdict, freq):
+    def ds(verdict, freq, share=(0.2, 0.2, 0.2), ratio=(0.0, 0.0, 0.0)):
         return xr.Dataset({"verdict": ("layer", verdict), "flag_frequency": ("layer", freq),
-                           "log_ratio": ("layer", [0.0] * len(freq))},
+                           "log_ratio": ("layer", list(ratio)),
+                           "param_share": ("layer", list(share))},
                           coords={"layer": ["a", "b", "c"]})
     assert chosen_groups(ds(["problematic", "healthy", "healthy"], [1, 0, 0]))[0] == ["a"]
     groups, why = chosen_groups(ds(["inconclusive"] * 3, [0.6, 0.7, 0.2]))
     assert groups == ["a", "b"] and "half" in why
     groups, why = chosen_groups(ds(["inconclusive"] * 3, [0.3, 0.4, 0.2]))
     assert groups == ["b"] and "most often" in why
+
+
+def test_chosen_groups_train_at_most_the_surgical_share():
+    import xarray as xr
+
+    from workbench.probes.attribution import SURGICAL_SHARE
+
+    def ds(verdict, freq, share, ratio):
+        return xr.Dataset({"verdict": ("layer", verdict), "flag_frequency": ("layer", freq),
+                           "log_ratio": ("layer", ratio), "param_share": ("layer", share)},
+                          coords={"layer": ["conv1", "conv2", "fc1", "fc2"]})
+    # the rule flags three groups holding 98% (the default CNN's seed 0 in bench/surgical):
+    # the most surely flagged is taken first, the others no longer fit, fc2 is healthy
+    d = ds(["problematic", "problematic", "problematic", "healthy"], [1.0, 0.99, 1.0, 0.0],
+           [0.26, 0.37, 0.36, 0.01], [1.94, 1.77, 1.82, 1.40])
+    groups, why = chosen_groups(d)
+    assert groups == ["conv1"] and "left out fc1, conv2" in why and "40%" in why
+    assert SURGICAL_SHARE == 0.4
+    # a smaller budget-fitting candidate after a skipped one is still taken
+    d2 = d.assign(verdict=("layer", ["problematic"] * 4), flag_frequency=("layer", [1.0] * 4))
+    assert chosen_groups(d2)[0] == ["conv1", "fc2"]
+    # a looser budget takes more; 1 takes every problematic group
+    assert chosen_groups(d, max_share=0.65)[0] == ["conv1", "fc1"]
+    assert chosen_groups(d, max_share=1.0)[0] == ["conv1", "conv2", "fc1"]
+    # one candidate above the budget is taken alone, and the reason says so
+    big = ds(["healthy", "healthy", "problematic", "healthy"], [0, 0, 1.0, 0],
+             [0.01, 0.01, 0.97, 0.01], [1, 1, 2, 1])
+    groups, why = chosen_groups(big)
+    assert groups == ["fc1"] and "fc1 alone holds 97%" in why
+    with pytest.raises(ValueError, match="missing \\['param_share'\\]"):
+        chosen_groups(d.drop_vars("param_share"))
+    with pytest.raises(ValueError, match="in \\(0, 1\\]; got 0"):
+        chosen_groups(d, max_share=0)

@@ -49,6 +49,8 @@ def attribution_epoch(epoch: int) -> xr.Dataset:
          "flag_frequency": ("layer", freq, _a("flag frequency")),
          "verdict": ("layer", np.array(VERDICTS[epoch % 3]), _a("verdict")),
          "attribution": ("layer", rng.normal(size=n), _a("layer attribution", "logit")),
+         "n_params": ("layer", np.full(n, 100), _a("parameters")),
+         "param_share": ("layer", np.full(n, 1.0 / n), _a("share of the parameters")),
          "n_misclassified": ((), 40 - epoch, _a("misclassified probe samples")),
          "n_correct": ((), 160 + epoch, _a("correct probe samples")),
          "sample": ("rank", sample, _a("test-set index")),

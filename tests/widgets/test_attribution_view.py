@@ -166,10 +166,15 @@ def test_fix_trains_the_problematic_groups_of_that_epochs_model(fix_run, capsys)
 
 
 @pytest.mark.slow
-def test_fix_with_no_problematic_group_says_so(fix_run, tmp_path):
+def test_fix_with_no_problematic_group_trains_what_fix_auto_would_and_says_why(fix_run):
+    from workbench.probes.attribution import chosen_groups
+
     stored = fix_run.analysis("attribution").copy()
     stored["verdict"] = xr.full_like(stored["verdict"], "inconclusive")
-    view = AttributionView(stored, run=fix_run)
+    view = AttributionView(stored, run=fix_run, fix_options={"max_steps": 2, "progress": False})
     view.fix.click()
-    assert "no group is problematic" in view.fix.result
+    result = view.fix.result
+    want, why = chosen_groups(stored.sel(epoch=view.epoch))
+    assert result.groups == want and result.why == why
+    assert "no conclusive problematic group" in why and why in str(result)
     assert view.fix.runs == 1

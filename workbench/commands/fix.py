@@ -2,7 +2,8 @@
 
 ``--groups auto`` takes the groups of :func:`workbench.probes.attribution.chosen_groups` from
 the run's ``attribution`` analysis at the last epoch (the one rule, the same answer as
-``workbench diagnose``). Each fixed model is kept in its own file,
+``workbench diagnose``), at most ``--max-share`` of the parameters (0.4 by default: a
+surgical fix trains a minority of the model). Each fixed model is kept in its own file,
 ``RUN/checkpoints/fixed_<level>_<UTC time>.pt``; an existing file is never replaced without
 ``--overwrite``.
 """
@@ -17,13 +18,15 @@ from pathlib import Path
 from .diagnose import _fmt, ensure_analyses
 
 
-def choose_groups(run, spec: str, *, progress=True):
-    """``(groups, why, shares)``: the named groups, or with ``"auto"`` the rule's choice.
+def choose_groups(run, spec: str, *, progress=True, max_share=None):
+    """``(groups, why, shares)``: the named groups, or with ``"auto"`` the rule's choice
+    (:func:`~workbench.probes.attribution.chosen_groups`, at most ``max_share`` of the
+    parameters; default its :data:`~workbench.probes.attribution.SURGICAL_SHARE`).
 
     ``shares`` maps every group of the model to its share of the parameters.
     """
     from ..models import group_shares
-    from ..probes.attribution import chosen_groups
+    from ..probes.attribution import SURGICAL_SHARE, chosen_groups
 
     shares = group_shares(run.model(-1))
     if spec != "auto":
@@ -36,7 +39,7 @@ def choose_groups(run, spec: str, *, progress=True):
     last = run.epochs[-1]
     ensure_analyses(run, ("attribution",), epochs=[last], progress=progress)
     ds = run.analysis("attribution").sel(epoch=last).compute()
-    groups, why = chosen_groups(ds)
+    groups, why = chosen_groups(ds, max_share=SURGICAL_SHARE if max_share is None else max_share)
     return groups, f"auto ({why}; attribution analysis, epoch {last})", shares
 
 
@@ -60,7 +63,8 @@ def run(args) -> int:
     t_start = time.perf_counter()
     progress = not args.json
     run_ = Run(args.run)
-    groups, why, shares = choose_groups(run_, args.groups, progress=progress)
+    groups, why, shares = choose_groups(run_, args.groups, progress=progress,
+                                        max_share=args.max_share)
     share = sum(shares[g] for g in groups)
     plan = {"run": str(run_.path), "epoch": run_.epochs[-1], "groups": groups, "why": why,
             "param_share": {g: shares[g] for g in groups}, "param_share_total": share}
@@ -125,6 +129,10 @@ def register(sub) -> None:
                    help="'auto' (the problematic groups of the attribution analysis, as "
                         "workbench diagnose reports them) or a comma-separated list, e.g. "
                         "conv1,fc2")
+    p.add_argument("--max-share", type=float, default=None,
+                   help="with --groups auto: the most of the parameters a fix trains, in "
+                        "(0, 1]; the most surely flagged groups that fit are taken (default "
+                        "0.4; 1 takes every problematic group)")
     p.add_argument("--level", default="layer", choices=("layer", "parameter", "both"),
                    help="train whole groups, or the same number of individual parameters "
                         "picked by gradient magnitude (both: side by side)")

@@ -17,7 +17,8 @@ from ..dims import LAYER, SAMPLE
 from ..models import group_parameters, layer_groups
 
 __all__ = ["misclassified_attribution", "problematic_groups", "split_verdict", "chosen_groups",
-           "problematic_overlap", "two_means_split", "as_tensors", "CONFIDENT", "VERDICTS"]
+           "SURGICAL_SHARE", "problematic_overlap", "two_means_split", "as_tensors", "CONFIDENT",
+           "VERDICTS"]
 
 
 def as_tensors(data):
@@ -331,27 +332,93 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
     )
 
 
-def chosen_groups(ds) -> tuple[list[str], str]:
+#: The most a surgical fix trains by default: a share of the model's parameters (the paper
+#: trains 18%; 0.4 is a clear minority and, on the default CNN, fits its largest group).
+SURGICAL_SHARE = 0.4
+
+
+def chosen_groups(ds, *, max_share: float = SURGICAL_SHARE) -> tuple[list[str], str]:
     """The groups a surgical fix trains, from :func:`problematic_groups`'s result.
 
-    Returns ``(groups, why)``: the ``"problematic"`` groups; if none is problematic, those
-    flagged in more than half of the bootstrap replicates; if none, the group with the
-    highest flag frequency (then log ratio). ``why`` says which case applied.
+    ``workbench fix --groups auto``, the Fix button of the attribution view and
+    ``bench/surgical.py`` all call this one function.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset (layer)
+        :func:`problematic_groups`'s result, or one epoch of ``/analysis/attribution``:
+        ``verdict``, ``flag_frequency``, ``log_ratio`` and ``param_share``.
+    max_share : float
+        The most of the model's parameters the chosen groups may hold (default
+        :data:`SURGICAL_SHARE`); 1 takes every candidate.
+
+    Returns
+    -------
+    (groups, why)
+        ``groups`` in layer order; ``why`` says which case applied.
+
+    Notes
+    -----
+    The candidates are the ``"problematic"`` groups; if none is problematic, those flagged
+    in more than half of the bootstrap replicates; if none, the group with the highest flag
+    frequency. They are taken most surely flagged first (flag frequency, then log ratio);
+    a candidate that would bring the share of trained parameters above ``max_share`` is
+    left out (and named in ``why``), so a fix stays surgical when the rule flags much of
+    the model. If even the first candidate holds more than ``max_share`` it is taken
+    alone, and ``why`` says so.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"verdict": ("layer", ["problematic", "problematic", "healthy"]),
+    ...                  "flag_frequency": ("layer", [1.0, 0.95, 0.0]),
+    ...                  "log_ratio": ("layer", [2.0, 1.9, 1.0]),
+    ...                  "param_share": ("layer", [0.3, 0.3, 0.4])},
+    ...                 coords={"layer": ["conv", "fc1", "fc2"]})
+    >>> chosen_groups(ds)[0], chosen_groups(ds, max_share=1.0)[0]
+    (['conv'], ['conv', 'fc1'])
     """
+    if not 0 < max_share <= 1:
+        raise ValueError(f"max_share is a share of the parameters in (0, 1]; got {max_share}")
+    missing = [v for v in ("verdict", "flag_frequency", "log_ratio", "param_share")
+               if v not in ds.variables]
+    if missing:
+        raise ValueError(f"chosen_groups needs problematic_groups' result (verdict, "
+                         f"flag_frequency, log_ratio, param_share per layer); missing {missing}")
     names = [str(n) for n in ds[LAYER].values]
     verdict = [str(v) for v in np.asarray(ds["verdict"].values).ravel()]
     freq = np.asarray(ds["flag_frequency"].values, dtype=float).ravel()
+    ratio = np.asarray(ds["log_ratio"].values, dtype=float).ravel()
+    share = dict(zip(names, np.asarray(ds["param_share"].values, dtype=float).ravel(),
+                     strict=True))
     sure = [n for n, v in zip(names, verdict, strict=True) if v == "problematic"]
-    if sure:
-        return sure, "the problematic groups (conclusive split, flag frequency >= 0.9)"
     majority = [n for n, f in zip(names, freq, strict=True) if f > 0.5]
-    if majority:
-        return majority, ("no conclusive problematic group; took those flagged in more than "
-                          "half of the bootstrap replicates")
-    key = np.nan_to_num(freq, nan=-1.0) * 1e6 + np.nan_to_num(
-        np.asarray(ds["log_ratio"].values, dtype=float).ravel(), nan=-1e300)
-    return [names[int(np.argmax(key))]], ("no group flagged in most replicates; took the one "
-                                          "flagged most often")
+    if sure:
+        candidates, why = sure, "the problematic groups (conclusive split, flag frequency >= 0.9)"
+    elif majority:
+        candidates, why = majority, ("no conclusive problematic group; took those flagged in "
+                                     "more than half of the bootstrap replicates")
+    else:
+        key = np.nan_to_num(freq, nan=-1.0) * 1e6 + np.nan_to_num(ratio, nan=-1e300)
+        candidates, why = [names[int(np.argmax(key))]], ("no group flagged in most replicates; "
+                                                        "took the one flagged most often")
+    pos = {n: i for i, n in enumerate(names)}
+    order = sorted(candidates, key=lambda n: (-np.nan_to_num(freq[pos[n]], nan=-1.0),
+                                              -np.nan_to_num(ratio[pos[n]], nan=-1e300)))
+    taken, left, total = [], [], 0.0
+    for n in order:
+        if not taken or total + share[n] <= max_share + 1e-12:
+            taken.append(n)
+            total += share[n]
+        else:
+            left.append(n)
+    if left:
+        why += (f"; left out {', '.join(left)} to train at most {max_share:.0%} of the "
+                f"parameters (most surely flagged first)")
+    if total > max_share + 1e-12:
+        why += (f"; {taken[0]} alone holds {total:.0%} of the parameters, above the "
+                f"{max_share:.0%} of a surgical fix")
+    return [n for n in names if n in taken], why
 
 
 def _misclassified(pred, y):

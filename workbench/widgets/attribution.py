@@ -65,14 +65,17 @@ class FixComparison:
     ----------
     epoch : int
     groups : list of str
-        The problematic groups (stored verdicts) that the layer level trained.
+        The groups the layer level trained (``chosen_groups`` on the stored verdicts).
     reports : dict
         level → :class:`~workbench.finetune.surgical.SurgicalReport`.
+    why : str
+        Why these groups (``chosen_groups``' reason).
     """
 
     epoch: int
     groups: list
     reports: dict
+    why: str = ""
 
     def __str__(self) -> str:
         """The reports side by side, one column per level."""
@@ -80,7 +83,7 @@ class FixComparison:
         width = max(len(line) for col in cols for line in col) + 3
         n = max(len(c) for c in cols)
         cols = [c + [""] * (n - len(c)) for c in cols]
-        head = f"epoch {self.epoch}: problematic groups (stored verdicts): {', '.join(self.groups)}"
+        head = f"epoch {self.epoch}: trained {', '.join(self.groups)} ({self.why})"
         return "\n".join([head] + ["".join(line.ljust(width) for line in row).rstrip()
                                    for row in zip(*cols, strict=True)])
 
@@ -177,11 +180,22 @@ class AttributionView(View):
 
     # -- the Fix button --------------------------------------------------------------------
     def groups(self, epoch: int | None = None) -> list[str]:
-        """The problematic groups at ``epoch`` (the selected one by default)."""
-        return stored_problematic_groups(self.data, self.epoch if epoch is None else epoch)
+        """The groups the Fix button trains at ``epoch`` (the selected one by default): the
+        one choice of ``workbench fix --groups auto``
+        (:func:`~workbench.probes.attribution.chosen_groups` on that epoch's stored
+        verdicts)."""
+        return self.choice(epoch)[0]
+
+    def choice(self, epoch: int | None = None) -> tuple[list[str], str]:
+        """``(groups, why)`` of :func:`~workbench.probes.attribution.chosen_groups` at
+        ``epoch``."""
+        from ..probes.attribution import chosen_groups
+
+        return chosen_groups(self.at(epoch))
 
     def run_fix(self, epoch: int | None = None, *, levels=("layer", "parameter")):
-        """Fine-tune ``run.model(epoch)``'s problematic groups; show what it fixed and broke.
+        """Fine-tune ``run.model(epoch)``'s chosen groups (:meth:`choice`, the same as
+        ``workbench fix --groups auto``); show what it fixed and broke.
 
         Trains on ``run.train_data()`` (the labels the run trained on, noise included) and
         counts on ``run.test_data()``, once per level of :func:`surgical_fix` (the parameter
@@ -191,7 +205,7 @@ class AttributionView(View):
 
         Returns
         -------
-        FixComparison, or a str saying why there is nothing to fix
+        FixComparison
         """
         import ipywidgets as w
         from IPython.display import display
@@ -201,12 +215,7 @@ class AttributionView(View):
         if self.run is None:
             raise ValueError("AttributionView.run_fix needs the view built with run=Run(...)")
         epoch = self.epoch if epoch is None else int(epoch)
-        groups = self.groups(epoch)
-        if not groups:
-            verdicts = dict(zip(plots._texts(self.data[LAYER].values),
-                                plots._texts(self.at(epoch)["verdict"].values), strict=True))
-            return (f"epoch {epoch}: no group is problematic ({verdicts}); nothing to fix "
-                    f"surgically. Pick another epoch, or call surgical_fix with groups=[...].")
+        groups, why = self.choice(epoch)
         run = self.run
         tree = run.tree
         options = {"epochs": 1, "lr": 0.01,
@@ -220,7 +229,7 @@ class AttributionView(View):
         self.fix_panel = w.HBox([w.Image(value=self._fix_png(r, test), format="png")
                                  for r in reports.values()])
         display(self.fix_panel)
-        return FixComparison(epoch, groups, reports)
+        return FixComparison(epoch, groups, reports, why)
 
     def _fix_png(self, report, test) -> bytes:
         import io

@@ -59,3 +59,65 @@ def test_text_sprites_paint_the_same_pixels_as_drawing_the_text(tmp_path):
     # the text-heavy views paste their labels
     for tab in ("attribution", "forces"):
         assert len(apps[0].views[tab]._sprites) >= 3, tab
+    # ... and draw their gallery's images through the measured pixel map
+    images = [k for k in apps[0].views["attribution"]._sprites if k[0] == "image"]
+    assert len(images) >= 2
+
+
+class _ImageView:
+    """A View holding one image artist, for the image-sprite tests."""
+
+    @staticmethod
+    def make(data, sprites, **imshow):
+        from workbench.widgets.view import View
+
+        class One(View):
+            observes = ("epoch",)
+            figsize = (3.1, 2.3)
+
+            def draw(self, fig):
+                ax = fig.subplots()
+                self.im = ax.imshow(data, **imshow)
+                return ax
+
+            def dynamic(self):
+                return [self.im]
+
+            def update(self):
+                pass
+
+        view = One()
+        view.sprites = sprites
+        view._start()
+        return view
+
+
+@pytest.mark.parametrize("imshow", [
+    {"cmap": "viridis", "interpolation": "nearest"},
+    {"cmap": "RdBu_r", "interpolation": "nearest", "origin": "lower", "vmin": -2, "vmax": 2},
+    {"cmap": "gray", "interpolation": "none", "alpha": 0.5, "extent": (0, 10, 0, 3)},
+])
+def test_image_sprites_paint_what_matplotlib_paints(imshow):
+    """An image drawn through the measured pixel map is matplotlib's drawing of it, over
+    new data (NaN cells included) at the same place, and a miss and hits alike."""
+    rng = np.random.default_rng(1)
+    first = rng.normal(size=(7, 11))
+    views = [_ImageView.make(first, sprites, **imshow) for sprites in (True, False)]
+    for k in range(4):
+        data = rng.normal(size=(7, 11))
+        data[k, k] = np.nan
+        for view in views:
+            view.im.set_data(data)
+            view.state.epoch = k + 1
+        a, b = (np.asarray(Image.open(io.BytesIO(v.png)), dtype=int) for v in views)
+        d = np.abs(a - b).max(-1)
+        # opaque: the very same pixels; translucent: Agg's integer blending, a level or two
+        assert d.max() <= (2 if "alpha" in imshow else 0), imshow
+    assert any(key[0] == "image" for key in views[0]._sprites)
+    assert not views[1]._sprites
+
+
+def test_image_sprites_leave_smooth_images_to_matplotlib():
+    view = _ImageView.make(np.eye(5), True, interpolation="bilinear")
+    view.state.epoch = 3
+    assert not any(key[0] == "image" for key in view._sprites)

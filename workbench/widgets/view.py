@@ -297,20 +297,35 @@ class View:
             hit = self._sprites[key] = self._measure_image(a, buf, clip)
         else:
             self._sprites.move_to_end(key)
-        rows, cols, ri, ci, cover = hit
-        if ri is None:
+        if hit is True:
             return True  # off the canvas
-        rgba = a.to_rgba(data, bytes=True)[ri, ci].astype(np.float32)
-        alpha = cover * (rgba[..., 3:] / 255.0) * (1.0 if a.get_alpha() is None
-                                                   else float(a.get_alpha()))
-        region = buf[rows, cols, :3]
-        region[...] = (region * (1 - alpha) + rgba[..., :3] * alpha + 0.5).astype(np.uint8)
+        small = a.to_rgba(data, bytes=True)
+        flat = buf.reshape(-1, 4)
+        opaque = a.get_alpha() is None and bool((small[..., 3] == 255).all())
+        if opaque and hit["inner"] is not None:
+            # fully covered, opaque: the colours themselves, one block, row by column
+            (r0, r1, c0, c1), rr, cc = hit["inner"]
+            buf[r0:r1, c0:c1, :3] = small[..., :3].take(rr, 0).take(cc, 1)
+            px, src, cover = hit["edge"]
+        else:
+            px, src, cover = hit["all"]
+        rgba = small.reshape(-1, 4)[src].astype(np.float32)
+        alpha = cover * (rgba[:, 3:] / 255.0) * (1.0 if a.get_alpha() is None
+                                                 else float(a.get_alpha()))
+        flat[px, :3] = (flat[px, :3] * (1 - alpha) + rgba[:, :3] * alpha + 0.5).astype(np.uint8)
         return True
 
     def _measure_image(self, a, buf, clip):
-        """``(rows, cols, ri, ci, cover)``: the canvas slices of ``a``'s clip box, the data
-        row and column each of their pixels shows and the coverage (see
-        :meth:`_image_sprite`)."""
+        """Where ``a`` paints on the canvas, by drawing index images through matplotlib.
+
+        Returns ``True`` when it paints nothing on the canvas, else a dict: ``"all"`` and
+        ``"edge"`` are ``(pixels, cells, coverage)`` (canvas pixels as flat indices, the data
+        cell each shows, flat, and the coverage, for every covered pixel and for the partly
+        covered ones only when ``"inner"`` is set); ``"inner"`` is ``((r0, r1, c0, c1),
+        rows, cols)`` when the fully covered pixels form a block whose data row depends on
+        the canvas row only and data column on the canvas column only (an axis-aligned image),
+        else None.
+        """
         from matplotlib.colors import ListedColormap, Normalize
         from matplotlib.image import AxesImage
 
@@ -320,7 +335,7 @@ class View:
         rows = slice(max(height - int(np.ceil(y1)) - 1, 0),
                      min(height - int(np.floor(y0)) + 1, height))
         if cols.stop <= cols.start or rows.stop <= rows.start:
-            return rows, cols, None, None, None
+            return True
         n_rows, n_cols = a.get_array().shape
         region = buf[rows, cols]
         kept = region.copy()
@@ -338,13 +353,30 @@ class View:
             self.fig.draw_artist(probe)
             measured.append(region[..., :2].astype(np.float32))
         region[...] = kept
-        cover = measured[0][..., 1:2] / 255.0
+        cover = measured[0][..., 1] / 255.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            ri, ci = (np.where(cover[..., 0] > 0, m[..., 0] / cover[..., 0], 0)
-                      for m in measured)
+            ri, ci = (np.where(cover > 0, m[..., 0] / cover, 0) for m in measured)
         ri = np.clip(np.rint(ri), 0, n_rows - 1).astype(np.intp)
         ci = np.clip(np.rint(ci), 0, n_cols - 1).astype(np.intp)
-        return rows, cols, ri, ci, cover
+        gr, gc = np.meshgrid(np.arange(rows.start, rows.stop), np.arange(cols.start, cols.stop),
+                             indexing="ij")
+
+        def pick(mask):
+            return (gr[mask] * width + gc[mask], ri[mask] * n_cols + ci[mask],
+                    cover[mask][:, None])
+
+        covered, full = cover > 0, cover >= 1.0
+        inner = None
+        if full.any():
+            fr, fc = np.nonzero(full)
+            r0, r1, c0, c1 = fr.min(), fr.max() + 1, fc.min(), fc.max() + 1
+            block_ri, block_ci = ri[r0:r1, c0:c1], ci[r0:r1, c0:c1]
+            if (full[r0:r1, c0:c1].all() and (block_ri == block_ri[:, :1]).all()
+                    and (block_ci == block_ci[:1, :]).all()):
+                inner = ((rows.start + r0, rows.start + r1, cols.start + c0, cols.start + c1),
+                         block_ri[:, 0].copy(), block_ci[0, :].copy())
+        return {"all": pick(covered), "edge": pick(covered & ~full) if inner else None,
+                "inner": inner}
 
     def _text_sprite(self, a) -> bool:
         """Draw the text artist ``a`` from the sprite cache; False when ``a`` is not a plain

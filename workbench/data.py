@@ -319,7 +319,7 @@ def probe_indices(targets, *, size: int = 512, seed: int = 0) -> np.ndarray:
     --------
     >>> import numpy as np
     >>> idx = probe_indices(np.repeat(np.arange(10), 100), size=512, seed=0)
-    >>> len(idx), np.bincount(np.repeat(np.arange(10), 100)[idx]).min()
+    >>> len(idx), int(np.bincount(np.repeat(np.arange(10), 100)[idx]).min())
     (512, 51)
     """
     targets = np.asarray(targets)

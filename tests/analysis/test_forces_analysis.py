@@ -39,12 +39,12 @@ def test_fixed_seeded_samples_with_flipped_labels(run, ds):
 
 def test_labels_are_as_trained_and_targets_are_true(run, ds):
     noisy = load_dataset("fashion-mnist", train=True, label_noise=0.2, noise_seed=0)
-    upd = ds.sample_u.values
+    upd = np.array(ds.sample_u.values)  # a writable copy: torch indexes with it
     assert np.array_equal(ds.label_u.values, noisy.targets[upd].numpy())
     flipped = ds.flipped.values
     assert (noisy.clean_targets[upd[flipped]] != noisy.targets[upd[flipped]]).all()
     test = load_dataset("fashion-mnist", train=False)
-    assert np.array_equal(ds.target.values, test.targets[ds.sample_o.values].numpy())
+    assert np.array_equal(ds.target.values, test.targets[np.array(ds.sample_o.values)].numpy())
 
 
 def _by_hand(run, ds):

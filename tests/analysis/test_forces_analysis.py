@@ -50,7 +50,7 @@ def test_labels_are_as_trained_and_targets_are_true(run, ds):
 def _by_hand(run, ds):
     noisy = load_dataset("fashion-mnist", train=True, label_noise=0.2, noise_seed=0)
     test = load_dataset("fashion-mnist", train=False)
-    upd, obs = ds.sample_u.values, ds.sample_o.values
+    upd, obs = np.array(ds.sample_u.values), np.array(ds.sample_o.values)  # writable
     return (run.model(run.epochs[-1]), test.images[obs], noisy.images[upd],
             noisy.targets[upd].numpy())
 

@@ -162,26 +162,31 @@ def press_and_time(page, n: int, key: str, timeout: float = 30_000) -> float:
     return float(page.evaluate("() => window.__wbDone"))
 
 
-# JS: resolve when the n-th output holding `has` shows a new image source and decoded.
+# JS: resolve when the n-th output holding `has` shows a new image source, decoded and
+# painted; __wbDone is then the ms from the keydown.
 ARM_OUTPUT = """([has, n]) => {
   window.__wbDone = null;
   const root = document.querySelectorAll(`.jp-OutputArea-output:has(${has})`)[n];
   const shown = () => [...root.querySelectorAll('img.widget-image')].find(e => e.offsetParent);
   const before = shown() ? shown().src : null;
+  let t0 = null;
+  document.addEventListener('keydown', e => { t0 = e.timeStamp; }, {capture: true, once: true});
   const obs = new MutationObserver(() => {
     const img = shown();
-    if (!img || img.src === before) return;
+    if (!img || img.src === before || t0 === null) return;
     obs.disconnect();
-    img.decode().then(() => { window.__wbDone = true; });
+    img.decode().then(() => requestAnimationFrame(() => {
+      window.__wbDone = performance.now() - t0; }));
   });
   obs.observe(root, {subtree: true, attributes: true, attributeFilter: ['src']});
 }"""
 
 
 def slide_and_wait_for_repaint(page, has: str, n: int, slider: int = 0,
-                               timeout: float = 60_000) -> None:
+                               timeout: float = 60_000) -> float:
     """Press a key on the ``slider``-th slider of the ``n``-th output that holds the CSS
-    selector ``has``; wait until that output's image shows a new picture."""
+    selector ``has``; wait until that output's image shows a new picture. Returns the ms from
+    the keydown to the new picture painted."""
     root = page.locator(f".jp-OutputArea-output:has({has})").nth(n)
     root.scroll_into_view_if_needed()
     handle = root.locator(".widget-slider").filter(visible=True).nth(slider) \
@@ -189,4 +194,5 @@ def slide_and_wait_for_repaint(page, has: str, n: int, slider: int = 0,
     handle.focus()
     page.evaluate(ARM_OUTPUT, [has, n])
     page.keyboard.press(key_that_moves(handle))
-    page.wait_for_function("() => window.__wbDone === true", timeout=timeout)
+    page.wait_for_function("() => window.__wbDone !== null", timeout=timeout)
+    return float(page.evaluate("() => window.__wbDone"))

@@ -197,6 +197,7 @@ class SimulationWidget:
         if self._widget is None:
             self._widget = w.VBox([w.HBox(list(self.controls.values())), *self._extra,
                                    self.title, self.image, self.status])
+            self._widget.add_class("wb-simulation")  # for the browser tests and benches
         return self._widget
 
     def _repr_mimebundle_(self, **kwargs):

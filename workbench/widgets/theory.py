@@ -20,7 +20,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 
 import numpy as np
@@ -33,7 +32,6 @@ from ..theory.heavy_ball import heavy_ball
 from ..theory.kuramoto import kuramoto, kuramoto_theory
 from ..theory.spring_block import (
     chain_fuzziness,
-    chain_load_curve,
     spring_block_chain,
     spring_block_steady_state,
 )
@@ -166,7 +164,7 @@ class SimulationWidget:
         self.timings.append(time.perf_counter() - t0)
 
     def _render(self) -> None:
-        from PIL import Image
+        from .view import png_bytes
 
         canvas = self.fig.canvas
         if self._background is None:
@@ -178,10 +176,7 @@ class SimulationWidget:
         for a in self._animated:
             if a.get_visible():
                 (a.axes or self.fig).draw_artist(a)
-        rgba = np.asarray(canvas.buffer_rgba())
-        buf = io.BytesIO()
-        Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
-        self.png = buf.getvalue()
+        self.png = png_bytes(np.asarray(canvas.buffer_rgba()))  # the views' fast encoder
         self.image.value = self.png
 
     def _caption(self, text: str) -> None:
@@ -643,14 +638,15 @@ class SpringBlockWidget(SimulationWidget):
                                   seed=self.seed, record_every=10)
 
     def _update(self, ds):
-        curve = chain_load_curve(ds)
+        fuzziness = chain_fuzziness(ds)
+        curve = load_curve(fuzziness)  # = chain_load_curve(ds), fuzziness built once
         self.curve.set_data(np.arange(curve.size), curve.values)
         blocks = ds[LAYER].values
         self.loads.set_data(blocks, ds.extension_mean.values)
         v = self.values
         rest = spring_block_steady_state(self.n_blocks, friction=v["friction"])
         self.rest.set_data(blocks, rest.values)
-        dev = float(linear_law_deviation(chain_fuzziness(ds)))
+        dev = float(linear_law_deviation(fuzziness))
         self.deviation = dev
         text = (f"friction μ = {v['friction']:.3f}, noise σ = {v['noise']:.2f}:  RMS deviation "
                 f"from the linear law {dev:.3f}")

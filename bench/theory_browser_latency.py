@@ -17,7 +17,6 @@ presses; goal ≤ 100 ms).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -93,14 +92,7 @@ def main(argv=None) -> int:
                             times.setdefault(names[i], []).append(ms)
                 print(f"round {r}: load {os.getloadavg()[0]:.1f}", flush=True)
             page.get_by_text(labtools.IDLE).wait_for(timeout=60_000)
-            page.locator(".jp-NotebookPanel .jp-CodeCell").nth(len(names)).click()
-            page.keyboard.press("Shift+Enter")
-            page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
-                                   ".some(e => e.textContent.includes('KERNEL_TIMES'))",
-                                   timeout=60_000)
-            out = [t for t in page.locator(".jp-OutputArea-output").all_inner_texts()
-                   if "KERNEL_TIMES" in t][-1]
-            kernel = json.loads(out.split("KERNEL_TIMES", 1)[1])
+            kernel = labtools.run_cell_and_read_json(page, len(names), "KERNEL_TIMES")
             problems = labtools.output_problems(page)
             browser.close()
     print()

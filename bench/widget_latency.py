@@ -17,7 +17,6 @@ the log says which.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -131,14 +130,7 @@ def main(argv=None) -> int:
                 log(f"round {r}: sides {sides}, tabs {order[0]}…{order[-1]}, "
                     f"load {os.getloadavg()[0]:.1f}")
             # kernel-side times: run the last cell again
-            page.locator(".jp-NotebookPanel .jp-CodeCell").nth(2).click()
-            page.keyboard.press("Shift+Enter")
-            page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea-output')]"
-                                   ".some(e => e.textContent.includes('KERNEL_TIMES'))",
-                                   timeout=60_000)
-            out = [t for t in page.locator(".jp-OutputArea-output").all_inner_texts()
-                   if "KERNEL_TIMES" in t][-1]
-            kernel = json.loads(out.split("KERNEL_TIMES", 1)[1])
+            kernel = labtools.run_cell_and_read_json(page, 2, "KERNEL_TIMES")
             problems = labtools.output_problems(page)
             browser.close()
         log(f"load average after: {os.getloadavg()}")

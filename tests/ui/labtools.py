@@ -114,28 +114,6 @@ def output_problems(page) -> list[str]:
     return bad + [t for t in stderr if t.strip() and "%|" not in t and t not in bad]
 
 
-# JS: resolve when the <img> under `root` (the n-th explorer) shows a new src and decoded;
-# t0 is the keydown's timestamp.
-ARM = """([n]) => {
-  window.__wbDone = null;
-  const root = document.querySelectorAll('.jp-OutputArea-output:has(.wb-selection)')[n];
-  const shown = () => [...root.querySelectorAll('img.widget-image')].find(e => e.offsetParent);
-  const before = shown() ? shown().src : null;
-  let t0 = null;
-  const onKey = e => { t0 = e.timeStamp; };
-  document.addEventListener('keydown', onKey, {capture: true, once: true});
-  const obs = new MutationObserver(() => {
-    const img = shown();
-    if (!img || img.src === before || t0 === null) return;
-    obs.disconnect();
-    img.decode().then(() => requestAnimationFrame(() => {
-      window.__wbDone = performance.now() - t0; }));
-  });
-  obs.observe(root, {subtree: true, childList: true, attributes: true,
-                     attributeFilter: ['src']});
-}"""
-
-
 def epoch_handle(page, n: int, timeout: float = 30_000):
     """The visible epoch slider's handle in the n-th explorer (a view without one, such as
     the layers view over steps, gives its step slider: a step selects its epoch)."""
@@ -156,7 +134,7 @@ def key_that_moves(handle) -> str:
 
 def press_and_time(page, n: int, key: str, timeout: float = 30_000) -> float:
     """Press ``key`` on the focused slider; ms from the keydown to the repainted image."""
-    page.evaluate(ARM, [n])
+    page.evaluate(ARM_OUTPUT, [".wb-selection", n])
     page.keyboard.press(key)
     page.wait_for_function("() => window.__wbDone !== null", timeout=timeout)
     return float(page.evaluate("() => window.__wbDone"))
@@ -196,3 +174,16 @@ def slide_and_wait_for_repaint(page, has: str, n: int, slider: int = 0,
     page.keyboard.press(key_that_moves(handle))
     page.wait_for_function("() => window.__wbDone !== null", timeout=timeout)
     return float(page.evaluate("() => window.__wbDone"))
+
+
+def run_cell_and_read_json(page, index: int, marker: str, timeout: float = 60_000):
+    """Run the ``index``-th code cell of the open notebook again; parse the JSON it prints
+    after ``marker`` (the benches read the kernel-side times this way)."""
+    import json
+
+    page.locator(".jp-NotebookPanel .jp-CodeCell").nth(index).click()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function("m => [...document.querySelectorAll('.jp-OutputArea-output')]"
+                           ".some(e => e.textContent.includes(m))", arg=marker, timeout=timeout)
+    out = [t for t in page.locator(".jp-OutputArea-output").all_inner_texts() if marker in t]
+    return json.loads(out[-1].split(marker, 1)[1])

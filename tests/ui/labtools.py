@@ -156,7 +156,8 @@ ARM_OUTPUT = """([has, n]) => {
     img.decode().then(() => requestAnimationFrame(() => {
       window.__wbDone = performance.now() - t0; }));
   });
-  obs.observe(root, {subtree: true, attributes: true, attributeFilter: ['src']});
+  obs.observe(root, {subtree: true, childList: true, attributes: true,
+                     attributeFilter: ['src']});
 }"""
 
 

@@ -141,6 +141,57 @@ class TrainConfig:
                 and json.dumps(a[k], sort_keys=True) != json.dumps(b[k], sort_keys=True)}
 
 
+@dataclass
+class WatchConfig:
+    """What the workbench knows of a run recorded with :func:`workbench.watch`.
+
+    The user's own settings are ``user`` (their ``config=`` dict, plain JSON, never
+    executed); the rest is read off the model and optimizer when recording starts, for
+    display, and the analyses' own settings (curvature batch and iterations, seed).
+    ``model`` and ``optimizer`` are class names, never code to import.
+    """
+
+    model: str = "model"
+    data: str = "user data"
+    optimizer: str = "optimizer"
+    momentum: str = ""
+    lr: float = float("nan")
+    weight_decay: float = 0.0
+    seed: int = 0
+    label_noise: float = 0.0
+    feature_layers: tuple = ()
+    curvature_iters: int = 20
+    curvature_batch: int = 256
+    every_steps: int | None = None
+    user: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("model", "data", "optimizer", "momentum"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string; got {getattr(self, name)!r}")
+        self.feature_layers = tuple(self.feature_layers)
+        _integer(self, "seed", low=0, high=2**32 - 1)
+        _integer(self, "curvature_iters", low=0)
+        _integer(self, "curvature_batch", low=1)
+        if not isinstance(self.user, dict):
+            raise ValueError(f"the user's config must be a dict; got {type(self.user).__name__}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> WatchConfig:
+        """Parse a stored watch config; unknown fields are refused with their names."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError(f"a run config must be a JSON object; got {type(raw).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"unknown run settings {unknown}; expected only {sorted(known)}")
+        return cls(**raw)
+
+
 def _integer(cfg, name, *, low, high=None):
     v = getattr(cfg, name)
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
@@ -159,5 +210,5 @@ def _number(cfg, name, *, positive=False):
         raise ValueError(f"{name} must be {what}; got {v}")
 
 
-__all__ = ["TrainConfig", "MODELS", "DATASETS", "OPTIMIZERS", "INPUT", "RESUME_FREE",
+__all__ = ["TrainConfig", "WatchConfig", "MODELS", "DATASETS", "OPTIMIZERS", "INPUT", "RESUME_FREE",
            "RESUME_SAFE"]

@@ -347,3 +347,25 @@ def train_subset(ds: ImageDataset, size: int | None, *, seed: int = 0) -> ImageD
     if size is None or size >= len(ds):
         return ds
     return ds.subset(probe_indices(ds.targets.numpy(), size=size, seed=seed))
+
+
+def UserDataset(dataset, *, classes=(), name: str = "user data",
+                split: str = "") -> ImageDataset:  # noqa: N802  (a constructor)
+    """A user's torch ``Dataset`` held in memory the way the workbench's own are.
+
+    Items ``(x, y)`` or dicts with a label key (:func:`workbench.batches.collate`) become
+    ``images`` (the stacked inputs: a tensor, or a :class:`~workbench.batches.TensorDict`
+    of token ids and masks) and ``targets``; ``indices`` are the positions in ``dataset``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.utils.data import TensorDataset
+    >>> ds = UserDataset(TensorDataset(torch.zeros(5, 3), torch.arange(5)))
+    >>> ds.images.shape, ds.targets.tolist(), ds.indices.tolist()
+    (torch.Size([5, 3]), [0, 1, 2, 3, 4], [0, 1, 2, 3, 4])
+    """
+    from .batches import collate
+
+    inputs, targets = collate(dataset)
+    return ImageDataset(inputs, targets, np.arange(len(targets)), tuple(classes), name, split)

@@ -24,6 +24,7 @@ from torch import nn
 
 from .config import MODELS
 from .dims import choice
+from .groups import group_modules, group_parameters, group_shares
 
 
 def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
@@ -66,19 +67,6 @@ class SmallCNN(nn.Module):
 
     def forward(self, x):
         return self.fc2(self.fc1(self.conv2(self.conv1(x))))
-
-
-def group_shares(model: nn.Module) -> dict[str, float]:
-    """Each layer group's share of the model's trainable parameters.
-
-    Examples
-    --------
-    >>> max(group_shares(build_model("cnn")).values()) < 0.4
-    True
-    """
-    counts = {g: sum(p.numel() for p in ps) for g, ps in group_parameters(model).items()}
-    total = sum(counts.values()) or 1
-    return {g: c / total for g, c in counts.items()}
 
 
 class MLP(nn.Module):
@@ -156,30 +144,17 @@ def build_model(name: str, *, in_channels: int = 1, num_classes: int = 10,
     return MLP(in_channels * image_size * image_size, num_classes, **kwargs)
 
 
-def layer_groups(model: nn.Module) -> dict[str, nn.Module]:
-    """The model's named layer groups, in order: ``model.groups`` or its direct children."""
-    names = getattr(model, "groups", None) or [n for n, _ in model.named_children()]
-    return {n: model.get_submodule(n) for n in names}
+def layer_groups(model: nn.Module, groups=None) -> dict[str, nn.Module | None]:
+    """The model's layer groups, in order, each with the module whose output is its activation
+    (``model.groups`` for the built-in models; any other module is grouped by
+    :func:`workbench.groups.resolve_groups`).
 
-
-def group_parameters(model: nn.Module, groups=None) -> dict[str, list[nn.Parameter]]:
-    """Trainable parameters of each group, checking the names.
-
-    Raises
-    ------
-    ValueError
-        If a group name is not one of the model's groups (the message lists them).
+    Examples
+    --------
+    >>> list(layer_groups(build_model("cnn")))
+    ['conv1', 'conv2', 'fc1', 'fc2']
     """
-    all_groups = layer_groups(model)
-    names = list(all_groups) if groups is None else list(groups)
-    modules = dict(model.named_modules())
-    out = {}
-    for n in names:
-        if n not in modules or n == "":
-            raise ValueError(f"unknown layer group {n!r}; this model's groups are: "
-                             f"{', '.join(all_groups)}")
-        out[n] = [p for p in modules[n].parameters() if p.requires_grad]
-    return out
+    return group_modules(model, groups)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -15,7 +15,7 @@ import xarray as xr
 from numpy.testing import assert_allclose
 
 from workbench import Run, analyze
-from workbench.analysis import ANALYSES, MODULES, load_all, register
+from workbench.analysis import ANALYSES, load_all, register
 from workbench.analysis import separation as sa
 from workbench.record.store import RunStore
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_module_registers_its_analysis():
     load_all()
-    assert {"dynamics", "forces", "separation"} <= set(MODULES) <= set(ANALYSES)
+    assert {"damping", "attribution", "dynamics", "forces", "separation", "spectra"} <= set(ANALYSES)
     for name in ("dynamics", "forces", "separation"):
         assert ANALYSES[name].description
 
@@ -71,10 +71,11 @@ import sys, time
 import xarray as xr
 from workbench.analysis import register, analyze
 
-@register("slow_test", description="sleeps, then stores its epoch")
 def slow_test(run, epoch):
     time.sleep({sleep})
     return xr.Dataset({{"value": ((), float(epoch), {{"long_name": "epoch", "units": ""}})}})
+
+register("slow_test", compute=slow_test, description="sleeps, then stores its epoch")
 
 print("started", flush=True)
 analyze(sys.argv[1], only="slow_test", progress=False)
@@ -106,7 +107,7 @@ def test_kill_9_in_the_middle_loses_no_finished_epoch(tiny_run, tmp_path):
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert Run(path).analysed_epochs("slow_test") == [0]
-    register("slow_test", description="the same analysis, in this process")(_slow)
+    register("slow_test", compute=_slow, description="the same analysis, in this process")
     try:
         assert analyze(path, only="slow_test", progress=False) == {"slow_test": [1]}
         ds = Run(path).analysis("slow_test").load()
@@ -121,7 +122,7 @@ def test_kill_9_in_the_middle_loses_no_finished_epoch(tiny_run, tmp_path):
 def test_a_kill_before_the_consolidation_repeats_no_epoch(tiny_run, tmp_path):
     path = tmp_path / "run"
     shutil.copytree(tiny_run, path)
-    register("slow_test", description="stores its epoch")(_slow)
+    register("slow_test", compute=_slow, description="stores its epoch")
     try:
         assert analyze(path, only="slow_test", epochs=[0], progress=False) == {"slow_test": [0]}
         meta = path / "record.zarr" / "zarr.json"

@@ -45,10 +45,12 @@ def test_analyze_computes_on_the_client_it_is_given(tiny_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run, run_dir)
 
-    @register("test_cluster_sum", description="sum of grad norms over the epoch's steps")
     def _sum(run, epoch):
         g, ep = run.tree["layers"]["grad_norm"], run.tree["steps"]["epoch"]
         return xr.Dataset({"total": g.where(ep == epoch, 0).sum("step").compute()})
+
+    register("test_cluster_sum", compute=_sum,
+             description="sum of grad norms over the epoch's steps")
 
     try:
         with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,

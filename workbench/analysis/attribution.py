@@ -38,9 +38,6 @@ def _requires(run):
     return None if "probe" in run.tree else "the run has no /probe group"
 
 
-@register("attribution", description="problematic layer groups (bootstrap), Captum layer "
-                                      "attribution, IG maps of the worst probe errors",
-          requires=_requires)
 def attribution(run, epoch: int) -> xr.Dataset:
     """One epoch's attribution (dims ``layer``; ``rank``, ``row``, ``col``).
 
@@ -94,3 +91,9 @@ def attribution(run, epoch: int) -> xr.Dataset:
     out.attrs = {k: v for k, v in ds.attrs.items()
                  if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     return out
+
+
+register("attribution", compute=attribution, description="problematic layer groups (bootstrap), Captum layer "
+                                      "attribution, IG maps of the worst probe errors",
+         requires=("model", "test_data", "probe"),
+         view="workbench.widgets.attribution:attribution_tab")

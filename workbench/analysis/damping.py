@@ -48,8 +48,6 @@ def epoch_steps(run, epoch: int) -> tuple[xr.Dataset, xr.DataArray | None]:
     return steps_e, uc
 
 
-@register("damping", description="damping verdict per epoch and layer: curvature, zeta, "
-                                  "regime, update-cosine signal", requires=_requires)
 def damping(run, epoch: int) -> xr.Dataset:
     """One epoch's damping verdict (dims ``layer``), per the ``damping`` schema.
 
@@ -76,3 +74,10 @@ def damping(run, epoch: int) -> xr.Dataset:
     out["curvature"].attrs.update(iters=cfg.curvature_iters, batch=cfg.curvature_batch,
                                   method="Hessian-vector power iteration at the checkpoint")
     return out
+
+
+register("damping", compute=damping,
+         description="damping verdict per epoch and layer: curvature, zeta, regime, "
+                     "update-cosine signal",
+         requires=("model", "train_data", "steps", _requires),
+         view="workbench.widgets.explorer:damping_tab")

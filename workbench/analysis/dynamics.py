@@ -238,8 +238,6 @@ def _requires(run) -> str | None:
     return None
 
 
-@register("dynamics", description="DFA, Kuramoto synchrony, metastability and stability over "
-                                  "the signal window ending at each epoch", requires=_requires)
 def dynamics(run, epoch: int) -> xr.Dataset:
     """The ``dynamics`` analysis of ``run`` at ``epoch`` (see the module docstring)."""
     tree = run.tree
@@ -254,3 +252,9 @@ def dynamics(run, epoch: int) -> xr.Dataset:
 
 __all__ = ["dynamics", "dynamics_of", "signal_window", "epoch_last_step", "SETTINGS",
            "DynamicsSettings"]
+
+
+register("dynamics", compute=dynamics, description="DFA, Kuramoto synchrony, metastability and stability over "
+                                  "the signal window ending at each epoch",
+         requires=("signal", _requires),
+         view="workbench.widgets.explorer:dynamics_tab")

@@ -109,8 +109,6 @@ def inputs(run, settings: ForcesSettings = SETTINGS):
     return obs, upd, x_o, x_u, y_u, targets
 
 
-@register("forces", description="AKG pulls of fixed update examples on fixed observed probe "
-                                "samples; predicted vs actual one-step change; learning paths")
 def forces(run, epoch: int) -> xr.Dataset:
     """The ``forces`` analysis of ``run`` at ``epoch`` (see the module docstring)."""
     import torch
@@ -158,3 +156,9 @@ def forces(run, epoch: int) -> xr.Dataset:
 
 __all__ = ["forces", "chosen_samples", "epoch_lr", "inputs", "SETTINGS", "ForcesSettings",
            "SAMPLE_O"]
+
+
+register("forces", compute=forces, description="AKG pulls of fixed update examples on fixed observed probe "
+                                "samples; predicted vs actual one-step change; learning paths",
+         requires=("model", "train_data", "test_data", "probe", "steps"),
+         view="workbench.widgets.forces:forces_tab")

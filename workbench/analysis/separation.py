@@ -79,9 +79,6 @@ def separation_of(features: dict[str, xr.DataArray], labels) -> xr.Dataset:
     return ds.assign_coords(depth=(LAYER, np.arange(n), {"long_name": "depth", "units": ""}))
 
 
-@register("separation", description="separation fuzziness per layer, load curve and its "
-                                    "deviation from the linear law (recorded --features)",
-          requires=_requires)
 def separation(run, epoch: int) -> xr.Dataset:
     """The ``separation`` analysis of ``run`` at ``epoch`` (see the module docstring)."""
     feats = {}
@@ -97,3 +94,9 @@ def separation(run, epoch: int) -> xr.Dataset:
 
 
 __all__ = ["separation", "separation_of", "feature_layers"]
+
+
+register("separation", compute=separation, description="separation fuzziness per layer, load curve and its "
+                                    "deviation from the linear law (recorded --features)",
+         requires=("features", _requires),
+         view="workbench.widgets.explorer:separation_tab")

@@ -17,8 +17,6 @@ from .registry import register
 MIN_TAIL = 2
 
 
-@register("spectra", description="weight ESD per layer group and its power-law tail "
-                                  "exponent alpha (WeightWatcher-style), per epoch")
 def spectra(run, epoch: int) -> xr.Dataset:
     """One epoch: ``alpha``, ``xmin``, ``ks_distance``, ``n_tail`` (layer) and the
     ``eigenvalues`` (layer, eigenvalue) they were fitted to.
@@ -37,3 +35,9 @@ def spectra(run, epoch: int) -> xr.Dataset:
                           "al. 2009), on the eigenvalues of W^T W / N per layer group",
                 "ks": fit.attrs["ks"], "min_tail": MIN_TAIL}
     return ds
+
+
+register("spectra", compute=spectra,
+         description="weight ESD per layer group and its power-law tail exponent alpha "
+                     "(WeightWatcher-style), per epoch",
+         requires=("model",), view="workbench.widgets.explorer:spectra_tab")

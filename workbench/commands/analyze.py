@@ -4,12 +4,12 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from ..analysis import ANALYSES, analyze, load_all
+    from ..analysis import analyze, load_all
     from ..run import Run
 
-    load_all()
+    registry = load_all()
     if args.list:
-        for a in ANALYSES.values():
+        for a in registry.values():
             print(f"{a.name:<12} {a.description}")
         return 0
     if not args.run:

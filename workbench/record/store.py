@@ -29,7 +29,7 @@ from pathlib import Path
 import xarray as xr
 import zarr
 
-from ..dims import EPOCH, STEP
+from ..dims import EPOCH, SAMPLE, STEP
 from .integrity import INTEGRITY, StoreDamagedError, encoding_for, manifest, record_manifest
 from .integrity import verify as verify_run
 
@@ -38,7 +38,7 @@ CHECKPOINTS = "checkpoints"
 ANALYSIS = "analysis"
 #: Groups and the dim they grow along.
 APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
-               "probe": EPOCH, "ranks": STEP}
+               "probe": EPOCH, "ranks": STEP, "probe_inputs": SAMPLE}
 
 
 class RunExistsError(FileExistsError):

@@ -9,7 +9,7 @@ from .attribution import AttributionView, FixComparison, stored_problematic_grou
 from .compare import CompareView
 from .damping import DampingView
 from .dynamics import DynamicsView
-from .explorer import ANALYSIS_VIEWS, Explorer, explore
+from .explorer import Explorer, analysis_views, explore
 from .fix import ActionButton, fix_button
 from .forces import ForcesView
 from .layers import LayersView
@@ -26,5 +26,5 @@ __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersVi
            "ProbeView", "TrainingView", "Explorer", "explore", "ensure_run",
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
            "stored_problematic_groups", "DampingView", "DynamicsView", "SeparationView",
-           "SpectraView", "ANALYSIS_VIEWS", "tie_step_to_epoch", "HeavyBallWidget",
+           "SpectraView", "analysis_views", "tie_step_to_epoch", "HeavyBallWidget",
            "KuramotoWidget", "SpringBlockWidget", "CompareView"]

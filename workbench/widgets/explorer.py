@@ -19,27 +19,34 @@ from .training import TrainingView
 from .view import deferred
 
 
-def _damping(tree, ds, state, **_):
+def damping_tab(tree, ds, state, **_):
+    """The ``damping`` analysis' view."""
     return DampingView(ds, state)
 
 
-def _dynamics(tree, ds, state, **_):
+def dynamics_tab(tree, ds, state, **_):
+    """The ``dynamics`` analysis' view (with the recorded signal and epochs)."""
     signal = tree["layers"]["signal"] if "signal" in tree["layers"] else None
     return DynamicsView(ds, signal, tree["epochs"].to_dataset(), state)
 
 
-def _separation(tree, ds, state, **_):
+def separation_tab(tree, ds, state, **_):
+    """The ``separation`` analysis' view."""
     return SeparationView(ds, state)
 
 
-def _spectra(tree, ds, state, **_):
+def spectra_tab(tree, ds, state, **_):
+    """The ``spectra`` analysis' view."""
     return SpectraView(ds, state)
 
 
-#: /analysis/<name> → the view built from it, in tab order. A view of another analysis is one
-#: entry here: ``(tree, dataset, state, images=, classes=) -> View``.
-ANALYSIS_VIEWS = {"damping": _damping, "dynamics": _dynamics, "attribution": attribution_tab,
-                  "forces": forces_tab, "separation": _separation, "spectra": _spectra}
+def analysis_views() -> dict:
+    """name → view factory ``(tree, dataset, state, **kw) -> View`` of every registered
+    analysis that has its own view, in registration order (the registry is the one place an
+    analysis is described)."""
+    from ..analysis import load_all
+
+    return {name: a.view_factory() for name, a in load_all().items() if a.view is not None}
 
 
 def analyses_of(tree: xr.DataTree) -> dict:
@@ -58,7 +65,7 @@ class Explorer:
     """Tabs of views over one :class:`Selection`; display it in a notebook cell.
 
     The tabs are the training curves, the layer statistics, the probe set, and one view per
-    analysis found under /analysis (:data:`ANALYSIS_VIEWS`: damping, dynamics, separation,
+    analysis found under /analysis (its registered view: damping, dynamics, separation,
     spectra…). Only the shown tab repaints on a selection change; a hidden view draws when it
     is first shown.
 
@@ -106,13 +113,13 @@ class Explorer:
             if "probe" in tree:
                 probs = softmax(tree["probe"]["logits"]).load()
                 self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
-            for name, make in ANALYSIS_VIEWS.items():
+            for name, make in analysis_views().items():
                 if name in analyses and analyses[name].sizes.get("epoch", 0) > 0:
                     self.views[name] = make(tree, analyses[name], self.state, images=images,
                                             classes=classes, run=run)
         if tab is not None and tab not in self.views:
             raise ValueError(f"explore: no tab {tab!r}; this run has tabs {list(self.views)}"
-                             + ("" if tab not in ANALYSIS_VIEWS else
+                             + ("" if tab not in _registered() else
                                 f" (run `workbench analyze RUN --only {tab}` first)"))
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
@@ -172,7 +179,7 @@ def explore(run, *, images: bool = True, tab: str | None = None,
 
     run = run if isinstance(run, Run) else Run(run)
     note = ""
-    if tab is not None and tab in ANALYSIS_VIEWS:
+    if tab is not None and tab in _registered():
         note = _ensure_analysis(run, tab) if analyse else ""
         if run.analysis(tab) is None:
             note = note or (f"no /analysis/{tab} in this run yet: run "
@@ -195,6 +202,12 @@ def explore(run, *, images: bool = True, tab: str | None = None,
     return app
 
 
+def _registered() -> dict:
+    from ..analysis import load_all
+
+    return load_all()
+
+
 def _ensure_analysis(run, name: str) -> str:
     """Compute ``name`` for the run's epochs that lack it; return why it could not be, or ""."""
     from ..analysis import analyze, load_all
@@ -212,4 +225,5 @@ def _ensure_analysis(run, name: str) -> str:
     return result if isinstance(result, str) else ""
 
 
-__all__ = ["ANALYSIS_VIEWS", "Explorer", "analyses_of", "explore"]
+__all__ = ["Explorer", "analyses_of", "analysis_views", "damping_tab", "dynamics_tab",
+           "explore", "separation_tab", "spectra_tab"]

@@ -139,8 +139,8 @@ def logits(model, x, forward=None) -> torch.Tensor:
     """
     out = output_tensor(call(model, x, forward))
     if out is None:
-        raise TypeError(f"the model's output holds no tensor to read as logits (expected a "
-                        f"tensor, .logits, .last_hidden_state or a tuple/dict holding one)")
+        raise TypeError("the model's output holds no tensor to read as logits (expected a "
+                        "tensor, .logits, .last_hidden_state or a tuple/dict holding one)")
     return out
 
 

@@ -93,7 +93,8 @@ def attribution(run, epoch: int) -> xr.Dataset:
     return out
 
 
-register("attribution", compute=attribution, description="problematic layer groups (bootstrap), Captum layer "
-                                      "attribution, IG maps of the worst probe errors",
+register("attribution", compute=attribution,
+         description="problematic layer groups (bootstrap), Captum layer "
+                     "attribution, IG maps of the worst probe errors",
          requires=("model", "test_data", "probe"),
          view="workbench.widgets.attribution:attribution_tab")

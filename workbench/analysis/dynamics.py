@@ -254,7 +254,8 @@ __all__ = ["dynamics", "dynamics_of", "signal_window", "epoch_last_step", "SETTI
            "DynamicsSettings"]
 
 
-register("dynamics", compute=dynamics, description="DFA, Kuramoto synchrony, metastability and stability over "
-                                  "the signal window ending at each epoch",
+register("dynamics", compute=dynamics,
+         description="DFA, Kuramoto synchrony, metastability and stability over "
+                     "the signal window ending at each epoch",
          requires=("signal", _requires),
          view="workbench.widgets.explorer:dynamics_tab")

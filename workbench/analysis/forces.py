@@ -158,7 +158,8 @@ __all__ = ["forces", "chosen_samples", "epoch_lr", "inputs", "SETTINGS", "Forces
            "SAMPLE_O"]
 
 
-register("forces", compute=forces, description="AKG pulls of fixed update examples on fixed observed probe "
-                                "samples; predicted vs actual one-step change; learning paths",
+register("forces", compute=forces,
+         description="AKG pulls of fixed update examples on fixed observed probe "
+                     "samples; predicted vs actual one-step change; learning paths",
          requires=("model", "train_data", "test_data", "probe", "steps"),
          view="workbench.widgets.forces:forces_tab")

@@ -96,7 +96,8 @@ def separation(run, epoch: int) -> xr.Dataset:
 __all__ = ["separation", "separation_of", "feature_layers"]
 
 
-register("separation", compute=separation, description="separation fuzziness per layer, load curve and its "
-                                    "deviation from the linear law (recorded --features)",
+register("separation", compute=separation,
+         description="separation fuzziness per layer, load curve and its "
+                     "deviation from the linear law (recorded --features)",
          requires=("features", _requires),
          view="workbench.widgets.explorer:separation_tab")

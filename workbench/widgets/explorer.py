@@ -6,10 +6,8 @@ import html
 
 import xarray as xr
 
-from .attribution import attribution_tab
 from .damping import DampingView
 from .dynamics import DynamicsView
-from .forces import forces_tab
 from .layers import LayersView
 from .probe import ProbeView
 from .separation import SeparationView

@@ -15,9 +15,10 @@ from . import accessor, diagnostics, dims  # accessor registers ``.wb``
 __version__ = "0.1.0"
 
 _LAZY = ("probes", "finetune", "plots", "widgets", "train", "data", "record", "optim",
-         "analysis", "models", "config", "theory")
+         "analysis", "models", "config", "theory", "groups", "batches", "integrations")
 #: Names re-exported lazily: name → module that defines it.
 _NAMES = {"Run": "run", "analyze": "analysis", "open_run": "record.store",
+          "watch": "record.watch", "Watch": "record.watch",
           "build_model": "models", "layer_groups": "models", "TrainConfig": "config"}
 
 
@@ -29,5 +30,6 @@ def __getattr__(name):  # torch, captum and ipywidgets load on first use only
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 
-__all__ = ["accessor", "diagnostics", "dims", "Run", "analyze", "open_run", "build_model",
+__all__ = ["accessor", "diagnostics", "dims", "Run", "analyze", "watch", "Watch", "open_run",
+           "build_model",
            "layer_groups", "TrainConfig", "__version__", *_LAZY]

@@ -32,8 +32,10 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..batches import call
+from ..batches import logits as logits_of
 from ..dims import EPOCH, LABEL, LAYER, SAMPLE, STEP, UNIT
-from ..models import group_parameters, layer_groups
+from ..groups import group_modules, group_parameters, resolve_groups, unwrap
 from .distributed import combine_moments, gather, world
 from .hooks import ActivationTap, capture
 from .schedules import every
@@ -76,10 +78,18 @@ class Recorder:
     Parameters
     ----------
     model : torch.nn.Module
+        Any module (``torch.compile`` and DDP wrappers are looked through).
     store : RunStore
-        Where epochs are committed (it must have been created).
+        Where epochs are committed (it must have been created:
+        :meth:`RunStore.create`, which :func:`workbench.watch` calls for you).
     layers : sequence of str, optional
-        Layer groups to record; the model's ``groups`` by default.
+        Layer groups to record, by name; the model's groups by default.
+    groups : mapping or callable, optional
+        Groups as name → module/parameter prefixes (see
+        :func:`workbench.groups.resolve_groups`); overrides ``layers``.
+    forward : callable, optional
+        ``forward(model, inputs) -> output`` for the probe and signal passes
+        (default ``model(x)``, or ``model(**x)`` for dict inputs).
     schedule : callable step -> bool
         Steps whose per-layer statistics are kept (default every step).
     signal_schedule : callable step -> bool
@@ -105,21 +115,28 @@ class Recorder:
     def __init__(self, model: torch.nn.Module, *, store: RunStore, layers=None,
                  schedule=None, signal_schedule=None, signal_batch=None,
                  probe: Probe | None = None, feature_layers=(), steps_per_epoch: int = 0,
-                 memory_budget: int = 2 << 30, epoch_probes=(), per_rank: bool = False):
-        model = getattr(model, "module", model)  # DistributedDataParallel wraps the model
+                 memory_budget: int = 2 << 30, epoch_probes=(), per_rank: bool = False,
+                 groups=None, forward=None):
+        model = unwrap(model)  # DDP, torch.compile
         self.model = model
+        self.forward = forward
         self.world = world()
         self.per_rank = bool(per_rank) and self.world.distributed
         self.store = store
-        names = list(layers) if layers is not None else list(layer_groups(model))
-        self.params = group_parameters(model, names)  # validates the names
-        modules = dict(model.named_modules())
-        self.modules = {n: modules[n] for n in names}
+        self.groups = resolve_groups(model, groups if groups is not None else layers)
+        names = list(self.groups)
+        self.params = group_parameters(model, self.groups)  # validates the names
+        self.modules = {n: m for n, m in group_modules(model, self.groups).items()
+                        if m is not None}
         self.layers = names
+        self._grads = None       # grad norms taken before the step (optimizer pre-hook)
+        self.allow_missing_loss = False  # watch(): a step whose loss was never given is NaN
+        self.keep_probe_inputs = False   # watch(): store the probe inputs once (/probe_inputs)
+        self._warned: set[str] = set()
         for f in feature_layers:
             if f not in self.modules:
-                raise ValueError(f"feature layer {f!r} is not a recorded layer; recorded "
-                                 f"layers: {', '.join(names)}")
+                raise ValueError(f"feature layer {f!r} is not a recorded layer with a module "
+                                 f"output; recorded layers: {', '.join(self.modules)}")
         self.schedule = schedule or every(1)
         self.signal_schedule = signal_schedule or every(8)
         self.probe = probe
@@ -152,7 +169,7 @@ class Recorder:
         est = {"previous weights and update (2 model copies)": 2 * n_params,
                "per-step statistics": steps_per_epoch * (len(self.layers) * len(STATS) + 8) * 8}
         if self.probe is not None:
-            n, classes = len(self.probe.targets), len(self.probe.classes)
+            n, classes = len(self.probe.targets), max(len(self.probe.classes), 1)
             est["probe logits"] = n * classes * 4
             units = self._feature_units()
             for name, u in units.items():
@@ -162,15 +179,17 @@ class Recorder:
     def _feature_units(self) -> dict[str, int]:
         if not self.feature_layers:
             return {}
+        from ..batches import output_tensor
+
         shapes = {}
         hooks = [self.modules[n].register_forward_hook(
-            lambda m, i, o, n=n: shapes.__setitem__(n, o[0].numel()))
+            lambda m, i, o, n=n: shapes.__setitem__(n, output_tensor(o)[0].numel()))
             for n in self.feature_layers]
         try:
             was = self.model.training
             self.model.eval()
             with torch.no_grad():
-                self.model(self.probe.x[:1].to(self._device()))
+                call(self.model, self.probe.x[:1].to(self._device()), self.forward)
             self.model.train(was)
         finally:
             for h in hooks:
@@ -220,13 +239,13 @@ class Recorder:
         """
         dev = self._device()
         w = self._flat_params()
-        g = torch.cat([(p.grad.detach() if p.grad is not None else torch.zeros_like(p))
-                       .reshape(-1).float() for p in self._flat])
+        g_norm, self._grads = (self._grads if self._grads is not None
+                               else self.grad_norms()), None
         d = w - self._prev_w
         rows = []
-        for sl in self._slices:
+        for k, sl in enumerate(self._slices):
             rows.append(torch.stack([
-                torch.linalg.vector_norm(g[sl]), torch.linalg.vector_norm(w[sl]),
+                g_norm[k], torch.linalg.vector_norm(w[sl]),
                 torch.linalg.vector_norm(d[sl]),
                 torch.dot(d[sl], self._prev_d[sl]) if self._prev_d is not None
                 else torch.tensor(float("nan"), device=dev)]))
@@ -235,6 +254,40 @@ class Recorder:
             stats[:, 3] /= stats[:, 2] * self._prev_norm
         self._prev_w, self._prev_d, self._prev_norm = w, d, stats[:, 2].clone()
         return stats
+
+    @torch.no_grad()
+    def grad_norms(self) -> torch.Tensor:
+        """(layer,) gradient norm of each group now, NaN where no parameter of the group has
+        a gradient (never 0). Called before the optimizer step by :func:`workbench.watch`
+        (its pre-step hook), so clipped gradients are the ones seen; else by :meth:`step`.
+
+        A group missing the gradient of some (or all) of its parameters is named in one
+        warning per group; its norm is over the parameters that have one.
+        """
+        dev = self._device()
+        g = torch.cat([(p.grad.detach() if p.grad is not None else torch.zeros_like(p))
+                       .reshape(-1).float() for p in self._flat])
+        norms = torch.stack([torch.linalg.vector_norm(g[sl]) for sl in self._slices]) \
+            if self._slices else torch.zeros(0, device=dev)
+        for k, name in enumerate(self.layers):
+            params = self.params[name]
+            missing = sum(p.grad is None for p in params)
+            if missing == 0:
+                continue
+            if missing == len(params):
+                norms[k] = float("nan")
+            if name not in self._warned:
+                self._warned.add(name)
+                warnings.warn(f"no gradient reached {missing} of the {len(params)} parameters "
+                              f"of layer group {name!r}; its grad_norm is recorded as "
+                              + ("NaN (not 0)" if missing == len(params) else
+                                 "the norm over the parameters that have one"),
+                              RuntimeWarning, stacklevel=3)
+        return norms
+
+    def take_grads(self) -> None:
+        """Take the gradient norms now (before the optimizer step)."""
+        self._grads = self.grad_norms()
 
     @torch.no_grad()
     def _batch_stats(self, loss, batch_size: int):
@@ -252,7 +305,7 @@ class Recorder:
         self.tap.stats.clear()
         self.tap.count.clear()
         loss_t = loss.detach().float().reshape(1).to(dev) if torch.is_tensor(loss) else \
-            torch.tensor([float(loss)], device=dev)
+            torch.tensor([float("nan") if loss is None else float(loss)], device=dev)
         if not self.world.distributed:
             return act, loss_t, batch_size, None
         # rows: one per layer (n, mean, M2 = std² (n − 1)) and one for the loss (b, loss, 0)
@@ -276,7 +329,7 @@ class Recorder:
         self.tap.mode = "signal"
         try:
             self.model.eval()
-            self.model(self.signal_batch.to(self._device()))
+            call(self.model, self.signal_batch.to(self._device()), self.forward)
         finally:
             self.model.train(was)
             self.tap.mode = "train"
@@ -286,11 +339,14 @@ class Recorder:
         return sig
 
     def step(self, step: int, *, loss, lr: float, momentum: float = float("nan"),
-             batch_size: int = 0, epoch: int = 0, clipped: bool = False) -> None:
+             batch_size: int = 0, epoch: int = 0, clipped: bool = False,
+             hold: bool = False) -> None:
         """Record one optimizer step. Call it after ``optimizer.step()``.
 
         Under DDP every rank calls it with its own batch's ``loss`` and ``batch_size``; the
-        record holds the global batch's mean loss and size.
+        record holds the global batch's mean loss and size. ``loss=None`` with ``hold=True``
+        keeps the step open until :meth:`set_loss` or :meth:`flush` (the loss given after
+        the step, as :func:`workbench.watch` allows).
 
         Raises
         ------
@@ -315,25 +371,44 @@ class Recorder:
             host.copy_(packed, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
-            self._pending.append((meta, host, event))
+            self._pending.append([meta, host, event, None])
             if len(self._pending) > 1:  # read the previous step's values: no stall on this one
                 self._drain(keep_last=True)
         else:
-            self._pending.append((meta, packed, None))
-            self._drain()
+            self._pending.append([meta, packed, None, None])
+            self._drain(keep_last=hold)
+
+    def set_loss(self, loss) -> bool:
+        """Give the last recorded step its loss if it was recorded without one; True if so."""
+        if not self._pending or self._pending[-1][3] is not None:
+            return False
+        meta, host, event, _ = self._pending[-1]
+        if event is not None:
+            event.synchronize()
+        if not math.isnan(float(host[-1])):
+            return False
+        value = loss.detach().float().reshape(()) if torch.is_tensor(loss) else \
+            torch.tensor(float(loss))
+        self._pending[-1][3] = value
+        return True
+
+    def flush(self) -> None:
+        """Close every open step (their losses are final)."""
+        self._drain()
 
     def _drain(self, keep_last: bool = False) -> None:
         todo = self._pending[:-1] if keep_last else self._pending
         self._pending = self._pending[-1:] if keep_last else []
         L = len(self.layers)
-        for meta, host, event in todo:
+        for meta, host, event, late_loss in todo:
             if event is not None:
                 event.synchronize()
             values = host.numpy()
             step, epoch, lr, momentum, batch_size, clipped, keep = meta
-            loss = float(values[-1])
+            loss = float(values[-1]) if late_loss is None else float(late_loss)
             layer_vals = values[:-1].reshape(L, len(STATS))
-            if not math.isfinite(loss):
+            missing = late_loss is None and self.allow_missing_loss and math.isnan(loss)
+            if not math.isfinite(loss) and not missing:
                 raise NonFiniteLossError(self._nonfinite_message(step, loss, layer_vals))
             if keep:
                 self._step_rows.append((step, epoch, loss, lr, momentum, batch_size, clipped))
@@ -361,17 +436,18 @@ class Recorder:
         self.model.eval()
         self.tap.mode = "features"
         self.tap.features.clear()
-        logits = []
+        outs = []
         try:
             for i in range(0, len(self.probe.targets), 256):
-                out = self.model(self.probe.x[i:i + 256].to(self._device()))
-                logits.append(out.float().cpu())
+                out = logits_of(self.model, self.probe.x[i:i + 256].to(self._device()),
+                                self.forward)
+                outs.append(out.float().cpu())
         finally:
             self.tap.mode = "train"
             self.model.train(was)
         feats = {n: torch.cat(v).numpy() for n, v in self.tap.features.items()}
         self.tap.features.clear()
-        return torch.cat(logits).numpy(), feats
+        return torch.cat(outs).numpy(), feats
 
     def epoch_datasets(self, epoch: int, metrics: dict) -> dict[str, xr.Dataset]:
         """Build this epoch's Datasets for each store group and clear the buffers."""
@@ -414,6 +490,11 @@ class Recorder:
         out["epochs_layers"] = el.expand_dims({EPOCH: [epoch]})
         out["epochs"] = xr.Dataset({k: (EPOCH, [float(v)]) for k, v in metrics.items()},
                                    coords={EPOCH: [epoch]})
+        if self.probe is not None and self.keep_probe_inputs:
+            from .watch import probe_inputs_dataset
+
+            out["probe_inputs"] = probe_inputs_dataset(self.probe)
+            self.keep_probe_inputs = False
         if self.probe is not None:
             logits, feats = self._probe_outputs()
             labels = np.arange(logits.shape[1])

@@ -1,0 +1,366 @@
+"""``workbench.watch``: record any model in any training loop, in one call.
+
+Named after ``wandb.watch``. It creates the run store (holding its lock until
+:meth:`Watch.close`), writes the provenance (package and torch versions, device, the groups
+and the user's ``config`` as plain JSON, never executed), and attaches a
+:class:`~workbench.record.recorder.Recorder` through PyTorch's own hooks:
+
+- ``Optimizer.register_step_pre_hook``: the gradient norm of each group, *before* the step
+  (after any clipping, and after ``GradScaler`` unscaled them);
+- ``Optimizer.register_step_post_hook``: weight and update norms, the update cosine, the
+  activation statistics of the step's forward pass, lr and momentum (``momentum``, or
+  Adam's β₁) read from the optimizer's first parameter group;
+- module forward hooks on each group (removed by :meth:`Watch.close`).
+
+The loop needs one added line, ``rec.log(loss=loss)`` (before or after ``optimizer.step()``),
+and an epoch is committed by ``rec.end_epoch(metrics=...)``, or every ``every_steps`` steps
+(full-batch training, where an "epoch" is a commit point). A crash or Ctrl-C loses no
+committed epoch.
+
+Examples
+--------
+>>> import torch, tempfile
+>>> from torch import nn
+>>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+>>> opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+>>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+>>> out = tempfile.mkdtemp()
+>>> with watch(model, opt, out, probe=(x, y), progress=False) as rec:
+...     for epoch in range(2):
+...         for i in range(0, 32, 8):
+...             loss = nn.functional.cross_entropy(model(x[i:i + 8]), y[i:i + 8])
+...             opt.zero_grad(); loss.backward(); rec.log(loss=loss); opt.step()
+...         _ = rec.end_epoch(metrics={"train_loss": loss.item()})
+>>> from workbench import Run
+>>> Run(out).tree["layers"]["grad_norm"].sizes
+Frozen({'step': 8, 'layer': 2})
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..batches import as_inputs, collate
+from ..dims import SAMPLE
+from ..groups import describe, group_parameters, group_shares, resolve_groups, unwrap
+from .lock import RunLock
+from .recorder import Probe, Recorder
+from .schedules import every
+from .store import CHECKPOINTS, RECORD, RunExistsError, RunStore
+
+
+class Watch:
+    """A recorder attached to a user's model and optimizer; see :func:`watch`.
+
+    Attributes
+    ----------
+    path : Path
+        The run directory.
+    step : int
+        Optimizer steps taken since recording started.
+    epoch : int
+        The epoch (commit point) being recorded.
+    groups : dict
+        Group name → module/parameter prefixes, as recorded.
+    """
+
+    def __init__(self, model, optimizer, out, *, groups=None, probe=None, classes=None,
+                 config=None, every_steps=None, metrics=None, forward=None, features=(),
+                 overwrite=False, progress=True, record_every=1, signal_every=8,
+                 signal_batch=32, memory_budget_mb=2048.0, seed=0, curvature_iters=20,
+                 curvature_batch=256):
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"watch() needs the model as a torch.nn.Module; got "
+                            f"{type(model).__name__}")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"watch() needs a torch.optim.Optimizer (the one whose step() the "
+                            f"loop calls); got {type(optimizer).__name__}")
+        if every_steps is not None and (isinstance(every_steps, bool) or
+                                        not isinstance(every_steps, numbers.Integral)
+                                        or every_steps < 1):
+            raise ValueError(f"every_steps must be a whole number >= 1 (a commit point every "
+                             f"N optimizer steps) or None; got {every_steps!r}")
+        if metrics is not None and not callable(metrics):
+            raise TypeError(f"metrics must be a callable () -> dict of numbers; got "
+                            f"{type(metrics).__name__}")
+        user = _plain_config(config)
+        self.model = unwrap(model)
+        self.optimizer = optimizer
+        self.path = Path(out)
+        self.every_steps = every_steps
+        self.metrics = metrics
+        self.progress = progress
+        self.groups = resolve_groups(self.model, groups)
+        if not self.groups:
+            raise ValueError("watch(): the model has no trainable parameters to record")
+        probe_set = _probe(probe, classes)
+        classes = tuple(str(c) for c in (classes or ()))
+        store = RunStore(self.path)
+        if store.exists() and not overwrite:
+            raise RunExistsError(f"{self.path} already holds a run; pass overwrite=True to "
+                                 f"replace it, or choose another directory")
+        self.lock = RunLock(self.path, "watch")
+        self.lock.acquire()
+        try:
+            if overwrite:
+                for name in (RECORD, CHECKPOINTS):
+                    target = self.path / name
+                    if target.is_dir() and not target.is_symlink():
+                        shutil.rmtree(target)
+            self.recorder = Recorder(
+                self.model, store=store, groups=self.groups, schedule=every(record_every),
+                signal_schedule=every(signal_every), probe=probe_set, forward=forward,
+                signal_batch=None if probe_set is None else probe_set.x[:signal_batch],
+                feature_layers=tuple(features), memory_budget=int(memory_budget_mb * 2**20),
+                steps_per_epoch=every_steps or 0)
+            self.recorder.allow_missing_loss = True
+            self.recorder.keep_probe_inputs = probe_set is not None
+            store.create(self._attrs(user, classes, features, seed, curvature_iters,
+                                     curvature_batch))
+            self.store = store
+            self._probe_set = probe_set
+            self.recorder.__enter__()
+            self._handles = [optimizer.register_step_pre_hook(self._pre_step),
+                             optimizer.register_step_post_hook(self._post_step)]
+        except BaseException:
+            self.lock.release()
+            raise
+        self.step = 0
+        self.epoch = 0
+        self._epoch_start = 0
+        self._loss = None
+        self._batch_size = 0
+        self.closed = False
+        if progress:
+            print(f"workbench.watch: recording {type(self.model).__name__} into {self.path}; "
+                  f"layer groups (parameters, share):\n{describe(self.model, self.groups)}")
+
+    # -- provenance -----------------------------------------------------------------------
+    def _attrs(self, user, classes, features, seed, iters, batch) -> dict:
+        from .. import __version__
+        from ..config import WatchConfig
+
+        opt = self.optimizer
+        group = opt.param_groups[0]
+        momentum = ("beta1 %g (Adam-type)" % group["betas"][0] if "betas" in group else
+                    "%g" % group["momentum"] if "momentum" in group else "none")
+        cfg = WatchConfig(model=type(self.model).__name__, optimizer=type(opt).__name__,
+                          momentum=momentum, lr=float(group.get("lr", float("nan"))),
+                          weight_decay=float(group.get("weight_decay", 0.0) or 0.0),
+                          seed=int(seed), feature_layers=tuple(features),
+                          curvature_iters=int(iters), curvature_batch=int(batch),
+                          every_steps=self.every_steps, user=user)
+        params = group_parameters(self.model, self.groups)
+        shares = group_shares(self.model, self.groups)
+        groups = {g: {"prefixes": list(p), "n_params": sum(q.numel() for q in params[g]),
+                      "share": round(shares[g], 6)} for g, p in self.groups.items()}
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        return {"source": "watch", "config": cfg.to_json(), "workbench_version": __version__,
+                "torch_version": torch.__version__,
+                "python_version": platform.python_version(), "device": str(device),
+                "steps_per_epoch": int(self.every_steps or 0),
+                "optimizer_kind": "adam" if "betas" in group else "sgd",
+                "groups": json.dumps(groups), "classes": json.dumps(list(classes)),
+                "flipped_train_indices": "[]"}
+
+    # -- the optimizer's hooks --------------------------------------------------------------
+    def _pre_step(self, optimizer, args, kwargs) -> None:
+        self.recorder.flush()
+        self.recorder.take_grads()
+
+    def _post_step(self, optimizer, args, kwargs) -> None:
+        group = optimizer.param_groups[0]
+        momentum = group["betas"][0] if "betas" in group else group.get("momentum", math.nan)
+        self.recorder.step(self.step, loss=None, lr=float(group["lr"]),
+                           momentum=float(momentum), batch_size=self._batch_size,
+                           epoch=self.epoch, hold=True)
+        if self._loss is not None:
+            self.recorder.set_loss(self._loss)
+            self._loss = None
+        self.step += 1
+        if self.every_steps and (self.step - self._epoch_start) >= self.every_steps:
+            self.end_epoch()
+
+    # -- the loop's calls -------------------------------------------------------------------
+    def log(self, *, loss=None, batch_size: int | None = None) -> None:
+        """The step's training loss (and batch size), before or after ``optimizer.step()``.
+
+        Given after the step, it is that step's; given before, it is the coming step's.
+        """
+        if batch_size is not None:
+            self._batch_size = int(batch_size)
+        if loss is None:
+            return
+        if not self.recorder.set_loss(loss):
+            self._loss = loss.detach() if torch.is_tensor(loss) else float(loss)
+
+    def end_epoch(self, metrics: dict | None = None) -> int:
+        """Commit the epoch: its steps, ``metrics`` (and those of ``watch(metrics=)``), the
+        probe logits and a checkpoint. Returns the committed epoch.
+
+        Raises
+        ------
+        ValueError
+            For a metric that is not a number, naming it.
+        """
+        self._check_open()
+        self.recorder.flush()
+        values = {}
+        for source in (self.metrics() if self.metrics is not None else {}, metrics or {}):
+            if not isinstance(source, dict):
+                raise TypeError(f"metrics must be a dict of numbers; got "
+                                f"{type(source).__name__}")
+            for k, v in source.items():
+                v = v.item() if torch.is_tensor(v) else v
+                if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                    raise ValueError(f"metric {k!r} must be a number; got {v!r}")
+                values[str(k)] = float(v)
+        epoch = self.epoch
+        group = self.optimizer.param_groups[0]
+        values.setdefault("lr", float(group["lr"]))
+        ckpt = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "epoch": epoch, "step": self.step}
+        self.recorder.end_epoch(epoch, metrics=values, checkpoint=ckpt)
+        if self.progress:
+            shown = " ".join(f"{k} {v:.4g}" for k, v in values.items() if k != "lr")
+            print(f"workbench.watch: epoch {epoch} committed (step {self.step}) {shown}")
+        self.epoch += 1
+        self._epoch_start = self.step
+        return epoch
+
+    def close(self) -> None:
+        """Remove every hook and release the run's lock. Steps after the last committed
+        epoch are not kept (they belong to no epoch)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            for h in self._handles:
+                h.remove()
+            self.recorder.__exit__(None, None, None)
+        finally:
+            self.lock.release()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"the recording of {self.path} was closed")
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def __repr__(self) -> str:
+        return (f"Watch({str(self.path)!r}, epoch {self.epoch}, step {self.step}, groups "
+                f"{list(self.groups)})")
+
+
+def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, config=None,
+          every_steps=None, metrics=None, forward=None, features=(), overwrite=False,
+          progress=True, **settings) -> Watch:
+    """Record ``model`` trained by ``optimizer`` in any loop into the run directory ``out``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module (``torch.compile`` and DDP/FSDP wrappers are looked through).
+    optimizer : torch.optim.Optimizer
+        The optimizer whose ``step()`` the loop calls.
+    out : path
+        The run directory (created; an existing run is refused unless ``overwrite``).
+    groups : mapping or callable, optional
+        Layer groups as name → module/parameter prefixes, or ``groups(model)`` returning
+        that; default: :func:`workbench.groups.auto_groups` (printed when recording starts).
+    probe : (inputs, targets) or Dataset, optional
+        A fixed probe set (e.g. 256–512 test samples): its logits are recorded at each
+        epoch end, its inputs are kept in the run (``/probe_inputs``) for the analyses, and
+        its first 32 samples give the per-step ``signal``.
+    classes : sequence of str, optional
+        Class names in label order.
+    config : dict, optional
+        Your own settings, kept as plain JSON (never executed).
+    every_steps : int, optional
+        Commit an epoch every N optimizer steps (full-batch training).
+    metrics : callable () -> dict, optional
+        Numbers recorded at each commit (test accuracy, …), merged with ``end_epoch``'s.
+    forward : callable (model, inputs) -> output, optional
+        How to call the model on probe inputs (default ``model(x)``, ``model(**x)``).
+    features : sequence of str
+        Groups whose probe-set outputs are kept (for the separation analysis).
+    overwrite : bool
+        Replace a run already in ``out``.
+    progress : bool
+        Print the groups and one line per committed epoch.
+    **settings
+        ``record_every``, ``signal_every``, ``signal_batch``, ``memory_budget_mb``, ``seed``,
+        ``curvature_iters``, ``curvature_batch``.
+
+    Returns
+    -------
+    Watch
+        Already attached; call ``log(loss=...)`` each step and ``end_epoch(metrics=...)``
+        each epoch; ``close()`` (or use it as a context manager) at the end.
+    """
+    return Watch(model, optimizer, out, groups=groups, probe=probe, classes=classes,
+                 config=config, every_steps=every_steps, metrics=metrics, forward=forward,
+                 features=features, overwrite=overwrite, progress=progress, **settings)
+
+
+def _plain_config(config) -> dict:
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict of plain values (kept as JSON); got "
+                        f"{type(config).__name__}")
+    try:
+        return json.loads(json.dumps(config, allow_nan=True))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"config must hold plain JSON values (str, numbers, lists, dicts); "
+                         f"{e}") from None
+
+
+def _probe(probe, classes) -> Probe | None:
+    """The probe set as a :class:`Probe` on the CPU (indices are its positions)."""
+    if probe is None:
+        return None
+    if isinstance(probe, (tuple, list)) and len(probe) == 2:
+        x, y = as_inputs(probe[0]), torch.as_tensor(probe[1])
+    elif hasattr(probe, "__getitem__") and hasattr(probe, "__len__"):
+        x, y = collate(probe)
+    else:
+        raise TypeError(f"probe must be (inputs, targets) or a torch Dataset; got "
+                        f"{type(probe).__name__}")
+    x = x.detach().to("cpu")
+    y = y.detach().to("cpu").long()
+    n = len(x) if not torch.is_tensor(x) else x.shape[0]
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"probe targets must be one class id per sample ({n}); got shape "
+                         f"{tuple(y.shape)}")
+    return Probe(x, y, np.arange(n), tuple(str(c) for c in (classes or ())))
+
+
+def probe_inputs_dataset(probe: Probe) -> xr.Dataset:
+    """The probe inputs as a Dataset over ``sample`` (``input_<key>`` per tensor; a single
+    tensor is ``input_``), for ``/probe_inputs``."""
+    x = probe.x
+    arrays = {"": x} if torch.is_tensor(x) else dict(x)
+    data = {}
+    for key, t in arrays.items():
+        t = t.detach().cpu()
+        dims = (SAMPLE, *[f"input_{key}_dim{i}" for i in range(1, t.ndim)])
+        data[f"input_{key}"] = (dims, t.numpy())
+    return xr.Dataset(data, coords={SAMPLE: probe.indices})
+
+
+__all__ = ["watch", "Watch", "probe_inputs_dataset"]

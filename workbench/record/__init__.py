@@ -21,5 +21,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'workbench.record' has no attribute {name!r}")
 
 
-__all__ = ["watch", "Watch", "Recorder", "Probe", "MemoryBudgetError", "NonFiniteLossError", "every", "never",
-           "RunStore", "RunExistsError", "open_run", "load_checkpoint", "signals"]
+__all__ = ["watch", "Watch", "Recorder", "Probe", "MemoryBudgetError", "NonFiniteLossError",
+           "every", "never", "RunStore", "RunExistsError", "open_run", "load_checkpoint", "signals"]

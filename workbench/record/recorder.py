@@ -371,21 +371,16 @@ class Recorder:
             host.copy_(packed, non_blocking=True)
             event = torch.cuda.Event()
             event.record()
-            self._pending.append([meta, host, event, None])
+            self._pending.append([meta, host, event, None, loss is not None])
             if len(self._pending) > 1:  # read the previous step's values: no stall on this one
                 self._drain(keep_last=True)
         else:
-            self._pending.append([meta, packed, None, None])
+            self._pending.append([meta, packed, None, None, loss is not None])
             self._drain(keep_last=hold)
 
     def set_loss(self, loss) -> bool:
         """Give the last recorded step its loss if it was recorded without one; True if so."""
-        if not self._pending or self._pending[-1][3] is not None:
-            return False
-        meta, host, event, _ = self._pending[-1]
-        if event is not None:
-            event.synchronize()
-        if not math.isnan(float(host[-1])):
+        if not self._pending or self._pending[-1][3] is not None or self._pending[-1][4]:
             return False
         value = loss.detach().float().reshape(()) if torch.is_tensor(loss) else \
             torch.tensor(float(loss))
@@ -400,14 +395,14 @@ class Recorder:
         todo = self._pending[:-1] if keep_last else self._pending
         self._pending = self._pending[-1:] if keep_last else []
         L = len(self.layers)
-        for meta, host, event, late_loss in todo:
+        for meta, host, event, late_loss, given in todo:
             if event is not None:
                 event.synchronize()
             values = host.numpy()
             step, epoch, lr, momentum, batch_size, clipped, keep = meta
             loss = float(values[-1]) if late_loss is None else float(late_loss)
             layer_vals = values[:-1].reshape(L, len(STATS))
-            missing = late_loss is None and self.allow_missing_loss and math.isnan(loss)
+            missing = late_loss is None and not given and self.allow_missing_loss
             if not math.isfinite(loss) and not missing:
                 raise NonFiniteLossError(self._nonfinite_message(step, loss, layer_vals))
             if keep:

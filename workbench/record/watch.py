@@ -59,118 +59,61 @@ from .store import CHECKPOINTS, RECORD, RunExistsError, RunStore
 
 
 class Watch:
-    """A recorder attached to a user's model and optimizer; see :func:`watch`.
+    """A recorder attached to a model's optimizer; see :func:`watch`, which makes one.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    optimizer : torch.optim.Optimizer
+    recorder : Recorder
+        Over the run's store (created, or resumed by ``workbench train``).
+    lock : RunLock, optional
+        Held by this recording and released by :meth:`close` (None: the caller holds it).
+    every_steps, metrics, progress
+        As in :func:`watch`.
+    start_step, start_epoch : int
+        Where a resumed run continues.
+    step_info : callable ``step -> dict``, optional
+        Extra per-step fields for the recorder (``workbench train`` passes whether the
+        physics momentum was clipped).
 
     Attributes
     ----------
     path : Path
         The run directory.
     step : int
-        Optimizer steps taken since recording started.
+        The next optimizer step's index.
     epoch : int
         The epoch (commit point) being recorded.
     groups : dict
         Group name → module/parameter prefixes, as recorded.
     """
 
-    def __init__(self, model, optimizer, out, *, groups=None, probe=None, classes=None,
-                 config=None, every_steps=None, metrics=None, forward=None, features=(),
-                 overwrite=False, progress=True, record_every=1, signal_every=8,
-                 signal_batch=32, memory_budget_mb=2048.0, seed=0, curvature_iters=20,
-                 curvature_batch=256):
-        if not isinstance(model, torch.nn.Module):
-            raise TypeError(f"watch() needs the model as a torch.nn.Module; got "
-                            f"{type(model).__name__}")
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"watch() needs a torch.optim.Optimizer (the one whose step() the "
-                            f"loop calls); got {type(optimizer).__name__}")
-        if every_steps is not None and (isinstance(every_steps, bool) or
-                                        not isinstance(every_steps, numbers.Integral)
-                                        or every_steps < 1):
-            raise ValueError(f"every_steps must be a whole number >= 1 (a commit point every "
-                             f"N optimizer steps) or None; got {every_steps!r}")
-        if metrics is not None and not callable(metrics):
-            raise TypeError(f"metrics must be a callable () -> dict of numbers; got "
-                            f"{type(metrics).__name__}")
-        user = _plain_config(config)
+    def __init__(self, model, optimizer, recorder: Recorder, *, lock: RunLock | None = None,
+                 every_steps=None, metrics=None, progress=True, start_step: int = 0,
+                 start_epoch: int = 0, step_info=None):
         self.model = unwrap(model)
         self.optimizer = optimizer
-        self.path = Path(out)
+        self.recorder = recorder
+        self.store = recorder.store
+        self.path = self.store.dir
+        self.groups = recorder.groups
+        self.lock = lock
         self.every_steps = every_steps
         self.metrics = metrics
         self.progress = progress
-        self.groups = resolve_groups(self.model, groups)
-        if not self.groups:
-            raise ValueError("watch(): the model has no trainable parameters to record")
-        probe_set = _probe(probe, classes)
-        classes = tuple(str(c) for c in (classes or ()))
-        store = RunStore(self.path)
-        if store.exists() and not overwrite:
-            raise RunExistsError(f"{self.path} already holds a run; pass overwrite=True to "
-                                 f"replace it, or choose another directory")
-        self.lock = RunLock(self.path, "watch")
-        self.lock.acquire()
-        try:
-            if overwrite:
-                for name in (RECORD, CHECKPOINTS):
-                    target = self.path / name
-                    if target.is_dir() and not target.is_symlink():
-                        shutil.rmtree(target)
-            self.recorder = Recorder(
-                self.model, store=store, groups=self.groups, schedule=every(record_every),
-                signal_schedule=every(signal_every), probe=probe_set, forward=forward,
-                signal_batch=None if probe_set is None else probe_set.x[:signal_batch],
-                feature_layers=tuple(features), memory_budget=int(memory_budget_mb * 2**20),
-                steps_per_epoch=every_steps or 0)
-            self.recorder.allow_missing_loss = True
-            self.recorder.keep_probe_inputs = probe_set is not None
-            store.create(self._attrs(user, classes, features, seed, curvature_iters,
-                                     curvature_batch))
-            self.store = store
-            self._probe_set = probe_set
-            self.recorder.__enter__()
-            self._handles = [optimizer.register_step_pre_hook(self._pre_step),
-                             optimizer.register_step_post_hook(self._post_step)]
-        except BaseException:
-            self.lock.release()
-            raise
-        self.step = 0
-        self.epoch = 0
-        self._epoch_start = 0
+        self.step_info = step_info
+        self.step = int(start_step)
+        self.epoch = int(start_epoch)
+        self._epoch_start = self.step
         self._loss = None
         self._batch_size = 0
         self.closed = False
-        if progress:
-            print(f"workbench.watch: recording {type(self.model).__name__} into {self.path}; "
-                  f"layer groups (parameters, share):\n{describe(self.model, self.groups)}")
+        self.recorder.allow_missing_loss = True
+        self.recorder.__enter__()
+        self._handles = [optimizer.register_step_pre_hook(self._pre_step),
+                         optimizer.register_step_post_hook(self._post_step)]
 
-    # -- provenance -----------------------------------------------------------------------
-    def _attrs(self, user, classes, features, seed, iters, batch) -> dict:
-        from .. import __version__
-        from ..config import WatchConfig
-
-        opt = self.optimizer
-        group = opt.param_groups[0]
-        momentum = ("beta1 %g (Adam-type)" % group["betas"][0] if "betas" in group else
-                    "%g" % group["momentum"] if "momentum" in group else "none")
-        cfg = WatchConfig(model=type(self.model).__name__, optimizer=type(opt).__name__,
-                          momentum=momentum, lr=float(group.get("lr", float("nan"))),
-                          weight_decay=float(group.get("weight_decay", 0.0) or 0.0),
-                          seed=int(seed), feature_layers=tuple(features),
-                          curvature_iters=int(iters), curvature_batch=int(batch),
-                          every_steps=self.every_steps, user=user)
-        params = group_parameters(self.model, self.groups)
-        shares = group_shares(self.model, self.groups)
-        groups = {g: {"prefixes": list(p), "n_params": sum(q.numel() for q in params[g]),
-                      "share": round(shares[g], 6)} for g, p in self.groups.items()}
-        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
-        return {"source": "watch", "config": cfg.to_json(), "workbench_version": __version__,
-                "torch_version": torch.__version__,
-                "python_version": platform.python_version(), "device": str(device),
-                "steps_per_epoch": int(self.every_steps or 0),
-                "optimizer_kind": "adam" if "betas" in group else "sgd",
-                "groups": json.dumps(groups), "classes": json.dumps(list(classes)),
-                "flipped_train_indices": "[]"}
 
     # -- the optimizer's hooks --------------------------------------------------------------
     def _pre_step(self, optimizer, args, kwargs) -> None:
@@ -180,12 +123,11 @@ class Watch:
     def _post_step(self, optimizer, args, kwargs) -> None:
         group = optimizer.param_groups[0]
         momentum = group["betas"][0] if "betas" in group else group.get("momentum", math.nan)
-        self.recorder.step(self.step, loss=None, lr=float(group["lr"]),
+        extra = self.step_info(self.step) if self.step_info is not None else {}
+        loss, self._loss = self._loss, None
+        self.recorder.step(self.step, loss=loss, lr=float(group["lr"]),
                            momentum=float(momentum), batch_size=self._batch_size,
-                           epoch=self.epoch, hold=True)
-        if self._loss is not None:
-            self.recorder.set_loss(self._loss)
-            self._loss = None
+                           epoch=self.epoch, hold=loss is None, **extra)
         self.step += 1
         if self.every_steps and (self.step - self._epoch_start) >= self.every_steps:
             self.end_epoch()
@@ -203,7 +145,8 @@ class Watch:
         if not self.recorder.set_loss(loss):
             self._loss = loss.detach() if torch.is_tensor(loss) else float(loss)
 
-    def end_epoch(self, metrics: dict | None = None) -> int:
+    def end_epoch(self, metrics: dict | None = None, *, checkpoint_extra: dict | None = None,
+                  attrs: dict | None = None) -> int:
         """Commit the epoch: its steps, ``metrics`` (and those of ``watch(metrics=)``), the
         probe logits and a checkpoint. Returns the committed epoch.
 
@@ -228,8 +171,8 @@ class Watch:
         group = self.optimizer.param_groups[0]
         values.setdefault("lr", float(group["lr"]))
         ckpt = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "epoch": epoch, "step": self.step}
-        self.recorder.end_epoch(epoch, metrics=values, checkpoint=ckpt)
+                "epoch": epoch, "step": self.step, **(checkpoint_extra or {})}
+        self.recorder.end_epoch(epoch, metrics=values, checkpoint=ckpt, attrs=attrs)
         if self.progress:
             shown = " ".join(f"{k} {v:.4g}" for k, v in values.items() if k != "lr")
             print(f"workbench.watch: epoch {epoch} committed (step {self.step}) {shown}")
@@ -248,7 +191,8 @@ class Watch:
                 h.remove()
             self.recorder.__exit__(None, None, None)
         finally:
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
 
     def _check_open(self) -> None:
         if self.closed:
@@ -312,9 +256,98 @@ def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, confi
         Already attached; call ``log(loss=...)`` each step and ``end_epoch(metrics=...)``
         each epoch; ``close()`` (or use it as a context manager) at the end.
     """
-    return Watch(model, optimizer, out, groups=groups, probe=probe, classes=classes,
-                 config=config, every_steps=every_steps, metrics=metrics, forward=forward,
-                 features=features, overwrite=overwrite, progress=progress, **settings)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"watch() needs the model as a torch.nn.Module; got "
+                        f"{type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"watch() needs a torch.optim.Optimizer (the one whose step() the "
+                        f"loop calls); got {type(optimizer).__name__}")
+    if every_steps is not None and (isinstance(every_steps, bool) or
+                                    not isinstance(every_steps, numbers.Integral)
+                                    or every_steps < 1):
+        raise ValueError(f"every_steps must be a whole number >= 1 (a commit point every N "
+                         f"optimizer steps) or None; got {every_steps!r}")
+    if metrics is not None and not callable(metrics):
+        raise TypeError(f"metrics must be a callable () -> dict of numbers; got "
+                        f"{type(metrics).__name__}")
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"watch() got unknown settings {unknown}; expected some of "
+                        f"{sorted(SETTINGS)}")
+    s = {**SETTINGS, **settings}
+    user = _plain_config(config)
+    model = unwrap(model)
+    resolved = resolve_groups(model, groups)
+    if not resolved:
+        raise ValueError("watch(): the model has no trainable parameters to record")
+    probe_set = _probe(probe, classes)
+    classes = tuple(str(c) for c in (classes or ()))
+    path = Path(out)
+    store = RunStore(path)
+    if store.exists() and not overwrite:
+        raise RunExistsError(f"{path} already holds a run; pass overwrite=True to replace "
+                             f"it, or choose another directory")
+    recorder = Recorder(
+        model, store=store, groups=resolved, schedule=every(s["record_every"]),
+        signal_schedule=every(s["signal_every"]), probe=probe_set, forward=forward,
+        signal_batch=None if probe_set is None else probe_set.x[:s["signal_batch"]],
+        feature_layers=tuple(features), memory_budget=int(s["memory_budget_mb"] * 2**20),
+        steps_per_epoch=every_steps or 0)
+    recorder.keep_probe_inputs = probe_set is not None
+    lock = RunLock(path, "watch")
+    lock.acquire()
+    try:
+        if overwrite:
+            for name in (RECORD, CHECKPOINTS):
+                target = path / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+        store.create(_attrs(model, optimizer, resolved, user, classes, features, s,
+                            every_steps))
+        rec = Watch(model, optimizer, recorder, lock=lock, every_steps=every_steps,
+                    metrics=metrics, progress=progress)
+    except BaseException:
+        lock.release()
+        raise
+    if progress:
+        print(f"workbench.watch: recording {type(model).__name__} into {path}; layer "
+              f"groups (parameters, share):\n{describe(model, resolved)}")
+    return rec
+
+
+#: ``watch``'s further settings and their defaults.
+SETTINGS = {"record_every": 1, "signal_every": 8, "signal_batch": 32,
+            "memory_budget_mb": 2048.0, "seed": 0, "curvature_iters": 20,
+            "curvature_batch": 256}
+
+
+def _attrs(model, opt, groups_spec, user, classes, features, s, every_steps) -> dict:
+    """The root attrs of a watched run: provenance and what was recorded, as plain data."""
+    from .. import __version__
+    from ..config import WatchConfig
+
+    group = opt.param_groups[0]
+    momentum = (f"beta1 {group['betas'][0]:g} (Adam-type)" if "betas" in group else
+                f"{group['momentum']:g}" if "momentum" in group else "none")
+    cfg = WatchConfig(model=type(model).__name__, optimizer=type(opt).__name__,
+                      momentum=momentum, lr=float(group.get("lr", float("nan"))),
+                      weight_decay=float(group.get("weight_decay", 0.0) or 0.0),
+                      seed=int(s["seed"]), feature_layers=tuple(features),
+                      curvature_iters=int(s["curvature_iters"]),
+                      curvature_batch=int(s["curvature_batch"]),
+                      every_steps=every_steps, user=user)
+    params = group_parameters(model, groups_spec)
+    shares = group_shares(model, groups_spec)
+    groups = {g: {"prefixes": list(p), "n_params": sum(q.numel() for q in params[g]),
+                  "share": round(shares[g], 6)} for g, p in groups_spec.items()}
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    return {"source": "watch", "config": cfg.to_json(), "workbench_version": __version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(), "device": str(device),
+            "steps_per_epoch": int(every_steps or 0),
+            "optimizer_kind": "adam" if "betas" in group else "sgd",
+            "groups": json.dumps(groups), "classes": json.dumps(list(classes)),
+            "flipped_train_indices": "[]"}
 
 
 def _plain_config(config) -> dict:

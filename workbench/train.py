@@ -8,13 +8,13 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import platform
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -156,37 +156,56 @@ def _resume_state(store: RunStore) -> tuple[int, int, dict | None]:
     return committed, int(state["step"]), state
 
 
-def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = False,
-          progress: bool = True, epoch_probes=(), allow_changes: bool = False) -> Path:
-    """Train ``cfg``'s model and record the run into ``out``.
+@dataclass
+class TrainSetup:
+    """Everything :func:`train`'s loop needs, built and checked by :func:`create_run`.
 
-    Every setting is checked (and the data, model and recorder built) before anything is
-    created or deleted on disk; then the run directory is locked (one writer at a time,
-    :class:`~workbench.record.lock.RunLock`) for the whole training.
-
-    Parameters
+    Attributes
     ----------
     cfg : TrainConfig
-    out : path
-        The run directory (``runs/<name>``).
-    resume : bool
-        Continue the run in ``out`` from its last committed checkpoint. ``cfg`` must agree
-        with the stored settings except ``epochs`` (at least the committed ones; more extend
-        the run, and the lr and momentum schedules are recomputed over the new total number
-        of steps), ``device`` and ``data_root``; any other difference is refused with the
-        list of differences. A store that :func:`~workbench.record.integrity.verify` finds
-        damaged, or whose last committed checkpoint is missing, is refused.
-    overwrite : bool
-        Replace whatever ``out`` holds (only once every setting has been checked).
-    epoch_probes : callables ``(model, epoch) -> xr.Dataset`` over ``layer``, recorded in
-        ``/epochs_layers`` at each epoch end.
-    allow_changes : bool
-        With ``resume``: also allow :data:`~workbench.config.RESUME_SAFE` to differ.
-
-    Returns
-    -------
-    Path of the run directory.
+        The settings (the stored ones on a resume).
+    model, net : torch.nn.Module
+        The model, and what the loop calls (DDP's wrapper under ``torchrun``).
+    optimizer : torch.optim.Optimizer
+    rec : Watch
+        The recording, attached to the optimizer's step hooks.
+    train_ds, test_ds : ImageDataset
+    lr_fn, mom_fn : callables ``step -> value`` (``mom_fn`` None for Adam)
+    steps_per_epoch, start_epoch : int
+    device : torch.device
+    ddp : _DDP
+    lock : RunLock or None
+        Held until the run is closed (rank 0 only).
     """
+
+    cfg: TrainConfig
+    model: torch.nn.Module
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    rec: object
+    train_ds: object
+    test_ds: object
+    lr_fn: object
+    mom_fn: object
+    steps_per_epoch: int
+    start_epoch: int
+    device: torch.device
+    ddp: object
+    lock: object
+    scaler: object = None
+    state: dict | None = None
+
+
+def create_run(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = False,
+               epoch_probes=(), allow_changes: bool = False) -> TrainSetup:
+    """Check every setting, build data, model, optimizer and recorder, then lock and create
+    (or resume) the run in ``out``; nothing is created or deleted before every check passed.
+
+    The recording is :class:`~workbench.record.watch.Watch`, the same one
+    :func:`workbench.watch` gives a user's own loop.
+    """
+    from .record.watch import Watch
+
     out = Path(out)
     store = RunStore(out)
     ddp = _DDP(cfg)  # under torchrun: this process's rank; rank 0 writes the run
@@ -216,39 +235,26 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
     mom_fn = make_momentum(cfg.momentum, lr_fn, total) if cfg.optimizer == "sgd" else None
     opt = build_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, momentum=mom_fn,
                           weight_decay=cfg.weight_decay)
-
-    probes = list(epoch_probes)  # curvature and damping are the ``damping`` analysis now
-
     use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if use_amp else None
     recorder = Recorder(model, store=store, schedule=every(cfg.record_every),
                         signal_schedule=every(cfg.signal_every),
                         signal_batch=probe.x[:cfg.signal_batch], probe=probe,
                         feature_layers=cfg.feature_layers, steps_per_epoch=steps_per_epoch,
                         memory_budget=int(cfg.memory_budget_mb * 2**20),
-                        epoch_probes=probes)
+                        epoch_probes=list(epoch_probes))
     # everything is checked: from here on, files are created, deleted and written
     if ddp.distributed and not ddp.writer:
         torch.distributed.barrier()  # rank 0 prepares (locks, creates, trims) the run first
-    with RunLock(out, "train") if ddp.writer else contextlib.nullcontext():
+    lock = RunLock(out, "train") if ddp.writer else None
+    if lock is not None:
+        lock.acquire()
+    try:
         if ddp.writer:
             if overwrite:
                 _clear(out)
             start_epoch, start_step, state = _resume_state(store) if resume else (0, 0, None)
             if state is None and not store.exists():
-                flipped = []
-                if train_ds.clean_targets is not None:
-                    noisy = (train_ds.targets != train_ds.clean_targets).numpy()
-                    flipped = train_ds.indices[noisy]
-                store.create({
-                    "config": cfg.to_json(), "workbench_version": __version__,
-                    "torch_version": torch.__version__,
-                    "python_version": platform.python_version(),
-                    "device": str(device), "steps_per_epoch": steps_per_epoch,
-                    "train_indices": json.dumps(train_ds.indices.tolist()),
-                    "flipped_train_indices": json.dumps(np.asarray(flipped).tolist()),
-                    "classes": json.dumps(list(train_ds.classes)),
-                })
+                store.create(_provenance(cfg, train_ds, device, steps_per_epoch))
             if ddp.distributed:
                 torch.distributed.barrier()  # the run is ready: the other ranks go on
         else:
@@ -258,79 +264,143 @@ def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = Fals
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
-        x_all, y_all = train_ds.images.to(device), train_ds.targets.to(device)
-        step = start_step
-        model.train()
-        with recorder:
-            for epoch in range(start_epoch, cfg.epochs):
-                t0 = time.perf_counter()
-                gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-                order = torch.randperm(len(train_ds), generator=gen).to(device)
-                loss_sum = torch.zeros((), device=device)
-                correct = torch.zeros((), device=device, dtype=torch.long)
-                bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                           disable=not progress or not ddp.writer, leave=False)
-                for i in bar:
-                    idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                    global_n = len(idx)
-                    if ddp.distributed:  # this rank's share of the global batch
-                        idx = idx.tensor_split(ddp.size)[ddp.rank]
-                    xb, yb = x_all[idx], y_all[idx]
-                    lr = lr_fn(step)
-                    mu = mom_fn(step) if mom_fn is not None else float("nan")
-                    set_hyperparameters(opt, lr, mu if mom_fn is not None else None)
-                    opt.zero_grad(set_to_none=True)
-                    with torch.autocast(device.type, enabled=use_amp):
-                        logits = net(xb)
-                        loss = F.cross_entropy(logits.float(), yb)
-                    # DDP averages gradients over ranks: weigh each rank's mean by its share
-                    grad_loss = loss * (len(yb) * ddp.size / global_n) if ddp.distributed else loss
-                    if scaler is not None:
-                        scaler.scale(grad_loss).backward()
-                        scaler.unscale_(opt)
-                        scaler.step(opt)
-                        scaler.update()
-                    else:
-                        grad_loss.backward()
-                        opt.step()
-                    recorder.step(step, loss=loss, lr=lr, momentum=mu, batch_size=len(yb),
-                                  epoch=epoch,
-                                  clipped=bool(mom_fn is not None and mom_fn.clipped(step)))
-                    loss_sum += loss.detach() * len(yb)
-                    correct += (logits.detach().argmax(1) == yb).sum()
-                    step += 1
-                    if progress and i % 20 == 0:
-                        bar.set_postfix(loss=f"{loss.item():.3f}")
-                bar.close()
-                if ddp.distributed:
-                    torch.distributed.all_reduce(loss_sum)
-                    torch.distributed.all_reduce(correct)
-                end = tqdm(total=2, desc=f"epoch {epoch + 1} end: test set", leave=False,
-                           disable=not progress or not ddp.writer,
-                           bar_format="{desc} [{elapsed}]")
-                test_loss, test_acc = evaluate(model, test_ds.images, test_ds.targets) \
-                    if ddp.writer else (float("nan"), float("nan"))
-                end.update()
-                end.set_description(f"epoch {epoch + 1} end: probe logits, checkpoint, commit")
-                metrics = {"train_loss": loss_sum.item() / len(train_ds),
-                           "train_acc": correct.item() / len(train_ds),
-                           "test_loss": test_loss, "test_acc": test_acc,
-                           "wall_time": time.perf_counter() - t0, "lr": lr_fn(step - 1),
-                           "momentum": mom_fn(step - 1) if mom_fn is not None else float("nan")}
-                ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "epoch": epoch, "step": step, "config": cfg.to_json(),
-                        "rng": torch.get_rng_state()}
-                recorder.end_epoch(epoch, metrics=metrics, checkpoint=ckpt,
-                                   attrs={"config": cfg.to_json()})
-                end.update()
-                end.close()
-                if progress and ddp.writer:
-                    tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
-                               f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
-                               f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
-    if ddp.owns_group:
-        torch.distributed.destroy_process_group()
-    return out
+        clipped = (lambda step: {"clipped": bool(mom_fn.clipped(step))}) \
+            if mom_fn is not None else None
+        rec = Watch(model, opt, recorder, lock=lock, progress=False, start_step=start_step,
+                    start_epoch=start_epoch, step_info=clipped)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return TrainSetup(cfg, model, net, opt, rec, train_ds, test_ds, lr_fn, mom_fn,
+                      steps_per_epoch, start_epoch, device, ddp, lock,
+                      torch.amp.GradScaler("cuda") if use_amp else None, state)
+
+
+def _provenance(cfg, train_ds, device, steps_per_epoch) -> dict:
+    """The root attrs of a ``workbench train`` run."""
+    flipped = []
+    if train_ds.clean_targets is not None:
+        noisy = (train_ds.targets != train_ds.clean_targets).numpy()
+        flipped = train_ds.indices[noisy]
+    return {"config": cfg.to_json(), "workbench_version": __version__,
+            "torch_version": torch.__version__, "python_version": platform.python_version(),
+            "device": str(device), "steps_per_epoch": steps_per_epoch,
+            "train_indices": json.dumps(train_ds.indices.tolist()),
+            "flipped_train_indices": json.dumps(np.asarray(flipped).tolist()),
+            "classes": json.dumps(list(train_ds.classes))}
+
+
+def train(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool = False,
+          progress: bool = True, epoch_probes=(), allow_changes: bool = False) -> Path:
+    """Train ``cfg``'s model and record the run into ``out``.
+
+    Every setting is checked (and the data, model and recorder built) before anything is
+    created or deleted on disk (:func:`create_run`); then the run directory is locked (one
+    writer at a time, :class:`~workbench.record.lock.RunLock`) for the whole training, and
+    the loop below records through the optimizer's step hooks, as a user's own loop does
+    with :func:`workbench.watch`.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    out : path
+        The run directory (``runs/<name>``).
+    resume : bool
+        Continue the run in ``out`` from its last committed checkpoint. ``cfg`` must agree
+        with the stored settings except ``epochs`` (at least the committed ones; more extend
+        the run, and the lr and momentum schedules are recomputed over the new total number
+        of steps), ``device`` and ``data_root``; any other difference is refused with the
+        list of differences. A store that :func:`~workbench.record.integrity.verify` finds
+        damaged, or whose last committed checkpoint is missing, is refused.
+    overwrite : bool
+        Replace whatever ``out`` holds (only once every setting has been checked).
+    epoch_probes : callables ``(model, epoch) -> xr.Dataset`` over ``layer``, recorded in
+        ``/epochs_layers`` at each epoch end.
+    allow_changes : bool
+        With ``resume``: also allow :data:`~workbench.config.RESUME_SAFE` to differ.
+
+    Returns
+    -------
+    Path of the run directory.
+    """
+    run = create_run(cfg, out, resume=resume, overwrite=overwrite, epoch_probes=epoch_probes,
+                     allow_changes=allow_changes)
+    try:
+        for epoch in range(run.start_epoch, run.cfg.epochs):
+            _train_epoch(run, epoch, progress)
+    finally:
+        run.rec.close()
+        if run.ddp.owns_group:
+            torch.distributed.destroy_process_group()
+    return Path(out)
+
+
+def _train_epoch(run: TrainSetup, epoch: int, progress: bool) -> None:
+    """One epoch of the loop: as a user's loop with ``watch``, plus schedules, AMP and DDP."""
+    cfg, ddp, device, rec = run.cfg, run.ddp, run.device, run.rec
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    order = torch.randperm(len(run.train_ds), generator=gen).to(device)
+    x_all, y_all = run.train_ds.images.to(device), run.train_ds.targets.to(device)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    run.model.train()
+    bar = tqdm(range(run.steps_per_epoch), desc=f"epoch {epoch} (0-{cfg.epochs - 1})",
+               disable=not progress or not ddp.writer, leave=False)
+    for i in bar:
+        idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+        global_n = len(idx)
+        if ddp.distributed:  # this rank's share of the global batch
+            idx = idx.tensor_split(ddp.size)[ddp.rank]
+        xb, yb = x_all[idx], y_all[idx]
+        step = rec.step
+        set_hyperparameters(run.optimizer, run.lr_fn(step),
+                            run.mom_fn(step) if run.mom_fn is not None else None)
+        run.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, enabled=run.scaler is not None):
+            logits = run.net(xb)
+            loss = F.cross_entropy(logits.float(), yb)
+        # DDP averages gradients over ranks: weigh each rank's mean by its share
+        grad_loss = loss * (len(yb) * ddp.size / global_n) if ddp.distributed else loss
+        rec.log(loss=loss, batch_size=len(yb))
+        if run.scaler is not None:
+            run.scaler.scale(grad_loss).backward()
+            run.scaler.unscale_(run.optimizer)
+            run.scaler.step(run.optimizer)
+            run.scaler.update()
+        else:
+            grad_loss.backward()
+            run.optimizer.step()
+        loss_sum += loss.detach() * len(yb)
+        correct += (logits.detach().argmax(1) == yb).sum()
+        if progress and i % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    if ddp.distributed:
+        torch.distributed.all_reduce(loss_sum)
+        torch.distributed.all_reduce(correct)
+    end = tqdm(total=2, desc=f"epoch {epoch} end: test set", leave=False,
+               disable=not progress or not ddp.writer, bar_format="{desc} [{elapsed}]")
+    test_loss, test_acc = evaluate(run.model, run.test_ds.images, run.test_ds.targets) \
+        if ddp.writer else (float("nan"), float("nan"))
+    end.update()
+    end.set_description(f"epoch {epoch} end: probe logits, checkpoint, commit")
+    last = rec.step - 1
+    metrics = {"train_loss": loss_sum.item() / len(run.train_ds),
+               "train_acc": correct.item() / len(run.train_ds),
+               "test_loss": test_loss, "test_acc": test_acc,
+               "wall_time": time.perf_counter() - t0, "lr": run.lr_fn(last),
+               "momentum": run.mom_fn(last) if run.mom_fn is not None else float("nan")}
+    rec.end_epoch(metrics, checkpoint_extra={"config": cfg.to_json(),
+                                             "rng": torch.get_rng_state()},
+                  attrs={"config": cfg.to_json()})
+    end.update()
+    end.close()
+    if progress and ddp.writer:
+        tqdm.write(f"epoch {epoch}: train loss {metrics['train_loss']:.4f} acc "
+                   f"{metrics['train_acc']:.4f} | test loss {test_loss:.4f} acc "
+                   f"{test_acc:.4f} | {metrics['wall_time']:.1f}s")
 
 
 class _DDP:

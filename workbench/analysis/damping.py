@@ -57,23 +57,47 @@ def damping(run, epoch: int) -> xr.Dataset:
     >>> ds["regime"].dims                                       # doctest: +SKIP
     ('layer',)
     """
-    from ..diagnostics.damping import epoch_damping
+    from ..diagnostics.damping import ANALOGY, effective_step_size, epoch_damping
     from ..probes.curvature import layer_curvature
 
     cfg = run.config
     model = run.model(epoch)
     if cfg.curvature_iters > 0:
         x, y = curvature_batch(run)
-        curv = layer_curvature(model, x, y, iters=cfg.curvature_iters, seed=cfg.seed)
+        curv = layer_curvature(model, x, y, iters=cfg.curvature_iters, seed=cfg.seed,
+                               groups=run.groups)
     else:  # curvature switched off for this run
-        names = list(getattr(model, "groups", ()))
+        names = list(run.groups or getattr(model, "groups", ()))
         curv = xr.DataArray(np.full(len(names), np.nan), dims=LAYER, coords={LAYER: names})
     steps_e, uc = epoch_steps(run, epoch)
-    out = epoch_damping(steps_e, curvature=curv.expand_dims({EPOCH: [epoch]}), update_cos=uc)
+    step_size = None
+    adam = is_adam_type(run)
+    if adam:
+        layers = run.tree["layers"]
+        sel = np.flatnonzero(np.asarray(run.tree["steps"][EPOCH].values) == epoch)
+        coords = {EPOCH: (STEP, np.full(sel.size, epoch))}
+        step_size = effective_step_size(
+            layers["update_norm"].isel({STEP: sel}).assign_coords(coords),
+            layers["grad_norm"].isel({STEP: sel}).assign_coords(coords),
+            steps_e["momentum"].assign_coords(coords))
+    out = epoch_damping(steps_e, curvature=curv.expand_dims({EPOCH: [epoch]}), update_cos=uc,
+                        step_size=step_size)
     out = out.drop_vars("why", errors="ignore").isel({EPOCH: 0}, drop=True)
     out["curvature"].attrs.update(iters=cfg.curvature_iters, batch=cfg.curvature_batch,
                                   method="Hessian-vector power iteration at the checkpoint")
+    out.attrs["optimizer_kind"] = "adam" if adam else "sgd"
+    if adam:
+        out.attrs["reading"] = ANALOGY
     return out
+
+
+def is_adam_type(run) -> bool:
+    """Whether the run's optimizer is Adam-type (its momentum is β₁: the damping verdict is
+    then the heavy-ball analogy)."""
+    kind = run.tree.attrs.get("optimizer_kind")
+    if kind is not None:
+        return kind == "adam"
+    return "adam" in str(run.config.optimizer).lower()
 
 
 register("damping", compute=damping,

@@ -322,7 +322,65 @@ def _median_by_epoch(x):
     return x.groupby(EPOCH).median(STEP)
 
 
-def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_CREEP):
+def effective_step_size(update_norm, grad_norm, momentum, *, dim=STEP):
+    r"""The heavy-ball step size that would make each group's updates as large as they were.
+
+    For an Adam-type optimizer the damping picture is an **analogy**: β₁ plays the momentum
+    μ, and the step size is what a heavy ball with that momentum would need to take the
+    recorded steps.
+
+    Parameters
+    ----------
+    update_norm, grad_norm : xarray.DataArray
+        ``/layers`` ``update_norm`` :math:`\lVert\Delta	heta_tVert` and ``grad_norm``
+        :math:`\lVert g_tVert`, over ``dim`` (and ``layer``), with the ``epoch(step)``
+        coord.
+    momentum : xarray.DataArray
+        μ per step (``/steps`` ``momentum``: Adam's β₁ for a watched Adam run).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(epoch, layer)``: the median over the epoch's steps of
+        :math:`\eta_{\mathrm{eff}} = (1-\mu)\,\lVert\Delta	heta_tVert / \lVert g_tVert`.
+
+    Notes
+    -----
+    A heavy ball :math:`v_{t+1} = \mu v_t - \eta g`, :math:`\Delta	heta = v` under a
+    constant gradient settles at :math:`\lVert\Delta	hetaVert = \eta\lVert gVert/(1-\mu)`,
+    so for plain SGD with momentum :math:`\eta_{\mathrm{eff}} 	o \eta` (the test checks
+    this against torch's SGD). For Adam it is the step size the analogy needs per group.
+    Steps where the gradient norm is 0 or missing are NaN and left out of the median.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> c = {"epoch": ("step", [0, 0])}
+    >>> u = xr.DataArray([[1.0], [1.0]], dims=("step", "layer"), coords=c)
+    >>> g = xr.DataArray([[10.0], [10.0]], dims=("step", "layer"), coords=c)
+    >>> mu = xr.DataArray([0.9, 0.9], dims="step", coords=c)
+    >>> float(effective_step_size(u, g, mu).sel(epoch=0)[0].round(6))
+    0.01
+    """
+    require(update_norm, "effective_step_size", [dim], name="update_norm")
+    require(grad_norm, "effective_step_size", [dim], name="grad_norm")
+    if EPOCH not in update_norm.coords:
+        raise ValueError("effective_step_size() needs the coordinate 'epoch' along 'step'")
+    g = grad_norm.where(grad_norm > 0)
+    eta = ((1 - momentum) * update_norm / g).compute()
+    eta = eta.assign_coords({EPOCH: update_norm[EPOCH].compute()})
+    out = eta.groupby(EPOCH).median(dim)
+    return out.assign_attrs(long_name=r"effective step size $(1-\mu)\|\Delta\theta\|/\|g\|$",
+                            units="", verdict=ANALOGY)
+
+
+#: How the damping verdict reads an Adam-type run.
+ANALOGY = ("heavy-ball analogy for an Adam-type optimizer: beta1 as the momentum, the "
+           "effective step size (1 - beta1) |update| / |gradient| per group as the lr")
+
+
+def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_CREEP,
+                  step_size=None):
     r"""THE damping verdict of a run: per epoch, per (epoch, layer), and the paper's.
 
     Every surface (``workbench report``, ``workbench diagnose``, notebook 02, the ``damping``
@@ -343,6 +401,11 @@ def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_
         Half-width of the critical band of :math:`\zeta` (see :func:`damping_regime`).
     creep : float
         Update-cosine threshold of :func:`update_cos_regime`.
+    step_size : xarray.DataArray, optional
+        For an Adam-type optimizer: the effective step size per ``(epoch, layer)``
+        (:func:`effective_step_size`) used in place of the lr in the per-layer verdict, which
+        is then labelled as the heavy-ball analogy (attr ``verdict``); the SGD formula is
+        not applied silently.
 
     Returns
     -------
@@ -421,8 +484,15 @@ def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_
             curv = curv.reindex({EPOCH: lr[EPOCH].values})
         out["curvature"] = curv.assign_attrs(
             long_name=r"curvature $\lambda$ (top Hessian eigenvalue)", units="")
-        zeta = damping_ratio(lr, mu, curvature=curv)
-        regime = damping_regime(lr, mu, curvature=curv, tol=tol)
+        alpha = lr
+        if step_size is not None:
+            require(step_size, "epoch_damping", [LAYER], name="step_size")
+            alpha = step_size.reindex({EPOCH: lr[EPOCH].values}) \
+                if EPOCH in step_size.dims else step_size
+            out["step_size"] = alpha.assign_attrs(step_size.attrs)
+            measured = f"{ANALOGY}; per layer, from the measured curvature"
+        zeta = damping_ratio(alpha, mu, curvature=curv)
+        regime = damping_regime(alpha, mu, curvature=curv, tol=tol)
         dims = tuple(d for d in (EPOCH, LAYER) if d in zeta.dims)
         out["damping_ratio"] = zeta.transpose(*dims, ...).assign_attrs(
             long_name=r"damping ratio $\zeta$", units="", verdict=measured)
@@ -505,4 +575,4 @@ def verdict_records(verdict) -> dict:
 
 
 __all__ += ["epoch_damping", "update_cos_regime", "verdict_records", "disagreement_reason",
-            "COS_CREEP"]
+            "COS_CREEP", "effective_step_size", "ANALOGY"]

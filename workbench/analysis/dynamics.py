@@ -232,9 +232,19 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
     return ds
 
 
+def accuracy_name(tree) -> str:
+    """The per-epoch accuracy the stability index reads: ``test_acc`` when the run recorded
+    it, else ``probe_acc`` (the probe set's, which :func:`workbench.watch` records)."""
+    names = list(tree["epochs"].data_vars) if "epochs" in tree else []
+    return "test_acc" if "test_acc" in names else "probe_acc"
+
+
 def _requires(run) -> str | None:
     if "layers" not in run.tree.children or "signal" not in run.tree["layers"].data_vars:
         return "the run recorded no layer signals (/layers/signal)"
+    if accuracy_name(run.tree) not in run.tree["epochs"]:
+        return ("needs a per-epoch accuracy (/epochs test_acc, or probe_acc from a recorded "
+                "probe set)")
     return None
 
 
@@ -244,7 +254,7 @@ def dynamics(run, epoch: int) -> xr.Dataset:
     s = SETTINGS
     window = signal_window(tree, epoch, length=s.window)
     history = signal_window(tree, epoch, length=max(s.history, s.window))
-    acc = tree["epochs"]["test_acc"].sel({EPOCH: slice(None, epoch)}).load()
+    acc = tree["epochs"][accuracy_name(tree)].sel({EPOCH: slice(None, epoch)}).load()
     spe = int(tree.attrs.get("steps_per_epoch") or
               (epoch_last_step(tree, epoch) + 1) // (epoch + 1))
     return dynamics_of(window, history, acc, steps_per_epoch=spe, settings=s)

@@ -10,9 +10,14 @@ from contextlib import contextmanager
 
 import torch
 
+from ..batches import output_tensor
+
 
 class ActivationTap:
     """Collects, per layer, what the current *mode* asks for.
+
+    A module's output is read by :func:`workbench.batches.output_tensor` (the tensor, else
+    ``.logits``, ``last_hidden_state``, else the first tensor of a tuple, dict or dataclass).
 
     Modes: ``"train"`` (mean and std of the output on the training batch), ``"signal"``
     (mean output on the fixed probe batch), ``"features"`` (the flattened output on the probe
@@ -29,7 +34,10 @@ class ActivationTap:
 
     def hook(self, name: str):
         def fn(module, inputs, output):
-            if self.mode is None or not isinstance(output, torch.Tensor):
+            if self.mode is None:
+                return
+            output = output_tensor(output)  # tuple, dict, HF output: the documented rule
+            if output is None:
                 return
             out = output.detach()
             if self.mode == "train":

@@ -132,6 +132,7 @@ class Recorder:
         self._grads = None       # grad norms taken before the step (optimizer pre-hook)
         self.allow_missing_loss = False  # watch(): a step whose loss was never given is NaN
         self.keep_probe_inputs = False   # watch(): store the probe inputs once (/probe_inputs)
+        self.probe_metrics = False       # watch(): probe_acc, probe_loss in /epochs
         self._warned: set[str] = set()
         for f in feature_layers:
             if f not in self.modules:
@@ -492,6 +493,16 @@ class Recorder:
             self.keep_probe_inputs = False
         if self.probe is not None:
             logits, feats = self._probe_outputs()
+            if self.probe_metrics:  # watch(): the probe set's accuracy and loss per epoch
+                target = self.probe.targets.cpu().numpy()
+                z = logits - logits.max(1, keepdims=True)
+                logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+                out["epochs"]["probe_acc"] = (EPOCH, [float((logits.argmax(1) == target)
+                                                            .mean())],
+                                              {"long_name": "accuracy on the probe set"})
+                out["epochs"]["probe_loss"] = (EPOCH, [float(-logp[np.arange(len(target)),
+                                                                   target].mean())],
+                                               {"long_name": "cross-entropy on the probe set"})
             labels = np.arange(logits.shape[1])
             out["probe"] = xr.Dataset(
                 {"logits": ((EPOCH, SAMPLE, LABEL), logits[None],

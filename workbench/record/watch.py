@@ -293,7 +293,7 @@ def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, confi
         signal_batch=None if probe_set is None else probe_set.x[:s["signal_batch"]],
         feature_layers=tuple(features), memory_budget=int(s["memory_budget_mb"] * 2**20),
         steps_per_epoch=every_steps or 0)
-    recorder.keep_probe_inputs = probe_set is not None
+    recorder.keep_probe_inputs = recorder.probe_metrics = probe_set is not None
     lock = RunLock(path, "watch")
     lock.acquire()
     try:

@@ -151,7 +151,7 @@ class Explorer:
 
 
 def explore(run, *, images: bool = True, tab: str | None = None,
-            analyse: bool = True) -> Explorer:
+            analyse: bool = True, model=None, data=None) -> Explorer:
     """An interactive explorer of a recorded run: training curves, layers, probe set, and a
     tab per analysis stored under /analysis (``workbench analyze RUN`` fills them).
 
@@ -168,6 +168,9 @@ def explore(run, *, images: bool = True, tab: str | None = None,
         compute it first with :func:`workbench.analyze` (incremental, with a progress bar;
         stored in the run, so only once). When it cannot be computed, the explorer opens on
         its first tab and its status line says why.
+    model, data : optional
+        For a run path recorded with :func:`workbench.watch`: the model factory and the
+        ``(train, test)`` datasets, as for :class:`~workbench.run.Run`.
 
     Examples
     --------
@@ -175,7 +178,7 @@ def explore(run, *, images: bool = True, tab: str | None = None,
     """
     from ..run import Run
 
-    run = run if isinstance(run, Run) else Run(run)
+    run = run if isinstance(run, Run) else Run(run, model=model, data=data)
     note = ""
     if tab is not None and tab in _registered():
         note = _ensure_analysis(run, tab) if analyse else ""
@@ -188,8 +191,8 @@ def explore(run, *, images: bool = True, tab: str | None = None,
     if images and "probe" in tree:
         try:
             pics = run.probe_images()
-        except (FileNotFoundError, OSError, RuntimeError):
-            pics = None  # e.g. CIFAR not in this user's data root: no images, views still work
+        except (FileNotFoundError, OSError, RuntimeError, ValueError):
+            pics = None  # CIFAR not in this user's data root, or inputs that are not images
     cfg = run.config
     title = (f"{run.path.name}: {cfg.model} on {cfg.data}, {cfg.optimizer}, "
              f"momentum {cfg.momentum}")

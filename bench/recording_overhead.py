@@ -21,6 +21,17 @@ Usage: python bench/recording_overhead.py [--rounds 5] [--train-size 60000] [--t
        [--device auto] [--batch-size 128] [--threads 2] [--no-epoch-probes]
 Last line: ``recording_overhead_ratio: X`` (goal <= 1.10 on CPU; ResNet-18 at batch 256 on a
 GPU <= 1.05).
+
+``--model transformer``: a model the package never saw, recorded through the public
+``workbench.watch`` in a plain loop as a user writes it (AdamW; a small pre-LayerNorm
+transformer, token and position embeddings, 2 blocks of ``nn.MultiheadAttention`` and MLP,
+d_model 128, sequences of 32 tokens, batch 64, on a synthetic next-token-sum task). Each round
+trains one plain and one recorded epoch of ``--steps`` steps from the same weights on the same
+batches, with the same protocol (alternating order, warm-up dropped). The recorded side
+records what ``watch`` records by default: every group's statistics at every step, the
+probe-batch signal every 8 steps, and at the epoch end the probe logits, the probe inputs
+(first epoch), a checkpoint and the zarr commit. Last line:
+``transformer_recording_overhead: X`` (goal <= 1.10 on CPU).
 """
 
 from __future__ import annotations
@@ -155,6 +166,98 @@ def profile(cfg, x, y, probe, base, device, steps_per_epoch):
           f"{end / (t_step * steps_per_epoch):.3f} of the plain epoch's training steps")
 
 
+class TinyTransformer(torch.nn.Module):
+    """Pre-LayerNorm transformer classifier over token sequences (the bench's own model)."""
+
+    def __init__(self, vocab=64, d=128, heads=4, blocks=2, seq=32):
+        super().__init__()
+        nn = torch.nn
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Parameter(torch.randn(seq, d) * 0.02)
+        self.blocks = nn.ModuleList([_Block(d, heads) for _ in range(blocks)])
+        self.ln_f = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+
+    def forward(self, ids):
+        h = self.tok(ids) + self.pos[: ids.shape[1]]
+        for b in self.blocks:
+            h = b(h)
+        return self.head(self.ln_f(h)[:, -1])
+
+
+class _Block(torch.nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        nn = torch.nn
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, h):
+        a = self.ln1(h)
+        h = h + self.attn(a, a, a, need_weights=False)[0]
+        return h + self.mlp(self.ln2(h))
+
+
+def transformer_epoch(model, opt, batches, rec=None):
+    """One epoch of a user's plain loop (``rec``: the watch recording, or None)."""
+    t0 = time.perf_counter()
+    for x, y in batches:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if rec is not None:
+            rec.log(loss=loss)
+        opt.step()
+    if rec is not None:
+        rec.end_epoch()
+    return time.perf_counter() - t0
+
+
+def transformer_main(args):
+    import workbench
+
+    g = torch.Generator().manual_seed(0)
+    vocab, seq, batch = 64, 32, 64
+    xs = torch.randint(0, vocab, (args.steps * batch, seq), generator=g)
+    ys = xs.sum(1) % vocab
+    batches = [(xs[i:i + batch], ys[i:i + batch]) for i in range(0, len(ys), batch)]
+    probe = (xs[:256], ys[:256])
+    torch.manual_seed(0)
+    base = TinyTransformer(vocab=vocab, seq=seq)
+    n_params = sum(p.numel() for p in base.parameters())
+    print(f"transformer: {n_params:,} parameters, {len(batches)} steps/epoch of batch {batch}, "
+          f"sequence {seq}, AdamW; recorded through workbench.watch (defaults, probe of 256)")
+    ratios, plain_t, rec_t = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds + 1):
+            times = {}
+            for kind in (("plain", "recorded") if r % 2 == 0 else ("recorded", "plain")):
+                model = copy.deepcopy(base)
+                opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+                if kind == "plain":
+                    times[kind] = transformer_epoch(model, opt, batches)
+                    continue
+                with workbench.watch(model, opt, f"{tmp}/run{r}", probe=probe,
+                                     progress=False) as rec:
+                    times[kind] = transformer_epoch(model, opt, batches, rec)
+            ratio = times["recorded"] / times["plain"]
+            tag = "warm-up, discarded" if r == 0 else "measured"
+            print(f"round {r} ({'plain first' if r % 2 == 0 else 'recorded first'}; {tag}): "
+                  f"plain {times['plain']:.2f}s  recorded {times['recorded']:.2f}s  "
+                  f"ratio {ratio:.3f}", flush=True)
+            if r > 0:
+                ratios.append(ratio)
+                plain_t.append(times["plain"])
+                rec_t.append(times["recorded"])
+    print(f"{args.rounds} measured rounds + 1 warm-up, torch threads {torch.get_num_threads()}; "
+          f"median epoch: plain {statistics.median(plain_t):.2f}s, recorded "
+          f"{statistics.median(rec_t):.2f}s")
+    print(f"per-round ratios: {', '.join(f'{q:.3f}' for q in ratios)}; median "
+          f"{statistics.median(ratios):.3f}, spread {min(ratios):.3f}-{max(ratios):.3f}")
+    print(f"transformer_recording_overhead: {statistics.median(ratios):.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5, help="measured rounds (plus 1 warm-up)")
@@ -171,9 +274,13 @@ def main():
                     help="print the CPU time of each recorder piece instead of timing rounds")
     ap.add_argument("--no-epoch-probes", action="store_true",
                     help="leave out train()'s epoch-end probes (curvature)")
+    ap.add_argument("--steps", type=int, default=200,
+                    help="--model transformer: optimizer steps per epoch")
     args = ap.parse_args()
-    _log.start()
+    _log.start("recording_overhead_transformer" if args.model == "transformer" else None)
     torch.set_num_threads(args.threads)
+    if args.model == "transformer":
+        return transformer_main(args)
     data = "fashion-mnist" if args.model != "resnet18" else "cifar10"
     cfg = TrainConfig(model=args.model, data=data, batch_size=args.batch_size,
                       train_size=args.train_size, epochs=1, device=args.device)

@@ -54,52 +54,62 @@ class Net(L.LightningModule):
 
 def _data():
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(48, 6, generator=g)
+    x = torch.randn(56, 6, generator=g)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
-    return TensorDataset(x[:40], y[:40]), TensorDataset(x[40:], y[40:])
+    return TensorDataset(x[:48], y[:48]), TensorDataset(x[48:], y[48:])
 
 
-def _plain(module: Net, train, out) -> None:
-    """The README's plain loop, with what the Trainer adds: clipping and the scheduler."""
+def _plain(module: Net, train, out, accumulate: int) -> None:
+    """The README's plain loop, with what the Trainer adds: clipping, the scheduler, and
+    gradient accumulation (each micro-batch's loss divided by their number)."""
     conf = module.configure_optimizers()
     opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    batches = list(DataLoader(train, batch_size=BATCH))
     with workbench.watch(module, opt, out, progress=False) as rec:
         for _ in range(EPOCHS):
-            for x, y in DataLoader(train, batch_size=BATCH):
+            for i in range(0, len(batches), accumulate):
                 opt.zero_grad()
-                loss = F.cross_entropy(module(x), y)
-                loss.backward()
+                losses = []
+                for x, y in batches[i:i + accumulate]:
+                    loss = F.cross_entropy(module(x), y)
+                    (loss / accumulate).backward()
+                    losses.append(loss.detach())
                 nn.utils.clip_grad_norm_(module.parameters(), CLIP)
-                rec.log(loss=loss, batch_size=len(y))
+                rec.log(loss=torch.stack(losses).mean(), batch_size=BATCH * accumulate)
                 opt.step()
                 sched.step()
             rec.end_epoch()
 
 
 @pytest.mark.slow
-def test_lightning_records_what_the_plain_loop_records(tmp_path):
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_lightning_records_what_the_plain_loop_records(tmp_path, accumulate):
     torch.manual_seed(0)
     module = Net()
     start = copy.deepcopy(module.state_dict())
     train, val = _data()
     plain = Net()
     plain.load_state_dict(start)
-    _plain(plain, train, tmp_path / "plain")
+    _plain(plain, train, tmp_path / "plain", accumulate)
 
     trainer = L.Trainer(max_epochs=EPOCHS, accelerator="cpu", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0,
-                        gradient_clip_val=CLIP, deterministic=True,
+                        gradient_clip_val=CLIP, accumulate_grad_batches=accumulate,
+                        deterministic=True,
                         callbacks=[cb := WorkbenchCallback(tmp_path / "lit", progress=False)])
     trainer.fit(module, DataLoader(train, batch_size=BATCH), DataLoader(val, batch_size=BATCH))
 
     assert cb.rec.closed  # on_fit_end closed it: the lock is free
     run = assert_same_record(tmp_path / "lit", tmp_path / "plain", factory=Net)
     assert list(run.tree["layers"]["layer"].values) == ["net.0", "net.2", "net.3", "net.5"]
-    # the clipping binds (else the test would not see where the gradients are taken)
     steps = run.tree["steps"].to_dataset().load()
-    assert steps.sizes["step"] == EPOCHS * 5
-    assert len(set(np.round(steps["lr"].values, 8))) == 3  # StepLR moved it twice
+    n_steps = EPOCHS * 6 // accumulate
+    assert steps.sizes["step"] == n_steps
+    assert len(set(np.round(steps["lr"].values, 8))) == 1 + (n_steps - 1) // 4  # StepLR(4)
+    # the clipping binds: the recorded gradients are the clipped ones, total norm CLIP
+    total = np.sqrt((run.tree["layers"]["grad_norm"].to_numpy() ** 2).sum(1))
+    assert total.max() == pytest.approx(CLIP, rel=1e-5) and (total <= CLIP * (1 + 1e-5)).all()
 
     # /epochs: Lightning's callback_metrics ('train/loss' is the epoch's mean batch loss,
     # checked against the recorded steps; 'val/acc' against the checkpoint of that epoch)

@@ -8,9 +8,10 @@ A ``lightning.pytorch.Callback`` over :func:`workbench.watch` (install with
   ``optimizer.step(closure)`` is followed into its closure, so the gradients recorded are
   those the step uses, after Lightning's gradient clipping);
 - ``on_train_batch_start``: the batch size, as Lightning finds it (``extract_batch_size``);
-- ``on_train_batch_end``: the step's loss, ``training_step``'s ``"loss"`` (the mean over the
-  micro-batches of a step under ``accumulate_grad_batches``; with manual optimization that
-  returns nothing, the loss given to ``manual_backward``);
+- ``on_train_batch_end``: the step's loss, the sum of the losses backpropagated for it:
+  ``training_step``'s ``"loss"`` as Lightning hands it on (divided by
+  ``accumulate_grad_batches``, so the sum is the micro-batches' mean loss); with manual
+  optimization that returns nothing, each batch's last loss given to ``manual_backward``;
 - ``on_train_epoch_end``: ``rec.end_epoch(metrics=...)`` with the numeric entries of
   ``trainer.callback_metrics`` (what ``self.log`` gave, validation included);
 - ``on_fit_end`` and ``on_exception``: the recording is closed (committed epochs are kept).
@@ -93,13 +94,13 @@ class WorkbenchCallback(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
-        loss = loss if torch.is_tensor(loss) else self._backward_loss
+        loss, self._backward_loss = (loss if torch.is_tensor(loss) else self._backward_loss), None
         if loss is not None:
             self._losses.append(loss.detach().float().reshape(()))
         if self.rec.step == self._steps:  # accumulating: no optimizer step in this batch
             return
         if self._losses:  # after the step: the loss of the step just recorded
-            self.rec.log(loss=torch.stack(self._losses).mean())
+            self.rec.log(loss=torch.stack(self._losses).sum())
         self._reset()
         self._steps = self.rec.step
 

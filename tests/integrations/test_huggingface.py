@@ -59,31 +59,41 @@ def _optimizer(model):
     return opt, get_linear_schedule_with_warmup(opt, 0, EPOCHS * N // BATCH)
 
 
-def _plain(out) -> None:
-    """The README's plain loop, with what the Trainer adds: clipping and the scheduler."""
+def _plain(out, accumulate) -> None:
+    """The README's plain loop, with what the Trainer adds: clipping, the scheduler, and
+    gradient accumulation as the Trainer does it for this model (it passes
+    ``num_items_in_batch``, so it takes the loss as divided already: each micro-batch's
+    mean loss is backpropagated as is, and the step's loss is their sum)."""
     model = make_model()
     opt, sched = _optimizer(model)
     data = Tokens(N, 1)
+    starts = list(range(0, N, BATCH))
     with workbench.watch(model, opt, out, progress=False) as rec:
         for _ in range(EPOCHS):
-            for i in range(0, N, BATCH):
+            for k in range(0, len(starts), accumulate):
                 opt.zero_grad()
-                loss = model(input_ids=data.ids[i:i + BATCH], labels=data.labels[i:i + BATCH]).loss
-                loss.backward()
+                losses = []
+                for i in starts[k:k + accumulate]:
+                    loss = model(input_ids=data.ids[i:i + BATCH],
+                                 labels=data.labels[i:i + BATCH]).loss
+                    loss.backward()
+                    losses.append(loss.detach())
                 nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-                rec.log(loss=loss, batch_size=BATCH)
+                rec.log(loss=torch.stack(losses).sum(), batch_size=BATCH * len(losses))
                 opt.step()
                 sched.step()
             rec.end_epoch()
 
 
 @pytest.mark.slow
-def test_huggingface_records_what_the_plain_loop_records(tmp_path):
-    _plain(tmp_path / "plain")
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_huggingface_records_what_the_plain_loop_records(tmp_path, accumulate):
+    _plain(tmp_path / "plain", accumulate)
     model = make_model()
     args = TrainingArguments(output_dir=str(tmp_path / "hf"), per_device_train_batch_size=BATCH,
                              per_device_eval_batch_size=BATCH, num_train_epochs=EPOCHS,
                              max_grad_norm=CLIP, train_sampling_strategy="sequential",
+                             gradient_accumulation_steps=accumulate,
                              logging_strategy="epoch", eval_strategy="epoch",
                              save_strategy="no", report_to="none", use_cpu=True,
                              disable_tqdm=True, dataloader_num_workers=0, seed=0)
@@ -106,7 +116,7 @@ def test_huggingface_records_what_the_plain_loop_records(tmp_path):
         assert v["share"] == pytest.approx(count / total, abs=1e-6), shown
         assert v["share"] <= 0.4, shown
     steps = run.tree["steps"].to_dataset().load()
-    assert steps.sizes["step"] == EPOCHS * N // BATCH
+    assert steps.sizes["step"] == EPOCHS * -(-N // BATCH // accumulate)
     assert (np.diff(steps["lr"].values) < 0).all()  # the linear decay is recorded
 
     # /epochs: what the Trainer logged for each epoch, though it logs after on_epoch_end

@@ -9,8 +9,10 @@ A ``transformers.TrainerCallback`` over :func:`workbench.watch` (install with
 - each training forward pass: the Trainer gives callbacks no per-step loss, so a forward hook
   on the model reads ``output.loss`` (HF models return it when the batch holds labels) and
   the batch size (``output.logits``' first dim);
-- ``on_step_end`` (after the optimizer step): the step's loss, the mean over its
-  micro-batches under ``gradient_accumulation_steps``;
+- ``on_step_end`` (after the optimizer step): the step's loss, as the Trainer
+  backpropagates it under ``gradient_accumulation_steps``: the sum of the micro-batches'
+  losses when the model was given ``num_items_in_batch`` (the Trainer then takes them as
+  already divided), else their mean;
 - ``on_epoch_end``: the epoch is due. The Trainer logs and evaluates *after* this event, so
   it is committed (``rec.end_epoch(metrics=...)``) when the next epoch begins, or at the
   end of training, with the numbers the Trainer logged for it (``loss``, ``grad_norm``,
@@ -74,7 +76,7 @@ class WorkbenchCallback(TrainerCallback):
                                  **watch_kwargs)
         self.rec = None
         self._hook = None
-        self._losses, self._samples = [], 0
+        self._losses, self._samples, self._summed = [], 0, False
         self._due, self._metrics, self._warned = False, {}, False
 
     # -- the Trainer's events ---------------------------------------------------------------
@@ -85,11 +87,12 @@ class WorkbenchCallback(TrainerCallback):
         while type(optimizer).__name__ == "AcceleratedOptimizer":  # accelerate's wrapper
             optimizer = optimizer.optimizer  # its step() calls this one's
         self.rec = watch(model, optimizer, self.out, **self.watch_kwargs)
-        self._hook = unwrap(model).register_forward_hook(self._forward)
+        self._hook = unwrap(model).register_forward_hook(self._forward, with_kwargs=True)
 
-    def _forward(self, module, inputs, output) -> None:
+    def _forward(self, module, inputs, kwargs, output) -> None:
         if not (module.training and torch.is_grad_enabled()):
             return  # evaluation, or the recorder's own probe pass
+        self._summed = kwargs.get("num_items_in_batch") is not None
         loss, logits = _field(output, "loss"), _field(output, "logits")
         if torch.is_tensor(loss):
             self._losses.append(loss.detach().float().reshape(()))
@@ -99,7 +102,8 @@ class WorkbenchCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._losses:
-            self.rec.log(loss=torch.stack(self._losses).mean())
+            losses = torch.stack(self._losses)
+            self.rec.log(loss=losses.sum() if self._summed else losses.mean())
         elif not self._warned:
             self._warned = True
             warnings.warn("the model's output carries no .loss (the batch holds no labels, or "

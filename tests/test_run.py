@@ -108,3 +108,26 @@ def test_importing_diagnostics_does_not_import_torch():
                          cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                          check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_module_class_is_a_factory(tmp_path):
+    """``Run(path, model=Net)``: the class builds the model (it is not copied as a module)."""
+    import workbench
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    trained = Net()
+    opt = torch.optim.SGD(trained.parameters(), lr=0.5)
+    with workbench.watch(trained, opt, tmp_path / "run", progress=False) as rec:
+        trained(torch.ones(4, 3)).sum().backward()
+        opt.step()
+        rec.end_epoch()
+    model = Run(tmp_path / "run", model=Net).model(0)
+    assert type(model) is Net
+    assert torch.equal(model.fc.weight, trained.fc.weight)

@@ -431,7 +431,8 @@ def _factory(model):
     """The model factory given to :class:`Run` (a module becomes a copying factory)."""
     if model is None:
         return None
-    if hasattr(model, "state_dict") and hasattr(model, "parameters"):
+    if not isinstance(model, type) and hasattr(model, "state_dict") \
+            and hasattr(model, "parameters"):  # a module (a module *class* is a factory)
         import copy
 
         template = model

@@ -43,6 +43,7 @@ import math
 import numbers
 import platform
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +117,22 @@ class Watch:
 
 
     # -- the optimizer's hooks --------------------------------------------------------------
-    def _pre_step(self, optimizer, args, kwargs) -> None:
+    def _pre_step(self, optimizer, args, kwargs):
         self.recorder.flush()
-        self.recorder.take_grads()
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
+        if closure is None:
+            self.recorder.take_grads()
+            return None
+        # optimizer.step(closure) (Lightning, LBFGS): the gradients exist only once the
+        # closure has run, inside the step; take them then (after any clipping it does)
+        def closure_then_grads():
+            out = closure()
+            self.recorder.take_grads()
+            return out
+
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": closure_then_grads}
+        return (args[0], closure_then_grads, *args[2:]), kwargs
 
     def _post_step(self, optimizer, args, kwargs) -> None:
         group = optimizer.param_groups[0]
@@ -166,7 +180,8 @@ class Watch:
                 v = v.item() if torch.is_tensor(v) else v
                 if isinstance(v, bool) or not isinstance(v, numbers.Real):
                     raise ValueError(f"metric {k!r} must be a number; got {v!r}")
-                values[str(k)] = float(v)
+                values[str(k).replace("/", "_")] = float(v)  # '/' would make a sub-group
+        values = self._same_metrics(values)
         epoch = self.epoch
         group = self.optimizer.param_groups[0]
         values.setdefault("lr", float(group["lr"]))
@@ -179,6 +194,26 @@ class Watch:
         self.epoch += 1
         self._epoch_start = self.step
         return epoch
+
+    _metric_names: tuple | None = None  # those of the first commit: /epochs keeps them
+    _metric_dropped: frozenset = frozenset()  # given later, left out (warned once each)
+
+    def _same_metrics(self, values: dict) -> dict:
+        """The first commit's metric names, each epoch: a missing one is NaN; one first
+        given later is left out, with one warning (``/epochs`` has a fixed set of variables).
+        """
+        if self._metric_names is None:
+            self._metric_names = tuple(values)
+            return values
+        new = [k for k in values if k not in self._metric_names
+               and k not in self._metric_dropped]
+        if new:
+            warnings.warn(f"metrics {new} were not given at the first committed epoch, so "
+                          f"/epochs does not keep them; give every metric from the first "
+                          f"end_epoch() on (NaN where there is no value yet)", RuntimeWarning,
+                          stacklevel=3)
+            self._metric_dropped = self._metric_dropped | set(new)
+        return {k: values.get(k, math.nan) for k in self._metric_names}
 
     def close(self) -> None:
         """Remove every hook and release the run's lock. Steps after the last committed

@@ -12,6 +12,7 @@ from .dynamics import DynamicsView
 from .explorer import Explorer, analysis_views, explore
 from .fix import ActionButton, fix_button
 from .forces import ForcesView
+from .generic import GenericView
 from .layers import LayersView
 from .probe import ProbeView
 from .run import ensure_run
@@ -27,4 +28,4 @@ __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersVi
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
            "stored_problematic_groups", "DampingView", "DynamicsView", "SeparationView",
            "SpectraView", "analysis_views", "tie_step_to_epoch", "HeavyBallWidget",
-           "KuramotoWidget", "SpringBlockWidget", "CompareView"]
+           "KuramotoWidget", "SpringBlockWidget", "CompareView", "GenericView"]

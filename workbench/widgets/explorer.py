@@ -47,6 +47,28 @@ def analysis_views() -> dict:
     return {name: a.view_factory() for name, a in load_all().items() if a.view is not None}
 
 
+def tabs_for(analyses: dict) -> dict:
+    """name → view factory for each of ``analyses`` (name → Dataset) that holds an epoch:
+    the registered view where there is one (in registration order), else the generic view
+    (:class:`~workbench.widgets.generic.GenericView`) when it has something to draw (an
+    analysis registered without a view, or not registered here at all: a run analysed by a
+    plugin this user lacks)."""
+    from .generic import displayable, generic_tab
+
+    own = analysis_views()
+    order = [n for n in own if n in analyses] + [n for n in analyses if n not in own]
+    out = {}
+    for name in order:
+        ds = analyses[name]
+        if ds.sizes.get("epoch", 0) < 1:
+            continue
+        if name in own:
+            out[name] = own[name]
+        elif displayable(ds):
+            out[name] = generic_tab
+    return out
+
+
 def analyses_of(tree: xr.DataTree) -> dict:
     """name → Dataset of each /analysis group holding at least one epoch."""
     if "analysis" not in tree:
@@ -63,9 +85,9 @@ class Explorer:
     """Tabs of views over one :class:`Selection`; display it in a notebook cell.
 
     The tabs are the training curves, the layer statistics, the probe set, and one view per
-    analysis found under /analysis (its registered view: damping, dynamics, separation,
-    spectra…). Only the shown tab repaints on a selection change; a hidden view draws when it
-    is first shown.
+    analysis found under /analysis: its registered view (damping, dynamics, separation,
+    spectra…), or the generic view for an analysis without one (:func:`tabs_for`). Only the
+    shown tab repaints on a selection change; a hidden view draws when it is first shown.
 
     Parameters
     ----------
@@ -111,10 +133,9 @@ class Explorer:
             if "probe" in tree:
                 probs = softmax(tree["probe"]["logits"]).load()
                 self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
-            for name, make in analysis_views().items():
-                if name in analyses and analyses[name].sizes.get("epoch", 0) > 0:
-                    self.views[name] = make(tree, analyses[name], self.state, images=images,
-                                            classes=classes, run=run)
+            for name, make in tabs_for(analyses).items():
+                self.views[name] = make(tree, analyses[name], self.state, images=images,
+                                        classes=classes, run=run, name=name)
         if tab is not None and tab not in self.views:
             raise ValueError(f"explore: no tab {tab!r}; this run has tabs {list(self.views)}"
                              + ("" if tab not in _registered() else
@@ -224,4 +245,4 @@ def _ensure_analysis(run, name: str) -> str:
 
 
 __all__ = ["Explorer", "analyses_of", "analysis_views", "damping_tab", "dynamics_tab",
-           "explore", "separation_tab", "spectra_tab"]
+           "explore", "separation_tab", "spectra_tab", "tabs_for"]

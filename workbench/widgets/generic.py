@@ -126,7 +126,7 @@ class GenericView(View):
             return self.rebuild()
         if plots.set_generic_epochs(self.handles, self.data[self.variable.value],
                                     epoch=self.state.epoch, layer=self.state.layer):
-            self._background = None  # the lines' styles are in the cached background
+            self.invalidate()  # the lines' styles are in the cached background
 
     def values(self) -> list[float]:
         """What the picture shows for the selected epoch: the bars (epoch, layer), the image

@@ -5,6 +5,7 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 :mod:`workbench.plots`.
 """
 
+from ..ensure import ensure_run
 from .attribution import AttributionView, FixComparison, stored_problematic_groups
 from .compare import CompareView
 from .damping import DampingView
@@ -15,7 +16,6 @@ from .forces import ForcesView
 from .generic import GenericView
 from .layers import LayersView
 from .probe import ProbeView
-from .run import ensure_run
 from .separation import SeparationView
 from .spectra import SpectraView
 from .state import Selection, control_for, controls_for, link, tie_step_to_epoch

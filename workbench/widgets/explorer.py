@@ -186,20 +186,21 @@ def explore(run, *, images: bool = True, tab: str | None = None,
         The tab shown first, e.g. ``"damping"``.
     analyse : bool
         When ``tab`` names a registered analysis that this run lacks (or lacks epochs of),
-        compute it first with :func:`workbench.analyze` (incremental, with a progress bar;
-        stored in the run, so only once). When it cannot be computed, the explorer opens on
-        its first tab and its status line says why.
+        compute it first (:func:`workbench.ensure.ensure_analysis`: incremental, with a
+        progress bar; stored in the run, so only once). When it cannot be computed, the
+        explorer opens on its first tab and its status line says why.
 
     Examples
     --------
     >>> explore("runs/demo", tab="damping")          # doctest: +SKIP
     """
+    from ..ensure import ensure_analysis
     from ..run import Run
 
     run = run if isinstance(run, Run) else Run(run)
     note = ""
     if tab is not None and tab in _registered():
-        note = _ensure_analysis(run, tab) if analyse else ""
+        note = ensure_analysis(run, tab) if analyse else ""
         if run.analysis(tab) is None:
             note = note or (f"no /analysis/{tab} in this run yet: run "
                             f"`workbench analyze {run.path} --only {tab}`")
@@ -225,23 +226,6 @@ def _registered() -> dict:
     from ..analysis import load_all
 
     return load_all()
-
-
-def _ensure_analysis(run, name: str) -> str:
-    """Compute ``name`` for the run's epochs that lack it; return why it could not be, or ""."""
-    from ..analysis import analyze, load_all
-
-    if name not in load_all():
-        if run.analysis(name) is not None:
-            return ""
-        return (f"the analysis {name!r} is not available in this version of the workbench, "
-                f"so its tab is not shown")
-    done = set(run.analysed_epochs(name))
-    if not set(run.epochs) - done:
-        return ""
-    result = analyze(run, only=[name], progress=True).get(name)
-    run.refresh()
-    return result if isinstance(result, str) else ""
 
 
 __all__ = ["Explorer", "analyses_of", "analysis_views", "damping_tab", "dynamics_tab",

@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ..diagnostics.damping import damping_ratio
-from ..diagnostics.separation import linear_law_deviation, load_curve, separation_fuzziness
+from ..diagnostics.separation import linear_law_deviation, load_curve
 from ..dims import EPOCH, LAYER, STEP
 from ..theory.heavy_ball import heavy_ball
 from ..theory.kuramoto import kuramoto, kuramoto_theory
@@ -505,31 +505,32 @@ class KuramotoWidget(SimulationWidget):
 def measured_load_curve(run, *, epoch: int = -1) -> xr.DataArray:
     """A run's measured load curve at one epoch, from its probe-set features.
 
-    Uses ``run.analysis("separation")["fuzziness"]`` when that analysis exists, else
-    :func:`~workbench.diagnostics.separation.separation_fuzziness` of each ``/features/<layer>``
-    group (in recorded order) at ``epoch``; then
+    Uses ``run.analysis("separation")["fuzziness"]`` when that analysis holds the epoch,
+    else the ``separation`` analysis' own function
+    (:func:`workbench.analysis.separation.separation`, its layer order: the run's
+    ``feature_layers``, shallow to deep) on the recorded ``/features``; then
     :func:`~workbench.diagnostics.separation.load_curve` over ``layer``.
     """
+    from ..analysis.separation import feature_layers, separation
     from ..run import Run
 
     run = run if isinstance(run, Run) else Run(run)
     sep = run.analysis("separation")
-    if sep is not None and "fuzziness" in sep:
+    if sep is not None and "fuzziness" in sep and (
+            epoch == -1 or epoch in set(sep[EPOCH].values.tolist())):
         fz = sep["fuzziness"]
         epoch = int(fz[EPOCH].values[-1]) if epoch == -1 else epoch
         fz = fz.sel({EPOCH: epoch})
     else:
-        if "features" not in run.tree.children or not run.tree["features"].children:
+        layers = feature_layers(run)
+        if not layers:
             raise ValueError(f"run {run.path} recorded no features (train with --features) "
                              "and has no separation analysis")
-        parts, names = [], []
-        for name, node in run.tree["features"].children.items():
-            feats = node["features"]
-            e = int(feats[EPOCH].values[-1]) if epoch == -1 else epoch
-            parts.append(separation_fuzziness(feats.sel({EPOCH: e}), node["target"]))
-            names.append(name)
-        fz = xr.concat(parts, dim=xr.DataArray(names, dims=LAYER, name=LAYER),
-                       coords="minimal")
+        if len(layers) < 2:
+            raise ValueError(f"a load curve needs at least 2 layers; got {len(layers)}")
+        feats = run.tree["features"][layers[0]]["features"]
+        epoch = int(feats[EPOCH].values[-1]) if epoch == -1 else epoch
+        fz = separation(run, epoch)["fuzziness"]
     if fz.sizes[LAYER] < 2:
         raise ValueError(f"a load curve needs at least 2 layers; got {fz.sizes[LAYER]}")
     return load_curve(fz, dim=LAYER)

@@ -13,6 +13,7 @@ diagnostics; they draw what they are given. Every name is re-exported here, so
 ``from workbench.plots import esd`` works as it always has.
 """
 
+from . import dynamics as dynamics  # the module: draw, update
 from . import separation as separation  # the module: draw, update
 from ._scale import esd_density, log_bins
 from .attribution import (

@@ -69,6 +69,7 @@ def generic_epochs(da: xr.DataArray, *, epoch=None, layer=None, fig=None) -> dic
     >>> da = xr.DataArray(np.arange(6.0).reshape(3, 2), dims=("epoch", "layer"),
     ...                   coords={"epoch": [0, 1, 2], "layer": ["a", "b"]}, name="v")
     >>> h = generic_epochs(da, epoch=1)
+    >>> from workbench.plots import bar_heights
     >>> [float(v) for v in bar_heights(h["axes"][1])]
     [2.0, 3.0]
     """

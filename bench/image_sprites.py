@@ -1,7 +1,7 @@
 """Kernel-side redraw of the views with and without image sprites, side by side.
 
 A view draws a dynamic nearest-neighbour image either through matplotlib (resample, then
-colour-map, at every draw) or through the pixel map :meth:`View._image_sprite` measures once
+colour-map, at every draw) or through the pixel map :meth:`Canvas.paste_image` measures once
 per place. For each tab, in rounds that alternate which side goes first, an Explorer of the
 run is built with image sprites on and one with them off (text sprites on in both), the
 epoch slider is moved ``--moves`` times through the epochs and ``View.times_ms`` (update +
@@ -26,7 +26,7 @@ import _log  # noqa: E402,I001
 
 from workbench import Run  # noqa: E402
 from workbench.widgets import explore  # noqa: E402
-from workbench.widgets.view import View  # noqa: E402
+from workbench.widgets.canvas import Canvas  # noqa: E402
 
 TABS = ("attribution", "probe", "forces", "damping")
 
@@ -34,9 +34,9 @@ TABS = ("attribution", "probe", "forces", "damping")
 def timed(run, tab: str, sprites: bool, moves: int) -> tuple[list[float], int]:
     """Redraw times (ms) of ``tab`` over ``moves`` epoch moves; and how many images the
     view drew through a pixel map."""
-    original = View._image_sprite
+    original = Canvas.paste_image
     if not sprites:
-        View._image_sprite = lambda self, a: False
+        Canvas.paste_image = lambda self, a: False
     try:
         app = explore(run)
         for name, view in app.views.items():
@@ -48,9 +48,9 @@ def timed(run, tab: str, sprites: bool, moves: int) -> tuple[list[float], int]:
         view.times_ms.clear()
         for i in range(moves):
             app.state.epoch = epochs[i % len(epochs)]
-        return list(view.times_ms), sum(1 for k in view._sprites if k[0] == "image")
+        return list(view.times_ms), sum(1 for k in view.canvas.sprites if k[0] == "image")
     finally:
-        View._image_sprite = original
+        Canvas.paste_image = original
 
 
 def main(argv=None) -> int:

@@ -37,7 +37,10 @@ def naive(cls):
     """The same widget, but every move redraws everything (the usual way)."""
 
     class Naive(cls):
-        def _render(self):
+        def redraw(self, *, rebuild=False):
+            if self.fig is None or rebuild:  # the first build goes through the views' engine
+                return super().redraw(rebuild=rebuild)
+            self.update()
             for a in self._animated:
                 a.set_animated(False)
             self.fig.set_layout_engine("constrained")

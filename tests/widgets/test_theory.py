@@ -204,17 +204,20 @@ def test_spring_block_from_run_shows_the_measured_separation(tiny_run):
     import xarray as xr
 
     from workbench import Run
+    from workbench.analysis.separation import feature_layers, separation
     from workbench.diagnostics.separation import load_curve, separation_fuzziness
 
     run = Run(tiny_run)
     w = SpringBlockWidget()
     curve = w.from_run(run, epoch=-1)
-    names = list(run.tree["features"].children)
+    names = feature_layers(run)               # the separation analysis' order, shallow to deep
     last = int(run.tree["features"][names[0]]["features"].epoch.values[-1])
     fz = [float(separation_fuzziness(run.tree["features"][n]["features"].sel(epoch=last),
                                      run.tree["features"][n]["target"])) for n in names]
     ref = load_curve(xr.DataArray(fz, dims="layer", coords={"layer": names}))
     assert_allclose(curve, ref, rtol=1e-9)
+    assert list(curve.layer.values) == names
+    assert_allclose(curve, separation(run, last)["cumulative_load"], rtol=1e-9)
     assert_allclose(w.measured_line.get_ydata(), ref.values, rtol=1e-9)
     assert w.n_blocks == len(names) - 1
     assert len(w.curve.get_ydata()) == len(names)

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from PIL import Image
 
-from workbench.widgets.view import png_bytes
+from workbench.widgets.canvas import png_bytes
 
 
 def test_png_bytes_decodes_to_the_same_pixels():
@@ -58,9 +58,9 @@ def test_text_sprites_paint_the_same_pixels_as_drawing_the_text(tmp_path):
             assert d.max() <= 4 and (d > 1).mean() < 0.001, f"{tab} at epoch {epoch}"
     # the text-heavy views paste their labels
     for tab in ("attribution", "forces"):
-        assert len(apps[0].views[tab]._sprites) >= 3, tab
+        assert len(apps[0].views[tab].canvas.sprites) >= 3, tab
     # ... and draw their gallery's images through the measured pixel map
-    images = [k for k in apps[0].views["attribution"]._sprites if k[0] == "image"]
+    images = [k for k in apps[0].views["attribution"].canvas.sprites if k[0] == "image"]
     assert len(images) >= 2
 
 
@@ -113,12 +113,12 @@ def test_image_sprites_paint_what_matplotlib_paints(imshow):
         d = np.abs(a - b).max(-1)
         # opaque: the very same pixels; translucent: Agg's integer blending, a level or two
         assert d.max() <= (2 if "alpha" in imshow else 0), imshow
-    measured = [h for key, h in views[0]._sprites.items() if key[0] == "image"]
+    measured = [h for key, h in views[0].canvas.sprites.items() if key[0] == "image"]
     assert len(measured) == 1 and measured[0]["inner"] is not None  # the block fast path
-    assert not views[1]._sprites
+    assert not views[1].canvas.sprites
 
 
 def test_image_sprites_leave_smooth_images_to_matplotlib():
     view = _ImageView.make(np.eye(5), True, interpolation="bilinear")
     view.state.epoch = 3
-    assert not any(key[0] == "image" for key in view._sprites)
+    assert not any(key[0] == "image" for key in view.canvas.sprites)

@@ -5,6 +5,7 @@ observes the same :class:`Selection`; a view's redraw calls one function of
 :mod:`workbench.plots`.
 """
 
+from ..ensure import ensure_run
 from .attribution import AttributionView, FixComparison, stored_problematic_groups
 from .compare import CompareView
 from .damping import DampingView
@@ -12,9 +13,9 @@ from .dynamics import DynamicsView
 from .explorer import Explorer, analysis_views, explore
 from .fix import ActionButton, fix_button
 from .forces import ForcesView
+from .generic import GenericView
 from .layers import LayersView
 from .probe import ProbeView
-from .run import ensure_run
 from .separation import SeparationView
 from .spectra import SpectraView
 from .state import Selection, control_for, controls_for, link, tie_step_to_epoch
@@ -27,4 +28,4 @@ __all__ = ["Selection", "controls_for", "control_for", "link", "View", "LayersVi
            "ActionButton", "fix_button", "AttributionView", "ForcesView", "FixComparison",
            "stored_problematic_groups", "DampingView", "DynamicsView", "SeparationView",
            "SpectraView", "analysis_views", "tie_step_to_epoch", "HeavyBallWidget",
-           "KuramotoWidget", "SpringBlockWidget", "CompareView"]
+           "KuramotoWidget", "SpringBlockWidget", "CompareView", "GenericView"]

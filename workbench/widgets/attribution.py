@@ -52,7 +52,7 @@ def stored_problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
         raise ValueError(f"no attribution analysed for epoch {epoch}; analysed epochs: "
                          f"{[int(e) for e in attribution[EPOCH].values]}")
     at = attribution["verdict"].sel({EPOCH: epoch})
-    verdicts = plots._texts(at.values)
+    verdicts = plots.as_texts(at.values)
     return [str(g) for g, v in zip(at[LAYER].values, verdicts, strict=True)
             if v == "problematic"]
 
@@ -240,7 +240,7 @@ class AttributionView(View):
         status = report.to_dataset()
         pos = {int(s): i for i, s in enumerate(np.asarray(test.indices))}
         picked = [int(s) for s, k in zip(status["sample"].values,
-                                         plots._texts(status["status"].values), strict=True)
+                                         plots.as_texts(status["status"].values), strict=True)
                   if k in ("fixed", "broken")]
         pixels = test.images[[pos[s] for s in picked]].mean(1).numpy() if picked else \
             np.zeros((0, *test.images.shape[2:]))

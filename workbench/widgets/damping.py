@@ -45,9 +45,6 @@ class DampingView(View):
         super().__init__(state)
         check_analysis(damping, "DampingView", NEEDS, [EPOCH, LAYER])
         self.data = damping.load()
-        zeta, curv = self.data["damping_ratio"], self.data["curvature"]
-        self._zlim = plots.padded_limits(zeta.values, log=True, include=[1.0])
-        self._clim = plots.padded_limits(curv.values, log=True)
         self.controls = controls_for(self.data["lr"], self.state, [EPOCH])
         self._start()
 
@@ -55,37 +52,11 @@ class DampingView(View):
         return self.data.sel(epoch=self.state.epoch, method="nearest")
 
     def draw(self, fig):
-        d = self.data
-        ax_s, ax_z, ax_m = fig.subplots(1, 3, width_ratios=[1.1, 1.0, 1.1])
-        plots.regime_strip(d["regime"], epoch=self.state.epoch, ax=ax_s)
-        ax_s.set_title("regime from curvature", fontsize="medium", loc="left", y=1.12)
-        at = self._at()
-        plots.layer_bars(at["damping_ratio"], limits=self._zlim, log=True, ref=1.0, ax=ax_z)
-        ax_c = ax_z.twinx()
-        ax_c.plot(range(at.sizes[LAYER]), at["curvature"].values, "o", color="C1",
-                  gid="curvature", label=r"curvature $\lambda$")
-        ax_c.set_yscale("log")
-        ax_c.set_ylim(*self._clim)
-        ax_c.set_ylabel(plots.label_of(d["curvature"]), color="C1")
-        ax_z.tick_params(axis="x", labelrotation=30)
-        ax_z.set_title(f"ζ and λ per layer · epoch {int(at[EPOCH])}", fontsize="medium")
-        ax_m.plot(d[EPOCH].values, d["momentum"].values, "o-", color="C0",
-                  label=plots.label_of(d["momentum"]))
-        ax_m.plot(d[EPOCH].values, d["critical_momentum"].values, "s--", color="k",
-                  label=plots.label_of(d["critical_momentum"]))
-        ax_m.set_ylabel("momentum")
-        ax_l = ax_m.twinx()
-        ax_l.plot(d[EPOCH].values, d["lr"].values, ".:", color="C2")
-        ax_l.set_ylabel(plots.label_of(d["lr"]), color="C2")
-        if plots.spans_decades(d["lr"].values, 1.0):
-            ax_l.set_yscale("log")
-        plots.epoch_axis(ax_m, d[EPOCH].values)
-        plots.epoch_marker(ax_m, self.state.epoch)
-        ax_m.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=1,
-                    frameon=False, borderaxespad=0.2)
-        self.caption.value = self._title(at)
-        self._twins = (ax_c, ax_l)
-        return ax_s, ax_z, ax_m
+        self.handles = plots.damping.draw(
+            self.data, fig.subplots(1, 3, width_ratios=[1.1, 1.0, 1.1]), epoch=self.state.epoch)
+        self.caption.value = self._title(self._at())
+        self._twins = self.handles["twins"]
+        return self.handles["axes"]
 
     def _title(self, at) -> str:
         """The caption: the paper's network-wide verdict, and where the signals disagree."""
@@ -102,20 +73,12 @@ class DampingView(View):
         return f"<span class='wb-caption'>{text}</span>"
 
     def dynamic(self) -> list:
-        ax_s, ax_z, ax_m = self.axes
-        return [plots.artist(ax_s, plots.SELECTION_GID), plots.artist(ax_m, plots.SELECTION_GID),
-                *[p for p in ax_z.patches if p.get_gid() == "bars"],
-                plots.artist(self._twins[0], "curvature"), ax_z.title]
+        h = self.handles
+        return [h["markers"][0], h["markers"][1], *h["bars"], h["curvature"], h["zeta"].title]
 
     def update(self) -> None:
-        ax_s, ax_z, _ = self.axes
         at = self._at()
-        e = float(at[EPOCH])
-        for ax in (ax_s, self.axes[2]):
-            plots.artist(ax, plots.SELECTION_GID).set_xdata([e, e])
-        plots.set_bars(ax_z, at["damping_ratio"].values)
-        plots.artist(self._twins[0], "curvature").set_ydata(at["curvature"].values)
-        ax_z.set_title(f"ζ and λ per layer · epoch {int(e)}", fontsize="medium")
+        plots.damping.update(self.handles, at)
         self.caption.value = self._title(at)
 
 

@@ -113,118 +113,26 @@ class DynamicsView(View):
         return float(valid[-1])
 
     def draw(self, fig):
-        d = self.data
-        grid = fig.add_gridspec(2, 3)
-        ax_sig = fig.add_subplot(grid[0, :2])
-        ax_r = fig.add_subplot(grid[0, 2])
-        ax_dfa, ax_pl, ax_st = (fig.add_subplot(grid[1, i]) for i in range(3))
-        t = d["t"].values
-        layers = [str(v) for v in d[LAYER].values]
-        # layer signals, one row per layer
-        for i, name in enumerate(layers):
-            ax_sig.plot(t, np.full(len(t), np.nan), lw=1.0, gid=f"signal:{name}")
-            ax_sig.axhline(i, color="0.85", lw=0.5, zorder=0)
-        ax_sig.set_yticks(range(len(layers)), layers)
-        ax_sig.set_ylim(len(layers) - 0.4, -0.6)
-        ax_sig.set_xlim(t[0], t[-1])
-        ax_sig.set_xlabel("position in the signal window ending at the epoch")
-        ax_sig.set_title("layer signals (z-score in the window)", fontsize="medium", loc="left")
-        if self.windows is None:
-            ax_sig.text(0.5, 0.5, "no /layers signal recorded", transform=ax_sig.transAxes,
-                        ha="center")
-        # R(t) with a band
-        ax_r.axhspan(0, 0, color="C0", alpha=0.15, gid="band", lw=0)
-        ax_r.plot(t, np.full(len(t), np.nan), color="C0", lw=1.5, gid="R")
-        ax_r.axvline(np.nan, color="C3", lw=1.2, ls="--", gid="cursor")
-        ax_r.set_ylim(0, 1.02)
-        ax_r.set_xlim(t[0], t[-1])
-        ax_r.set_ylabel(plots.label_of(d["R"]))
-        ax_r.set_xlabel("position in the window")
-        ax_r.set_title(r"$R(t)$, band: mean $\pm$ metastability", fontsize="medium")
-        # DFA log-log fit of the selected layer
-        scale = d["scale"].values.astype(float)
-        fl = d["fluctuation"]
-        ax_dfa.plot(scale, np.full(len(scale), np.nan), "o", color="C0", gid="F")
-        ax_dfa.plot(scale, np.full(len(scale), np.nan), "-", color="C3", gid="fit")
-        ax_dfa.set_xscale("log")
-        ax_dfa.set_yscale("log")
-        ax_dfa.set_xlim(scale.min() / 1.3, scale.max() * 1.3)
-        ax_dfa.set_xticks(scale, [f"{v:g}" for v in scale])
-        ax_dfa.xaxis.set_minor_formatter("")
-        ax_dfa.yaxis.set_minor_formatter("")
-        ax_dfa.set_ylim(*plots.padded_limits(fl.values, log=True))
-        ax_dfa.set_xlabel("window size $n$ (steps)")
-        ax_dfa.set_ylabel(plots.label_of(fl))
-        ax_dfa.text(0.03, 0.95, "", transform=ax_dfa.transAxes, va="top", fontsize="small",
-                    gid="dfa")
-        # integration–metastability plane
-        x, y = d["integration"].values, d["metastability"].values
-        ax_pl.plot(x, y, ".", color="0.8", zorder=1)
-        ax_pl.plot(x[:1], y[:1], "-", color="C0", lw=1.5, zorder=2, gid="trajectory")
-        ax_pl.plot(x[:1], y[:1], "o", color="C3", ms=7, zorder=3, gid="current")
-        ax_pl.set_xlim(*plots.padded_limits(x))
-        ax_pl.set_ylim(*plots.padded_limits(y))
-        ax_pl.set_xlabel(plots.label_of(d["integration"]))
-        ax_pl.set_ylabel(plots.label_of(d["metastability"]))
-        # stability and volatility over the accuracy curve
-        e = d[EPOCH].values
-        if self.epochs is not None and "test_acc" in self.epochs:
-            acc = self.epochs["test_acc"]
-            ax_st.plot(acc[EPOCH].values, acc.values, "o-", color="0.4", label="test accuracy")
-            ax_st.set_ylabel("test accuracy")
-        ax_tw = ax_st.twinx()
-        ax_tw.plot(e, d["stability"].values, "s-", color="C0", label=plots.label_of(d["stability"]))
-        ax_tw.plot(e, d["volatility"].values, "^-", color="C1",
-                   label=plots.label_of(d["volatility"]))
-        ax_tw.set_ylabel("stability, volatility")
-        ax_tw.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
-                     frameon=False, borderaxespad=0.2)
-        plots.epoch_axis(ax_st, e)
-        plots.epoch_marker(ax_st, self.state.epoch)
-        ax_st.axvline(np.nan, color="k", lw=1.0, ls=":", gid="early")
-        self._twin = ax_tw
-        axes = ax_sig, ax_r, ax_dfa, ax_pl, ax_st
-        self.axes = axes
+        self.handles = plots.dynamics.draw(self.data, fig, epochs=self.epochs,
+                                           has_signal=self.windows is not None,
+                                           epoch=self.state.epoch)
+        self._twin = self.handles["twin"]
+        self.axes = self.handles["axes"]
         self.update()
-        return axes
+        return self.axes
 
     def dynamic(self) -> list:
-        ax_sig, ax_r, ax_dfa, ax_pl, ax_st = self.axes
-        gids = [(ax_sig, f"signal:{k}") for k in self.data[LAYER].values] + [
-            (ax_r, "band"), (ax_r, "R"), (ax_r, "cursor"), (ax_dfa, "F"), (ax_dfa, "fit"),
-            (ax_dfa, "dfa"), (ax_pl, "trajectory"), (ax_pl, "current"),
-            (ax_st, plots.SELECTION_GID), (ax_st, "early")]
-        return [plots.artist(ax, g) for ax, g in gids]
+        return list(self.handles["dynamic"])
 
     def update(self) -> None:
-        ax_sig, ax_r, ax_dfa, ax_pl, ax_st = self.axes
         d, at = self.data, self._at()
         k = int(np.flatnonzero(d[EPOCH].values == int(at[EPOCH]))[0])
-        if self.windows is not None:
-            w = self.windows.isel(epoch=k)
-            for i, name in enumerate(w[LAYER].values):
-                plots.artist(ax_sig, f"signal:{name}").set_ydata(i - 0.3 * w.sel(layer=name).values)
-        r = at["R"].values
-        plots.artist(ax_r, "R").set_ydata(r)
+        plots.dynamics.update(self.handles, d, at,
+                              window=None if self.windows is None else self.windows.isel(epoch=k),
+                              cursor=self._cursor(at), layer=self._layer())
         m, s = float(at["synchrony"]), float(at["metastability"])
-        band = plots.artist(ax_r, "band")
-        band.set_y(m - s)
-        band.set_height(2 * s)
-        c = self._cursor(at)
-        plots.artist(ax_r, "cursor").set_xdata([c, c])
-        layer = at.sel(layer=self._layer())
-        scale = d["scale"].values.astype(float)
-        plots.artist(ax_dfa, "F").set_ydata(layer["fluctuation"].values)
-        alpha, icpt = float(layer["dfa"]), float(layer["dfa_intercept"])
-        plots.artist(ax_dfa, "fit").set_ydata(np.exp(icpt + alpha * np.log(scale)))
-        plots.artist(ax_dfa, "dfa").set_text(rf"{self._layer()}: $\alpha$ = {alpha:.2f}")
-        x, y = d["integration"].values, d["metastability"].values
-        plots.artist(ax_pl, "trajectory").set_data(x[:k + 1], y[:k + 1])
-        plots.artist(ax_pl, "current").set_data(x[k:k + 1], y[k:k + 1])
         e = float(at[EPOCH])
-        plots.artist(ax_st, plots.SELECTION_GID).set_xdata([e, e])
         early = float(at["early_convergence_epoch"])
-        plots.artist(ax_st, "early").set_xdata([early, early])
         steps = at["signal_step"].values
         valid = steps[steps >= 0]
         self.caption.value = (

@@ -47,6 +47,28 @@ def analysis_views() -> dict:
     return {name: a.view_factory() for name, a in load_all().items() if a.view is not None}
 
 
+def tabs_for(analyses: dict) -> dict:
+    """name → view factory for each of ``analyses`` (name → Dataset) that holds an epoch:
+    the registered view where there is one (in registration order), else the generic view
+    (:class:`~workbench.widgets.generic.GenericView`) when it has something to draw (an
+    analysis registered without a view, or not registered here at all: a run analysed by a
+    plugin this user lacks)."""
+    from .generic import displayable, generic_tab
+
+    own = analysis_views()
+    order = [n for n in own if n in analyses] + [n for n in analyses if n not in own]
+    out = {}
+    for name in order:
+        ds = analyses[name]
+        if ds.sizes.get("epoch", 0) < 1:
+            continue
+        if name in own:
+            out[name] = own[name]
+        elif displayable(ds):
+            out[name] = generic_tab
+    return out
+
+
 def analyses_of(tree: xr.DataTree) -> dict:
     """name → Dataset of each /analysis group holding at least one epoch."""
     if "analysis" not in tree:
@@ -63,9 +85,9 @@ class Explorer:
     """Tabs of views over one :class:`Selection`; display it in a notebook cell.
 
     The tabs are the training curves, the layer statistics, the probe set, and one view per
-    analysis found under /analysis (its registered view: damping, dynamics, separation,
-    spectra…). Only the shown tab repaints on a selection change; a hidden view draws when it
-    is first shown.
+    analysis found under /analysis: its registered view (damping, dynamics, separation,
+    spectra…), or the generic view for an analysis without one (:func:`tabs_for`). Only the
+    shown tab repaints on a selection change; a hidden view draws when it is first shown.
 
     Parameters
     ----------
@@ -111,10 +133,9 @@ class Explorer:
             if "probe" in tree:
                 probs = softmax(tree["probe"]["logits"]).load()
                 self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
-            for name, make in analysis_views().items():
-                if name in analyses and analyses[name].sizes.get("epoch", 0) > 0:
-                    self.views[name] = make(tree, analyses[name], self.state, images=images,
-                                            classes=classes, run=run)
+            for name, make in tabs_for(analyses).items():
+                self.views[name] = make(tree, analyses[name], self.state, images=images,
+                                        classes=classes, run=run, name=name)
         if tab is not None and tab not in self.views:
             raise ValueError(f"explore: no tab {tab!r}; this run has tabs {list(self.views)}"
                              + ("" if tab not in _registered() else
@@ -165,9 +186,9 @@ def explore(run, *, images: bool = True, tab: str | None = None,
         The tab shown first, e.g. ``"damping"``.
     analyse : bool
         When ``tab`` names a registered analysis that this run lacks (or lacks epochs of),
-        compute it first with :func:`workbench.analyze` (incremental, with a progress bar;
-        stored in the run, so only once). When it cannot be computed, the explorer opens on
-        its first tab and its status line says why.
+        compute it first (:func:`workbench.ensure.ensure_analysis`: incremental, with a
+        progress bar; stored in the run, so only once). When it cannot be computed, the
+        explorer opens on its first tab and its status line says why.
     model, data : optional
         For a run path recorded with :func:`workbench.watch`: the model factory and the
         ``(train, test)`` datasets, as for :class:`~workbench.run.Run`.
@@ -176,12 +197,13 @@ def explore(run, *, images: bool = True, tab: str | None = None,
     --------
     >>> explore("runs/demo", tab="damping")          # doctest: +SKIP
     """
+    from ..ensure import ensure_analysis
     from ..run import Run
 
     run = run if isinstance(run, Run) else Run(run, model=model, data=data)
     note = ""
     if tab is not None and tab in _registered():
-        note = _ensure_analysis(run, tab) if analyse else ""
+        note = ensure_analysis(run, tab) if analyse else ""
         if run.analysis(tab) is None:
             note = note or (f"no /analysis/{tab} in this run yet: run "
                             f"`workbench analyze {run.path} --only {tab}`")
@@ -209,22 +231,5 @@ def _registered() -> dict:
     return load_all()
 
 
-def _ensure_analysis(run, name: str) -> str:
-    """Compute ``name`` for the run's epochs that lack it; return why it could not be, or ""."""
-    from ..analysis import analyze, load_all
-
-    if name not in load_all():
-        if run.analysis(name) is not None:
-            return ""
-        return (f"the analysis {name!r} is not available in this version of the workbench, "
-                f"so its tab is not shown")
-    done = set(run.analysed_epochs(name))
-    if not set(run.epochs) - done:
-        return ""
-    result = analyze(run, only=[name], progress=True).get(name)
-    run.refresh()
-    return result if isinstance(result, str) else ""
-
-
 __all__ = ["Explorer", "analyses_of", "analysis_views", "damping_tab", "dynamics_tab",
-           "explore", "separation_tab", "spectra_tab"]
+           "explore", "separation_tab", "spectra_tab", "tabs_for"]

@@ -134,7 +134,7 @@ class ForcesView(View):
                                  lim=float(self.delta_lim.sel({SAMPLE_O: s})))
         if self._ranged_for != s:         # new axis ranges: the cached background is stale
             self._ranged_for = s
-            self._background = None
+            self.invalidate()
         self.handles["delta"]["ax"].set_title(f"one step at epoch {self.epoch}",
                                               fontsize="small")
         plots.set_class_paths(self.handles["path"], self._prob(), epoch=self.epoch,

@@ -77,7 +77,7 @@ class LayersView(View):
         if layer != self._layer_drawn:
             plots.style_layers(ax, layers, layer)
             self._layer_drawn = layer
-            self._background = None       # the lines are in the cached background
+            self.invalidate()       # the lines are in the cached background
         step = self.state.step
         if step is not None:
             plots.artist(ax, plots.SELECTION_GID).set_xdata([step, step])

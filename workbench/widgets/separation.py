@@ -40,27 +40,10 @@ class SeparationView(View):
         return self.data.sel(epoch=self.state.epoch, method="nearest")
 
     def draw(self, fig):
-        d, at = self.data, self._at()
-        ax_l, ax_d = fig.subplots(1, 2, width_ratios=[1.4, 1.0])
-        depth = d["depth"].values
-        ax_l.plot(depth, at["cumulative_load"].values, "o-", color="C0", lw=2,
-                  label=plots.label_of(d["cumulative_load"]), gid="load")
-        ax_l.plot(depth, at["linear_law"].values, "--", color="k", lw=1.2,
-                  label=plots.label_of(d["linear_law"]), gid="law")
-        ax_l.set_xticks(depth, [str(v) for v in d[LAYER].values])
-        ax_l.set_xlabel("layer (by depth)")
-        ax_l.set_ylabel(plots.label_of(d["cumulative_load"]))
-        both = xr.concat([d["cumulative_load"], d["linear_law"]], "which")
-        ax_l.set_ylim(*plots.padded_limits(both.values))
-        ax_l.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
-                    frameon=False, borderaxespad=0.2)
-        dev = d["linear_law_deviation"]
-        ax_d.plot(d[EPOCH].values, dev.values, "o-", color="C2")
-        ax_d.set_ylabel(plots.label_of(dev))
-        plots.epoch_axis(ax_d, d[EPOCH].values)
-        plots.epoch_marker(ax_d, self.state.epoch)
-        self.caption.value = self._caption(at)
-        return ax_l, ax_d
+        self.handles = plots.separation.draw(
+            self.data, fig.subplots(1, 2, width_ratios=[1.4, 1.0]), epoch=self.state.epoch)
+        self.caption.value = self._caption(self._at())
+        return self.handles["axes"]
 
     def _caption(self, at) -> str:
         fuzz = zip(at[LAYER].values, at["log_fuzziness"].values, strict=True)
@@ -70,17 +53,11 @@ class SeparationView(View):
                 + "</span>")
 
     def dynamic(self) -> list:
-        ax_l, ax_d = self.axes
-        return [plots.artist(ax_l, "load"), plots.artist(ax_l, "law"),
-                plots.artist(ax_d, plots.SELECTION_GID)]
+        return [self.handles[k] for k in ("load", "law", "selection")]
 
     def update(self) -> None:
-        ax_l, ax_d = self.axes
         at = self._at()
-        plots.artist(ax_l, "load").set_ydata(at["cumulative_load"].values)
-        plots.artist(ax_l, "law").set_ydata(at["linear_law"].values)
-        e = float(at[EPOCH])
-        plots.artist(ax_d, plots.SELECTION_GID).set_xdata([e, e])
+        plots.separation.update(self.handles, at)
         self.caption.value = self._caption(at)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ..diagnostics.damping import damping_ratio
-from ..diagnostics.separation import linear_law_deviation, load_curve, separation_fuzziness
+from ..diagnostics.separation import linear_law_deviation, load_curve
 from ..dims import EPOCH, LAYER, STEP
 from ..theory.heavy_ball import heavy_ball
 from ..theory.kuramoto import kuramoto, kuramoto_theory
@@ -35,18 +35,21 @@ from ..theory.spring_block import (
     spring_block_chain,
     spring_block_steady_state,
 )
+from .view import View
 
 __all__ = ["SimulationWidget", "HeavyBallWidget", "KuramotoWidget", "SpringBlockWidget",
            "run_hyperparameters", "measured_load_curve"]
 
 
-class SimulationWidget:
-    """Sliders, one figure built once, and an ``Image`` repainted in place on every move.
+class SimulationWidget(View):
+    """Sliders, one figure built once, and an ``Image`` repainted in place on every move: a
+    :class:`~workbench.widgets.view.View` that observes its own sliders.
 
     Subclasses implement ``_sliders()`` (name -> ipywidgets control), ``_draw(fig)`` (build
-    axes and artists; artists that change are made with ``animated=True`` and listed in
-    ``self._animated``), ``_simulate()`` (returns the Dataset) and ``_update(ds)`` (set the
-    animated artists' data from the Dataset).
+    axes and artists; artists that change are registered with :meth:`_animate`),
+    ``_simulate()`` (returns the Dataset) and ``_update(ds)`` (set the animated artists'
+    data from the Dataset). Rendering (blitting over a cached background, PNG encoding) is
+    the views' engine, :class:`~workbench.widgets.canvas.Canvas`.
 
     Attributes
     ----------
@@ -57,7 +60,9 @@ class SimulationWidget:
     fig : matplotlib.figure.Figure
         The one figure (tests read its artists).
     image : ipywidgets.Image
-        Holds the last PNG.
+        Holds the last PNG (the view's ``output``).
+    title : ipywidgets.HTML
+        The readout above the figure (the view's ``caption``).
     png : bytes
         The last PNG.
     timings : list of float
@@ -69,33 +74,24 @@ class SimulationWidget:
     figsize = (10.5, 3.3)
     dpi = 80
 
-    def __init__(self):
+    def __init__(self, state=None):
         import ipywidgets as w
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
 
-        self.image = w.Image(format="png")
+        super().__init__(state)
+        self.image = self.output
         #: The readout above the figure (ζ and regime, R and metastability, ...): an HTML
         #: line rather than a figure title, so that no glyphs are rasterised per move.
-        self.title = w.HTML()
+        self.title = self.caption
         self.status = w.HTML()
         self.controls = self._sliders()
-        self.fig = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
-        FigureCanvasAgg(self.fig)
         self._animated: list = []
-        self._background = None
         self._hold = False
-        self.visible = True
-        self.stale = False
         self.timings: list[float] = []
-        self.png = b""
         self.ds = None
-        self._widget = None
         self._extra: list = []
-        self._draw(self.fig)
         for c in self.controls.values():
             c.observe(self._changed, names="value")
-        self.refresh()
+        self.redraw()
 
     # -- to implement
     def _sliders(self) -> dict:  # pragma: no cover - abstract
@@ -110,7 +106,26 @@ class SimulationWidget:
     def _update(self, ds: xr.Dataset) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # -- machinery
+    # -- the View's part: the sliders are what it observes
+    def key(self) -> tuple:
+        """The slider values (a move that leaves them as drawn repaints nothing)."""
+        return tuple(c.value for c in self.controls.values())
+
+    def draw(self, fig):
+        """Build the figure and show the first simulation on it."""
+        self._animated = []
+        self._draw(fig)
+        self.update()
+        return fig.axes
+
+    def dynamic(self) -> list:
+        return list(self._animated)
+
+    def update(self) -> None:
+        """Simulate with the current values and update the artists."""
+        self.ds = self._simulate()
+        self._update(self.ds)
+
     def _animate(self, *artists):
         """Register artists that change on every update; returns the first one."""
         for a in artists:
@@ -133,51 +148,18 @@ class SimulationWidget:
             self._hold = False
         self.refresh()
 
-    def _changed(self, change) -> None:
-        if self._hold:
-            return
-        if self.visible:
-            self.refresh()
-        else:
-            self.stale = True
-
-    def show(self, visible: bool = True) -> None:
-        """Mark the widget shown (repainting it if a slider moved while hidden) or hidden.
-
-        As :meth:`workbench.widgets.View.show`: a widget in a hidden tab does not simulate.
-        """
-        self.visible = visible
-        if visible and self.stale:
-            self.refresh()
-
-    def invalidate(self) -> None:
-        """Forget the cached background (after a change of axes, limits or static artists)."""
-        self._background = None
+    def _changed(self, change=None) -> None:
+        if not self._hold:
+            super()._changed(change)
 
     def refresh(self) -> None:
         """Simulate with the current values, update the artists, repaint."""
+        self.redraw()
+
+    def redraw(self, *, rebuild: bool = False) -> None:
         t0 = time.perf_counter()
-        self.stale = False
-        self.ds = self._simulate()
-        self._update(self.ds)
-        self._render()
+        super().redraw(rebuild=rebuild)
         self.timings.append(time.perf_counter() - t0)
-
-    def _render(self) -> None:
-        from .view import png_bytes
-
-        canvas = self.fig.canvas
-        if self._background is None:
-            canvas.draw()                                   # static parts (and layout) once
-            self.fig.set_layout_engine("none")
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-        else:
-            canvas.restore_region(self._background)
-        for a in self._animated:
-            if a.get_visible():
-                (a.axes or self.fig).draw_artist(a)
-        self.png = png_bytes(np.asarray(canvas.buffer_rgba()))  # the views' fast encoder
-        self.image.value = self.png
 
     def _caption(self, text: str) -> None:
         import html
@@ -194,9 +176,6 @@ class SimulationWidget:
                                    self.title, self.image, self.status])
             self._widget.add_class("wb-simulation")  # for the browser tests and benches
         return self._widget
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 # ----------------------------------------------------------------------------- heavy ball
@@ -296,8 +275,8 @@ class HeavyBallWidget(SimulationWidget):
                  run=None, state=None):
         self._init = {"lr": lr, "momentum": momentum, "curvature": curvature}
         self.condition, self.steps, self.exact = float(condition), int(steps), exact
-        self.run, self.state = run, state
-        super().__init__()
+        self.run = run
+        super().__init__(state)
         if run is not None:
             import ipywidgets as w
 
@@ -526,31 +505,32 @@ class KuramotoWidget(SimulationWidget):
 def measured_load_curve(run, *, epoch: int = -1) -> xr.DataArray:
     """A run's measured load curve at one epoch, from its probe-set features.
 
-    Uses ``run.analysis("separation")["fuzziness"]`` when that analysis exists, else
-    :func:`~workbench.diagnostics.separation.separation_fuzziness` of each ``/features/<layer>``
-    group (in recorded order) at ``epoch``; then
+    Uses ``run.analysis("separation")["fuzziness"]`` when that analysis holds the epoch,
+    else the ``separation`` analysis' own function
+    (:func:`workbench.analysis.separation.separation`, its layer order: the run's
+    ``feature_layers``, shallow to deep) on the recorded ``/features``; then
     :func:`~workbench.diagnostics.separation.load_curve` over ``layer``.
     """
+    from ..analysis.separation import feature_layers, separation
     from ..run import Run
 
     run = run if isinstance(run, Run) else Run(run)
     sep = run.analysis("separation")
-    if sep is not None and "fuzziness" in sep:
+    if sep is not None and "fuzziness" in sep and (
+            epoch == -1 or epoch in set(sep[EPOCH].values.tolist())):
         fz = sep["fuzziness"]
         epoch = int(fz[EPOCH].values[-1]) if epoch == -1 else epoch
         fz = fz.sel({EPOCH: epoch})
     else:
-        if "features" not in run.tree.children or not run.tree["features"].children:
+        layers = feature_layers(run)
+        if not layers:
             raise ValueError(f"run {run.path} recorded no features (train with --features) "
                              "and has no separation analysis")
-        parts, names = [], []
-        for name, node in run.tree["features"].children.items():
-            feats = node["features"]
-            e = int(feats[EPOCH].values[-1]) if epoch == -1 else epoch
-            parts.append(separation_fuzziness(feats.sel({EPOCH: e}), node["target"]))
-            names.append(name)
-        fz = xr.concat(parts, dim=xr.DataArray(names, dims=LAYER, name=LAYER),
-                       coords="minimal")
+        if len(layers) < 2:
+            raise ValueError(f"a load curve needs at least 2 layers; got {len(layers)}")
+        feats = run.tree["features"][layers[0]]["features"]
+        epoch = int(feats[EPOCH].values[-1]) if epoch == -1 else epoch
+        fz = separation(run, epoch)["fuzziness"]
     if fz.sizes[LAYER] < 2:
         raise ValueError(f"a load curve needs at least 2 layers; got {fz.sizes[LAYER]}")
     return load_curve(fz, dim=LAYER)
@@ -602,8 +582,6 @@ class SpringBlockWidget(SimulationWidget):
         }
 
     def _draw(self, fig):
-        self.fig.clear()
-        self._animated = []
         ax_c, ax_l = fig.subplots(1, 2)
         self.ax_curve, self.ax_load = ax_c, ax_l
         n = self.n_blocks
@@ -661,10 +639,7 @@ class SpringBlockWidget(SimulationWidget):
         self.measured = measured
         if measured is not None:
             self.n_blocks = measured.sizes[LAYER] - 1
-        self._draw(self.fig)
-        self.fig.set_layout_engine("constrained")
-        self.invalidate()
-        self.refresh()
+        self.redraw(rebuild=True)
 
     def from_run(self, run, *, epoch: int = -1) -> xr.DataArray:
         """Set the measured curve from a recorded run (:func:`measured_load_curve`)."""

@@ -3,8 +3,8 @@ import json
 import pytest
 import zarr
 
+from workbench.ensure import ensure_run
 from workbench.record.store import RunStore, open_run
-from workbench.widgets import ensure_run
 
 
 def test_existing_run_is_returned_untouched(tmp_path):

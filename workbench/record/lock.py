@@ -104,6 +104,8 @@ class RunLock:
         try:
             safe.refuse_unsafe(self.dir, f"{self.task} of {self.dir}")
         except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)  # a regular file (open_lock checked): ours to remove
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
             raise

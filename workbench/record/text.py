@@ -62,19 +62,16 @@ def check_attrs(attrs: dict, *, layers=()) -> None:
         its length.
     """
     raw = attrs.get("config")
-    if isinstance(raw, str):
-        if len(raw) > LIMITS["config"]:
-            raise _too_long("config", "attr 'config'", raw)
-        try:
-            cfg = json.loads(raw)
-        except ValueError:
-            cfg = {}
-    else:
-        cfg = raw if isinstance(raw, dict) else {}
-    for key, value in cfg.items():
+    try:
+        cfg = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        cfg = None
+    for key, value in (cfg.items() if isinstance(cfg, dict) else ()):
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         if len(text) > LIMITS["config value"]:
             raise _too_long("config value", f"config[{printable(key)[:40]!r}]", text)
+    if isinstance(raw, str) and len(raw) > LIMITS["config"]:
+        raise _too_long("config", "attr 'config'", raw)
     raw = attrs.get("classes")
     try:
         classes = json.loads(raw) if isinstance(raw, str) else (raw or [])

@@ -77,19 +77,27 @@ def _kind(mode: int) -> str | None:
 def unsafe_entries(run_dir) -> list[tuple[Path, str]]:
     """``(path, kind)`` of every symbolic link or special file inside ``run_dir``.
 
-    The walk never follows a link; ``run_dir`` itself may be one.
+    The walk never follows a link; ``run_dir`` itself may be one. It reads each folder once
+    (``os.scandir``: no extra system call per ordinary file).
     """
     root = Path(run_dir)
-    found = []
-    for top, dirs, files in os.walk(_real(root), followlinks=False):
-        for name in sorted(dirs + files):
-            p = Path(top) / name
-            try:
-                kind = _kind(os.lstat(p).st_mode)
-            except FileNotFoundError:
-                continue
-            if kind:
-                found.append((root / p.relative_to(_real(root)), kind))
+    found, todo = [], [_real(root)]
+    while todo:
+        top = todo.pop()
+        try:
+            entries = list(os.scandir(top))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                todo.append(Path(entry.path))
+            elif not entry.is_file(follow_symlinks=False):
+                try:
+                    kind = _kind(entry.stat(follow_symlinks=False).st_mode)
+                except FileNotFoundError:
+                    continue
+                if kind:
+                    found.append((root / Path(entry.path).relative_to(_real(root)), kind))
     return sorted(found)
 
 

@@ -81,7 +81,7 @@ def _check_out(out: Path, store: RunStore, cfg: TrainConfig, resume: bool,
                                     f"train without --resume to start one there")
         return
     if overwrite and out.exists() and not store.exists() and \
-            any(p.name != LOCK for p in out.iterdir()):
+            any(p.name not in (LOCK, CHECKPOINTS, REPORT) for p in out.iterdir()):
         raise RunExistsError(f"--overwrite: {out} holds no run (no {RECORD}), so nothing in it "
                              f"is deleted; choose an empty or new --out")
     if store.exists() and not overwrite:

@@ -28,12 +28,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PrintableStream:
+    """A text stream that neutralises control characters (terminal escapes) in what is
+    written (:func:`workbench.record.text.printable`; newlines and tabs kept): every
+    command's output shows store text (class names, config, layers) through it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, s):
+        from .record.text import printable
+
+        return self._stream.write(printable(s, keep="\n\t"))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    """Warnings as one line, without the Python source line they were raised from."""
+    from .record.text import printable
+
+    return f"workbench: warning: {printable(' '.join(str(message).split()))}\n"
+
+
 def main(argv=None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    stdout, formatwarning = sys.stdout, warnings.formatwarning
+    sys.stdout, warnings.formatwarning = _PrintableStream(stdout), _one_line_warning
+    try:
+        return _run(args)
+    finally:
+        sys.stdout, warnings.formatwarning = stdout, formatwarning
+
+
+def _run(args) -> int:
+    from .record.text import printable
+
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -44,8 +81,8 @@ def main(argv=None) -> int:
             pickle.UnpicklingError, zipfile.BadZipFile) as e:
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
-        print(f"workbench {args.command}: error: {_damage_line(args) or error_line(e)}",
-              file=sys.stderr)
+        line = printable(_damage_line(args) or error_line(e))
+        print(f"workbench {args.command}: error: {line}", file=sys.stderr)
         return 1
 
 

@@ -170,5 +170,13 @@ __all__ = ["MODELS", "SmallCNN", "MLP", "resnet18", "build_model", "model_for",
 def model_for(cfg) -> nn.Module:
     """The untrained model of a :class:`~workbench.config.TrainConfig` (its data's shape)."""
     in_channels, side, classes = cfg.input_shape
-    return build_model(cfg.model, in_channels=in_channels, num_classes=classes,
-                       image_size=side, **cfg.model_kwargs)
+    given = {"in_channels": in_channels, "num_classes": classes, "image_size": side}
+    clash = sorted(set(given) & set(cfg.model_kwargs))
+    if clash:
+        raise ValueError(f"model_kwargs {cfg.model_kwargs!r} set {', '.join(clash)}, which "
+                         f"come from the data ({cfg.data}); remove them from model_kwargs")
+    try:
+        return build_model(cfg.model, **given, **cfg.model_kwargs)
+    except TypeError as e:
+        raise ValueError(f"model_kwargs {cfg.model_kwargs!r} do not fit model {cfg.model!r} "
+                         f"({e}); expected keyword arguments of that model") from None

@@ -149,6 +149,7 @@ def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True
     import shutil
 
     from .analysis import analyze
+    from .record import safe
     from .record.store import RunStore
     from .run import Run
     from .train import train
@@ -176,7 +177,7 @@ def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True
         if point:
             keep = out / run_name
             if keep.exists():
-                shutil.rmtree(keep)
+                safe.rmtree(out, keep)  # never through a link, never outside ``out``
             shutil.copytree(where, keep)
         chosen[run_name] = point
     runs = [Run(out / r) for r in preset.runs]
@@ -184,7 +185,7 @@ def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True
         analyze(r, only=list(preset.analyses), progress=progress)
     text = report(name, [r.refresh() for r in runs], chosen=chosen, grid=grid_rows)
     path = out / "REPORT.md"
-    path.write_text(text)
+    safe.write_bytes(out, path, text.encode())
     return path
 
 

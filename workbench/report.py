@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .record.layout import REPORT
+from .record.safe import atomic_write
 from .record.store import signals
 from .run import Run
 
@@ -36,15 +38,18 @@ def verdict_text(run_dir) -> str:
 
 
 def write_report(run_dir) -> tuple[str, list[Path]]:
-    """Print-ready table and figures (PNG) under ``run_dir/report``."""
+    """Print-ready table and figures (PNG) under ``run_dir/report``.
+
+    Each figure is written to a temporary file inside the run, then renamed into place; a
+    symbolic link in the way (``report/training.png -> ~/notes.txt``) is refused, naming it.
+    """
     from matplotlib.figure import Figure  # no pyplot: leaves a notebook's backend alone
 
     from . import plots
 
     run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
     tree, cfg = run.tree, run.config
-    out = run.path / "report"
-    out.mkdir(exist_ok=True)
+    out = run.path / REPORT
     layers = tree["layers"].to_dataset()
     steps = tree["steps"].to_dataset()
     figures = []
@@ -55,8 +60,7 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     plots.accuracy_curves(tree["epochs"].to_dataset(), ax=axes[1])
     fig.suptitle(f"{cfg.model} on {cfg.data}: {cfg.optimizer}, momentum {cfg.momentum}")
     fig.tight_layout()
-    figures.append(out / "training.png")
-    fig.savefig(figures[-1], dpi=110)
+    figures.append(_save(fig, run.path, out / "training.png"))
 
     fig = Figure(figsize=(11, 7))
     axes = fig.subplots(2, 2)
@@ -68,6 +72,11 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     plots.lines(signals(tree), x="step", hue="layer", ax=axes[1, 1])
     fig.suptitle("per-layer dynamics (rolling means)")
     fig.tight_layout()
-    figures.append(out / "layers.png")
-    fig.savefig(figures[-1], dpi=110)
-    return epoch_table(tree) + "\n\n" + verdict_text(run_dir), figures
+    figures.append(_save(fig, run.path, out / "layers.png"))
+    return epoch_table(tree) + "\n\n" + verdict_text(run.path), figures
+
+
+def _save(fig, run_dir, path: Path) -> Path:
+    with atomic_write(run_dir, path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    return path

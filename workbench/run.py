@@ -33,7 +33,8 @@ import xarray as xr
 
 from .config import TrainConfig, WatchConfig
 from .dims import SAMPLE
-from .record.store import ANALYSIS, CHECKPOINTS, RECORD, RunStore, open_run
+from .record.layout import checkpoint_files
+from .record.store import ANALYSIS, RECORD, RunStore, open_run
 
 
 class Run:
@@ -176,8 +177,7 @@ class Run:
     @property
     def epochs(self) -> list[int]:
         """Epochs that are committed in the record *and* have a checkpoint."""
-        on_disk = {int(p.stem.split("_")[1]) for p in
-                   (self.path / CHECKPOINTS).glob("epoch_*.pt")}
+        on_disk = checkpoint_files(self.path)
         return [e for e in range(self.committed_epochs) if e in on_disk]
 
     @functools.cached_property

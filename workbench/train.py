@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import platform
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,8 @@ from .optim import (
     set_hyperparameters,
 )
 from .record import distributed as ddp_
-from .record.lock import LOCK, RunLock
+from .record.layout import CHECKPOINTS, LOCK, RECORD, REPORT
+from .record.lock import RunLock
 from .record.recorder import Probe, Recorder
 from .record.schedules import every
 from .record.store import RunExistsError, RunStore, load_state
@@ -79,6 +79,10 @@ def _check_out(out: Path, store: RunStore, cfg: TrainConfig, resume: bool,
             raise FileNotFoundError(f"--resume: {out} holds no run (no {store.path.name}); "
                                     f"train without --resume to start one there")
         return
+    if overwrite and out.exists() and not store.exists() and \
+            any(p.name not in (LOCK, CHECKPOINTS, REPORT) for p in out.iterdir()):
+        raise RunExistsError(f"--overwrite: {out} holds no run (no {RECORD}), so nothing in it "
+                             f"is deleted; choose an empty or new --out")
     if store.exists() and not overwrite:
         attrs = store.attrs()
         old = TrainConfig.from_json(attrs["config"])
@@ -116,14 +120,8 @@ def _resumed_config(store: RunStore, cfg: TrainConfig, allow_changes: bool) -> T
 
 
 def _clear(out: Path) -> None:
-    """Delete what ``out`` holds, except the lock this process holds in it."""
-    for p in out.iterdir():
-        if p.name == LOCK:
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
+    """Delete the run ``out`` holds (:meth:`RunStore.clear`)."""
+    RunStore(out).clear()
 
 
 def _resume_state(store: RunStore) -> tuple[int, int, dict | None]:
@@ -137,9 +135,7 @@ def _resume_state(store: RunStore) -> tuple[int, int, dict | None]:
     if damage:
         raise StoreDamagedError(store.dir, damage, action="resume")
     committed, steps = store.trim()
-    for extra in sorted(store.checkpoints.glob("epoch_*.pt")):
-        if int(extra.stem.split("_")[1]) >= committed:  # written, never committed
-            extra.unlink()
+    store.remove_checkpoints(from_epoch=committed)  # written, never committed
     if committed == 0:
         return 0, 0, None
     path = store.checkpoint_path(committed - 1)

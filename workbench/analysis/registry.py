@@ -295,11 +295,11 @@ def _analyze(run, names, available, progress) -> dict[str, object]:
         if reason:
             out[name] = reason
             continue
-        done = set(run.store.analysis_epochs(name))  # past a stale consolidation
-        if done != set(run.analysed_epochs_view(name)):  # killed before it consolidated
+        done = run.store.analysis_epochs(name)  # past a stale consolidation
+        if done != run.analysed_epochs_view(name):  # killed before it consolidated
             run.store.consolidate()
             run.refresh()
-        todo = [e for e in available if e not in done]
+        todo = run.store.prepare_analysis(name, available)  # stale or missing, in order
         out[name] = []
         for epoch in tqdm(todo, desc=f"analyse {name}", disable=not progress or not todo,
                           leave=False):

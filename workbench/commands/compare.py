@@ -7,13 +7,14 @@ from pathlib import Path
 
 def run(args) -> int:
     from ..compare import compare
+    from ..record.text import printable
 
     text = compare(args.runs)
     print(text)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+        out.write_text(printable(text, keep="\n") + "\n")  # no terminal escapes from a run
         print(f"report: {out}")
     return 0
 

@@ -58,8 +58,13 @@ def run(args) -> int:
     from ..data import train_subset
     from ..finetune.surgical import surgical_fix
     from ..record.lock import RunLock
+    from ..record.safe import atomic_write
     from ..run import Run
 
+    for name in ("epochs", "batch_size", "test_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got "
+                             f"{getattr(args, name)}")
     t_start = time.perf_counter()
     progress = not args.json
     run_ = Run(args.run)
@@ -84,7 +89,7 @@ def run(args) -> int:
         train = run_.train_data()
         bar.update()
         test = run_.test_data()
-        if args.test_size:
+        if args.test_size is not None:
             test = train_subset(test, args.test_size, seed=run_.config.seed)
         bar.update()
     tree = run_.tree
@@ -103,9 +108,10 @@ def run(args) -> int:
                                   full_train_time=full_time, progress=progress)
             report.diagnosis_time = diagnosis_time
             meta = dict(report.to_dataset().attrs)
-            torch.save({"model": report.model.state_dict(), "config": state["config"],
-                        "epoch": state["epoch"], "step": state["step"],
-                        "surgical": json.dumps(meta, default=str)}, outs[level])
+            with atomic_write(run_.path, outs[level]) as tmp:  # never through a link
+                torch.save({"model": report.model.state_dict(), "config": state["config"],
+                            "epoch": state["epoch"], "step": state["step"],
+                            "surgical": json.dumps(meta, default=str)}, tmp)
             results.append({**meta, "file": str(outs[level])})
             if not args.json:
                 print(report)

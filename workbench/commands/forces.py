@@ -99,7 +99,7 @@ def table(pulls, info, sample: int) -> str:
     return "\n".join(lines)
 
 
-def figure(pulls, info, out) -> Path:
+def figure(pulls, info, out, *, run_dir=None) -> Path:
     """Pull on the sample's own label over epochs, one line per top update example."""
     import matplotlib
 
@@ -126,19 +126,24 @@ def figure(pulls, info, out) -> Path:
     ax2.set_title(f"top examples' total pull per class, epoch {int(last.epoch)}")
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    from ..record.safe import atomic_write  # inside the run: never through a link
+
+    with atomic_write(run_dir or out.parent, out) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return out
 
 
 def run(args) -> int:
+    for name in ("top", "pool"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1; got {getattr(args, name)}")
     found = None if args.recompute else stored(args.run, sample=args.sample, top=args.top)
     pulls, info = found or compute(args.run, sample=args.sample, top=args.top, pool=args.pool)
     print(f"source: {info['source']}")
     print(table(pulls, info, args.sample))
     out = args.out or Path(args.run) / "report" / f"forces_sample{args.sample}.png"
-    print(f"figure: {figure(pulls, info, out)}")
+    print(f"figure: {figure(pulls, info, out, run_dir=None if args.out else args.run)}")
     return 0
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def run(args) -> int:
-    from ..record.integrity import trim_to_intact, verify
+    from ..record.integrity import verify
     from ..record.lock import RunLock
-    from ..record.store import committed_epochs
+    from ..record.store import committed_epochs, trim_to_intact
 
     damage = verify(args.run, decode=not args.quick)
     if not damage:

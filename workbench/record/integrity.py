@@ -9,6 +9,13 @@ ones are listed): root attr ``integrity`` for the record, group attr ``integrity
 every chunk (checking its checksum), and checks that each committed epoch's checkpoint is a
 readable zip; each problem is a :class:`Damage` that names the group, array, epochs and file.
 
+It also checks what readers trust: the consolidated metadata in ``record.zarr/zarr.json``
+(which ``open_run`` reads) against each array's and group's own metadata, the root attrs
+``committed_epochs``/``committed_steps`` against the arrays, the store's format version
+(:func:`check_version`), the analysed epochs against the checkpoints they were computed from
+(:mod:`workbench.record.fingerprint`), and that the run holds no symbolic link or special file
+(:mod:`workbench.record.safe`).
+
 Examples
 --------
 >>> damage = verify("runs/demo")                # doctest: +SKIP
@@ -28,8 +35,43 @@ from pathlib import Path
 import zarr
 
 from ..dims import EPOCH, STEP
+from . import safe
+from .fingerprint import check_epochs, stored_fingerprints
+from .layout import ANALYSIS, CHECKPOINTS, FORMAT, RECORD, arrays, checkpoint_name, quiet
+from .text import printable
 
 INTEGRITY = "integrity"
+
+
+class StoreVersionError(ValueError):
+    """A run store written by a newer workbench (or in a newer format) than this one."""
+
+
+def _version(v) -> tuple[int, ...]:
+    parts = []
+    for p in str(v).split("."):
+        digits = "".join(c for c in p if c.isdigit())
+        if not digits or len(digits) > 6:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def check_version(attrs: dict, where) -> None:
+    """Refuse a store of a newer format or workbench version, naming both versions."""
+    from .. import __version__  # the package's, not a record module: no import circle
+
+    fmt = attrs.get("format", 1)
+    stored = attrs.get("workbench_version")
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise StoreVersionError(f"{where}: root attr 'format' is {printable(repr(fmt))[:40]}; "
+                                f"expected a whole number (this workbench reads format "
+                                f"{FORMAT})")
+    if fmt > FORMAT or (stored is not None and _version(stored) > _version(__version__)):
+        raise StoreVersionError(
+            f"{where} was written by workbench {printable(str(stored))[:40]} (store format "
+            f"{fmt}); this is workbench {__version__} (store format {FORMAT}), which does not "
+            f"read newer stores. Upgrade workbench to read it")
 
 
 def codecs() -> tuple:
@@ -75,13 +117,6 @@ class StoreDamagedError(RuntimeError):
             f"epoch with 'workbench verify {run_dir} --trim'")
 
 
-def _arrays(group, prefix=""):
-    for name, arr in group.arrays():
-        yield prefix + name, arr
-    for name, sub in group.groups():
-        yield from _arrays(sub, prefix + name + "/")
-
-
 def _grid(shape, chunks):
     return [math.ceil(s / c) if c else 0 for s, c in zip(shape, chunks, strict=True)]
 
@@ -94,7 +129,7 @@ def manifest(group, *, skip: str | None = None) -> dict:
     root = Path(str(group.store.root)) / group.path if group.path else \
         Path(str(group.store.root))
     out = {}
-    for path, arr in _arrays(group):
+    for path, arr in arrays(group):
         if skip and path.startswith(skip):
             continue
         grid = _grid(arr.shape, arr.metadata.chunk_grid.chunk_shape)
@@ -189,8 +224,6 @@ def verify(run_dir, *, decode: bool = True, checkpoints: bool = True) -> list[Da
     checkpoints : bool
         Check that each committed epoch has a checkpoint whose zip members pass their CRC.
     """
-    from .store import ANALYSIS, CHECKPOINTS, RECORD, _quiet
-
     run_dir = Path(run_dir)
     if run_dir.name == RECORD:
         run_dir = run_dir.parent
@@ -198,26 +231,36 @@ def verify(run_dir, *, decode: bool = True, checkpoints: bool = True) -> list[Da
     if not base.is_dir():
         raise FileNotFoundError(f"no run record at {base}; expected a directory written by "
                                 f"'workbench train' (holding {RECORD})")
-    ctx = _quiet()
+    links = [Damage("/", None, None, str(p), f"{kind} inside the run (a writer would follow "
+                    f"it out of the run; writers refuse the run until it is removed)")
+             for p, kind in safe.unsafe_entries(run_dir)]
+    ctx = quiet()
     try:
         try:
             root = zarr.open_group(str(base), mode="r", use_consolidated=False)
             attrs = dict(root.attrs)
         except Exception as e:
-            return [Damage("/", None, None, str(base / "zarr.json"),
-                           f"root metadata missing or unreadable ({type(e).__name__})")]
+            return links + [Damage("/", None, None, str(base / "zarr.json"),
+                                   f"root metadata missing or unreadable ({type(e).__name__})")]
+        check_version(attrs, run_dir)
+        counts = _check_counts(root, attrs, base)
+        if counts:  # the committed counts themselves are wrong: nothing below is trusted
+            return links + counts
         spe = int(attrs.get("steps_per_epoch", 0) or 0)
-        damage = _check_group(root, base, "", decode, spe)
+        damage = links + _check_consolidated(base)
+        damage += _check_group(root, base, "", decode, spe)
         if (base / ANALYSIS / "zarr.json").exists():
             for name, node in zarr.open_group(str(base / ANALYSIS), mode="r",
                                               use_consolidated=False).groups():
                 damage += _check_group(node, base / ANALYSIS / name, f"{ANALYSIS}/{name}",
                                        decode, spe)
+                if checkpoints:
+                    damage += _check_analysis(run_dir, node, f"{ANALYSIS}/{name}")
     finally:
         ctx.__exit__(None, None, None)
     if checkpoints:
         for e in range(int(attrs.get("committed_epochs", 0))):
-            path = run_dir / CHECKPOINTS / f"epoch_{e:04d}.pt"
+            path = run_dir / CHECKPOINTS / checkpoint_name(e)
             if not path.exists():
                 damage.append(Damage(CHECKPOINTS, None, (e, e), str(path),
                                      "checkpoint missing"))
@@ -233,39 +276,85 @@ def verify(run_dir, *, decode: bool = True, checkpoints: bool = True) -> list[Da
     return damage
 
 
-def trim_to_intact(run_dir) -> int:
-    """Cut the run back to the epochs before its first damaged one; returns how many
-    epochs remain. Damage that no epoch cut removes (a coordinate, metadata) is raised."""
-    from .store import RunStore, _quiet
+def _check_counts(root, attrs: dict, base: Path) -> list[Damage]:
+    """``committed_epochs``/``committed_steps``: whole numbers within what the arrays hold."""
+    where = str(base / "zarr.json")
+    out = []
+    for key, group, dim in (("committed_epochs", "epochs", EPOCH),
+                            ("committed_steps", "steps", STEP)):
+        n = attrs.get(key, 0)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            out.append(Damage("/", None, None, where, f"root attr {key} is "
+                              f"{str(n)[:40]!r}; expected a whole number >= 0"))
+            continue
+        try:
+            held = root[f"{group}/{dim}"].shape[0]
+        except KeyError:
+            held = 0
+        if n > held:
+            out.append(Damage("/", None, None, where, f"root attr {key} is {n}, but "
+                              f"/{group} holds {held} {dim}s"))
+    return out
 
-    ctx = _quiet()
+
+def _own_metadata(base: Path, path: str) -> dict | None:
     try:
-        return _trim(RunStore(run_dir), run_dir)
-    finally:
-        ctx.__exit__(None, None, None)
+        with open(base / path / "zarr.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
-def _trim(store, run_dir) -> int:
-    damage = verify(run_dir)
-    if not damage:
-        return int(store.attrs()["committed_epochs"])
-    if any(d.epochs is None for d in damage):
-        raise StoreDamagedError(run_dir, [d for d in damage if d.epochs is None],
-                                action="trim")
-    keep = min(d.epochs[0] for d in damage)
-    root = zarr.open_group(str(store.path), mode="r+", use_consolidated=False)
-    spe = int(root.attrs.get("steps_per_epoch", 0))
-    root.attrs.update({"committed_epochs": keep, "committed_steps": keep * spe})
-    store.trim()
-    for p in sorted(store.checkpoints.glob("epoch_*.pt")):
-        if int(p.stem.split("_")[1]) >= keep:
-            p.unlink()
-    store.seal()
-    left = verify(run_dir)
-    if left:
-        raise StoreDamagedError(run_dir, left, action="trim")
-    return keep
+def _check_consolidated(base: Path) -> list[Damage]:
+    """The consolidated metadata (what readers use) against each node's own ``zarr.json``.
+
+    Shapes may lag by an epoch after a ``kill -9`` (the committed counts cut them); every
+    other field (dtype, chunks, codecs, dims, attrs) must be the node's own.
+    """
+    own_root = _own_metadata(base, ".") or {}
+    meta = (own_root.get("consolidated_metadata") or {}).get("metadata") or {}
+    out = []
+    for path, seen in sorted(meta.items()):
+        own = _own_metadata(base, path)
+        if own is None:
+            continue  # named as missing metadata by the manifest check
+        fields = sorted(k for k in set(seen) | set(own)
+                        if k not in ("shape", "consolidated_metadata")
+                        and seen.get(k) != own.get(k))
+        if fields == ["attributes"] and _lags(seen["attributes"], own["attributes"]):
+            continue  # a kill between a commit mark and the consolidation: readers see less
+        if fields:
+            out.append(Damage(path, None, None, str(base / "zarr.json"),
+                              f"consolidated metadata differs from {path}/zarr.json in "
+                              f"{', '.join(fields)[:80]} (readers would use the wrong one; "
+                              f"'workbench verify --trim' rewrites it from the arrays)"))
+    return out
 
 
-__all__ = ["Damage", "StoreDamagedError", "verify", "trim_to_intact", "manifest",
-           "record_manifest", "codecs", "encoding_for"]
+#: Attrs a commit updates before it consolidates: the consolidated copy may lag behind them.
+_COMMIT_ATTRS = {"committed", "committed_epochs", "committed_steps", INTEGRITY, "fingerprints"}
+
+
+def _lags(seen: dict, own: dict) -> bool:
+    """Whether the consolidated attrs ``seen`` only lag behind ``own`` (counts not above)."""
+    keys = {k for k in set(seen) | set(own) if seen.get(k) != own.get(k)}
+    if not keys <= _COMMIT_ATTRS:
+        return False
+    counts = [k for k in keys if k.startswith("committed")]
+    return all(isinstance(seen.get(k, 0), int) and isinstance(own.get(k), int)
+               and seen.get(k, 0) <= own[k] for k in counts)
+
+
+def _check_analysis(run_dir: Path, node, name: str) -> list[Damage]:
+    """Analysed epochs that no longer describe the run (see :mod:`.fingerprint`)."""
+    n = int(node.attrs.get("committed", 0) or 0)
+    if n <= 0 or EPOCH not in node:
+        return []
+    epochs = [int(e) for e in node[EPOCH][:n]]
+    whys = check_epochs(run_dir, epochs, stored_fingerprints(node, len(epochs)))
+    return [Damage(name, None, None, str(run_dir / RECORD / name / "zarr.json"), why)
+            for why in whys if why is not None]
+
+
+__all__ = ["Damage", "StoreDamagedError", "StoreVersionError", "check_version", "verify",
+           "manifest", "record_manifest", "codecs", "encoding_for"]

@@ -15,47 +15,63 @@ finished epoch; :meth:`RunStore.trim` cuts half-written data before a resume.
 
 Every array carries a crc32c checksum per chunk, and each commit records the chunk files it
 expects (:mod:`workbench.record.integrity`), so a missing or corrupt file is detected and named
-by :func:`open_run` (``verify=True``) and ``workbench verify``. Writers hold the run's lock
-(:mod:`workbench.record.lock`).
+by :func:`open_run` (``verify=True``) and ``workbench verify``. Every write method of
+:class:`RunStore` holds the run's lock (:func:`workbench.record.lock.hold`: taken for the
+write, or already held by this process's ``train``/``analyze``), writes nothing through a
+symbolic link and deletes nothing outside the run (:mod:`workbench.record.safe`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 import zarr
 
 from ..dims import EPOCH, SAMPLE, STEP
-from .integrity import INTEGRITY, StoreDamagedError, encoding_for, manifest, record_manifest
+from . import safe
+from .fingerprint import cut_fingerprints, epoch_fingerprint, stored_fingerprints, valid_prefix
+from .integrity import (
+    INTEGRITY,
+    StoreDamagedError,
+    check_version,
+    encoding_for,
+    manifest,
+    record_manifest,
+)
 from .integrity import verify as verify_run
+from .layout import (
+    ANALYSIS,
+    CHECKPOINTS,
+    FORMAT,
+    RECORD,
+    arrays,
+    checkpoint_files,
+    checkpoint_name,
+    quiet,
+)
+from .lock import hold
+from .text import check_attrs, printable
 
-RECORD = "record.zarr"
-CHECKPOINTS = "checkpoints"
-ANALYSIS = "analysis"
 #: Groups and the dim they grow along.
 APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
                "probe": EPOCH, "ranks": STEP, "probe_inputs": SAMPLE}
+_quiet = quiet  # the name this module used before layout.py
 
 
 class RunExistsError(FileExistsError):
     """The output directory already holds a different run."""
 
 
-def _quiet():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="zarr.*")
-    warnings.filterwarnings("ignore", message=".*unstable.*")
-    return ctx
-
-
 class RunStore:
     """Writes a run directory. Readers use :func:`open_run`.
+
+    Every write method takes the run's lock for its duration, or finds it held by this
+    process already (``train``, ``analyze``); a write while another process holds it is
+    refused (:class:`~workbench.record.lock.RunLockedError`, naming that process's pid).
 
     Parameters
     ----------
@@ -74,12 +90,12 @@ class RunStore:
 
     def create(self, attrs: dict) -> None:
         """Start an empty store whose root attrs hold the run's provenance."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.checkpoints.mkdir(exist_ok=True)
-        root = zarr.open_group(str(self.path), mode="w")
-        root.attrs.update({**_jsonable(attrs), "committed_epochs": 0, "committed_steps": 0,
-                           INTEGRITY: "{}"})
-        zarr.consolidate_metadata(str(self.path))
+        with hold(self.dir, "create"):
+            self.checkpoints.mkdir(exist_ok=True)
+            root = zarr.open_group(str(self.path), mode="w")
+            root.attrs.update({**_jsonable(attrs), "format": FORMAT, "committed_epochs": 0,
+                               "committed_steps": 0, INTEGRITY: "{}"})
+            zarr.consolidate_metadata(str(self.path))
 
     def attrs(self) -> dict:
         return dict(zarr.open_group(str(self.path), mode="r").attrs)
@@ -92,58 +108,117 @@ class RunStore:
         ``groups`` maps a group path (``"steps"``, ``"features/conv1"``…) to the epoch's
         Dataset; each grows along its dim in :data:`APPEND_DIMS` (``epoch`` for features).
         """
-        ctx = _quiet()
+        ctx = quiet()
         try:
-            before = int(self.attrs().get("committed_steps", 0))
-            new_steps = groups["steps"].sizes.get(STEP, 0) if "steps" in groups else 0
-            for name, ds in groups.items():
-                dim = APPEND_DIMS.get(name, EPOCH)
-                if ds.sizes.get(dim, 0) == 0:
-                    continue
-                if (self.path / name / "zarr.json").exists():
-                    ds.to_zarr(str(self.path), group=name, mode="a", append_dim=dim,
-                               consolidated=False)
-                else:
-                    ds.to_zarr(str(self.path), group=name, mode="w", consolidated=False,
-                               encoding=encoding_for(ds))
-            root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
-            expected = json.dumps(manifest(root, skip=ANALYSIS + "/"), separators=(",", ":"))
-            root.attrs.update({**_jsonable(attrs or {}), "committed_epochs": int(epoch) + 1,
-                               "committed_steps": before + int(new_steps),
-                               INTEGRITY: expected})
-            zarr.consolidate_metadata(str(self.path))
+            with hold(self.dir, "commit"):
+                self._commit(groups, epoch, attrs)
         finally:
             ctx.__exit__(None, None, None)
 
-    def append_analysis(self, name: str, ds: xr.Dataset) -> None:
+    def _commit(self, groups, epoch, attrs) -> None:
+        before = int(self.attrs().get("committed_steps", 0))
+        new_steps = groups["steps"].sizes.get(STEP, 0) if "steps" in groups else 0
+        for name, ds in groups.items():
+            dim = APPEND_DIMS.get(name, EPOCH)
+            if ds.sizes.get(dim, 0) == 0:
+                continue
+            if (self.path / name / "zarr.json").exists():
+                ds.to_zarr(str(self.path), group=name, mode="a", append_dim=dim,
+                           consolidated=False)
+            else:
+                ds.to_zarr(str(self.path), group=name, mode="w", consolidated=False,
+                           encoding=encoding_for(ds))
+        root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+        expected = json.dumps(manifest(root, skip=ANALYSIS + "/"), separators=(",", ":"))
+        root.attrs.update({**_jsonable(attrs or {}), "committed_epochs": int(epoch) + 1,
+                           "committed_steps": before + int(new_steps), INTEGRITY: expected})
+        zarr.consolidate_metadata(str(self.path))
+
+    def append_analysis(self, name: str, ds: xr.Dataset, *,
+                        fingerprint: str | None = None) -> None:
         """Append one analysed epoch to ``/analysis/<name>``, then mark it committed.
 
-        ``ds`` has an ``epoch`` dim of length 1. The group's attr ``committed`` counts the
-        epochs readers may see; rows past it (a kill between the append and the mark) are cut
-        here before appending and hidden by :func:`open_run`.
+        ``ds`` has an ``epoch`` dim of length 1, and its epoch must come after every epoch
+        the group holds (:meth:`prepare_analysis` cuts the group back first when an earlier
+        epoch is to be recomputed), so the epochs are always stored in order. The group's
+        attr ``committed`` counts the epochs readers may see; rows past it (a kill between
+        the append and the mark) are cut here before appending and hidden by
+        :func:`open_run`. Its attr ``fingerprints`` holds, per epoch, what it was computed
+        from (:func:`~workbench.record.fingerprint.fingerprint`; computed here by default).
         """
         if ds.sizes.get(EPOCH) != 1:
             raise ValueError(f"append_analysis({name!r}) needs one epoch; got dims "
                              f"{dict(ds.sizes)}")
+        epoch = int(ds[EPOCH].values[0])
         group = f"{ANALYSIS}/{name}"
-        ctx = _quiet()
+        ctx = quiet()
         try:
-            n = self.analysis_committed(name)
-            if n is None:
-                ds.to_zarr(str(self.path), group=group, mode="w", consolidated=False,
-                           encoding=encoding_for(ds))
-            else:
+            with hold(self.dir, "analyze"):
+                done = self.analysis_epochs(name)
+                if done and epoch <= done[-1]:
+                    raise ValueError(f"append_analysis({name!r}): epoch {epoch} does not come "
+                                     f"after the stored epochs {done}; analysis epochs are "
+                                     f"stored in order (prepare_analysis cuts the group back "
+                                     f"to recompute an earlier one)")
+                fp = fingerprint if fingerprint is not None else \
+                    epoch_fingerprint(self.dir, epoch)
+                n = self.analysis_committed(name)
+                if n is None:
+                    ds.to_zarr(str(self.path), group=group, mode="w", consolidated=False,
+                               encoding=encoding_for(ds))
+                    prints = []
+                else:
+                    node = zarr.open_group(str(self.path / group), mode="r+",
+                                           use_consolidated=False)
+                    _cut(node, {EPOCH: n})
+                    prints = stored_fingerprints(node, n)
+                    ds.to_zarr(str(self.path), group=group, mode="a", append_dim=EPOCH,
+                               consolidated=False)
                 node = zarr.open_group(str(self.path / group), mode="r+",
                                        use_consolidated=False)
-                _cut(node, {EPOCH: n})
-                ds.to_zarr(str(self.path), group=group, mode="a", append_dim=EPOCH,
-                           consolidated=False)
-            node = zarr.open_group(str(self.path / group), mode="r+", use_consolidated=False)
-            node.attrs.update({"committed": (n or 0) + 1,
-                               INTEGRITY: json.dumps(manifest(node), separators=(",", ":"))})
-            zarr.consolidate_metadata(str(self.path))
+                node.attrs.update({"committed": (n or 0) + 1,
+                                   "fingerprints": json.dumps([*prints, fp or ""]),
+                                   INTEGRITY: json.dumps(manifest(node),
+                                                         separators=(",", ":"))})
+                zarr.consolidate_metadata(str(self.path))
         finally:
             ctx.__exit__(None, None, None)
+
+    def prepare_analysis(self, name: str, epochs) -> list[int]:
+        """The epochs of ``epochs`` to (re)compute for ``/analysis/<name>``, in order.
+
+        The stored epochs are kept while they are in order, still committed with a
+        checkpoint, and their fingerprint matches what the run holds now; the group is cut
+        back before the first that is not (a trim and resume retrained it, say), and before
+        the first epoch of ``epochs`` it lacks, so what is returned can be appended in order.
+        """
+        if self.analysis_committed(name) is None:
+            return sorted(set(int(e) for e in epochs))
+        ctx = quiet()
+        try:
+            with hold(self.dir, "analyze"):
+                node = zarr.open_group(str(self.path / ANALYSIS / name), mode="r+",
+                                       use_consolidated=False)
+                done = self.analysis_epochs(name)
+                keep = valid_prefix(self.dir, done, stored_fingerprints(node, len(done)))
+                missing = sorted(set(int(e) for e in epochs) - set(done[:keep]))
+                if missing:
+                    keep = sum(1 for e in done[:keep] if e < missing[0])
+                if keep < len(done):
+                    self._cut_analysis(node, keep)
+                return sorted(set(int(e) for e in epochs) - set(done[:keep]))
+        finally:
+            ctx.__exit__(None, None, None)
+
+    def _cut_analysis(self, node, keep: int) -> None:
+        if keep == 0:  # nothing left: the next append starts the group afresh
+            safe.rmtree(self.dir, self.path / ANALYSIS / node.basename)
+            zarr.consolidate_metadata(str(self.path))
+            return
+        _cut(node, {EPOCH: keep})
+        node.attrs.update({"committed": keep, **cut_fingerprints(node, keep),
+                           INTEGRITY: json.dumps(manifest(node), separators=(",", ":"))})
+        zarr.consolidate_metadata(str(self.path))
 
     def analysis_committed(self, name: str) -> int | None:
         """How many epochs ``/analysis/<name>`` holds (None when it does not exist)."""
@@ -168,59 +243,102 @@ class RunStore:
                                use_consolidated=False)
         return [int(e) for e in node[EPOCH][:n]]
 
+    def prune_analyses(self) -> dict[str, int]:
+        """Cut every ``/analysis/<name>`` back to the epochs that still describe the run
+        (in order, committed, checkpointed, fingerprint matching); returns name → kept."""
+        kept = {}
+        if not (self.path / ANALYSIS / "zarr.json").exists():
+            return kept
+        with hold(self.dir, "prune analyses"):
+            for name, _ in zarr.open_group(str(self.path / ANALYSIS), mode="r",
+                                           use_consolidated=False).groups():
+                self.prepare_analysis(name, [])
+                kept[name] = self.analysis_committed(name) or 0
+        return kept
+
     def consolidate(self) -> None:
         """Rewrite the consolidated metadata from the groups themselves."""
-        ctx = _quiet()
+        ctx = quiet()
         try:
-            zarr.consolidate_metadata(str(self.path))
+            with hold(self.dir, "consolidate"):
+                zarr.consolidate_metadata(str(self.path))
         finally:
             ctx.__exit__(None, None, None)
 
     def trim(self) -> tuple[int, int]:
         """Cut every group back to the committed epochs and steps (after a crash)."""
-        root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
-        n = {EPOCH: int(root.attrs["committed_epochs"]),
-             STEP: int(root.attrs["committed_steps"])}
-        _cut(root, n, skip=ANALYSIS + "/")
-        if ANALYSIS in dict(root.groups()):
-            for _name, node in root[ANALYSIS].groups():
-                _cut(node, {EPOCH: int(node.attrs.get("committed", 0))})
-        zarr.consolidate_metadata(str(self.path))
+        with hold(self.dir, "trim"):
+            root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+            n = {EPOCH: int(root.attrs["committed_epochs"]),
+                 STEP: int(root.attrs["committed_steps"])}
+            _cut(root, n, skip=ANALYSIS + "/")
+            if ANALYSIS in dict(root.groups()):
+                for _name, node in root[ANALYSIS].groups():
+                    k = int(node.attrs.get("committed", 0))
+                    _cut(node, {EPOCH: k})
+                    node.attrs.update(cut_fingerprints(node, k))
+            zarr.consolidate_metadata(str(self.path))
         return n[EPOCH], n[STEP]
 
     def seal(self) -> None:
         """Record the chunk files the store holds now as the expected ones (after a trim
         that cut damaged epochs away)."""
-        root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
-        record_manifest(root, skip=ANALYSIS + "/")
-        if ANALYSIS in dict(root.groups()):
-            for _name, node in root[ANALYSIS].groups():
-                record_manifest(node)
-        zarr.consolidate_metadata(str(self.path))
+        with hold(self.dir, "seal"):
+            root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
+            record_manifest(root, skip=ANALYSIS + "/")
+            if ANALYSIS in dict(root.groups()):
+                for _name, node in root[ANALYSIS].groups():
+                    record_manifest(node)
+            zarr.consolidate_metadata(str(self.path))
 
     # -- checkpoints ----------------------------------------------------------------------------
     def checkpoint_path(self, epoch: int) -> Path:
-        return self.checkpoints / f"epoch_{epoch:04d}.pt"
+        return self.checkpoints / checkpoint_name(epoch)
 
     def save_checkpoint(self, state: dict, epoch: int) -> Path:
-        """Write atomically (temporary file, then rename)."""
+        """Write atomically: ``epoch_NNNN.tmp`` created inside the run, then renamed."""
         import torch
 
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
         path = self.checkpoint_path(epoch)
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        with hold(self.dir, "checkpoint"), safe.atomic_write(
+                self.dir, path, tmp_name=checkpoint_name(epoch, tmp=True)) as tmp:
+            torch.save(state, tmp)
         return path
 
+    def remove_checkpoints(self, *, from_epoch: int) -> list[Path]:
+        """Delete the checkpoints of epochs ``from_epoch`` and later (never committed, or
+        trimmed), and any temporary checkpoint file; a file of another name (a user's
+        ``epoch_0005_mybackup.pt``) is never touched. Returns what was deleted."""
+        gone = []
+        with hold(self.dir, "remove checkpoints"):
+            doomed = [p for e, p in checkpoint_files(self.dir).items() if e >= from_epoch]
+            for p in doomed + list(checkpoint_files(self.dir, tmp=True).values()):
+                safe.unlink(self.dir, p)
+                gone.append(p)
+        return gone
+
+    def clear(self) -> None:
+        """Delete the run this directory holds (its record, checkpoints and report); a file
+        of another name (a user's notes, ``checkpoints/epoch_0005_mybackup.pt``) stays."""
+        from .layout import REPORT
+
+        with hold(self.dir, "clear"):
+            for name in (RECORD, REPORT):
+                if (self.dir / name).is_dir():
+                    safe.rmtree(self.dir, self.dir / name)
+            self.remove_checkpoints(from_epoch=0)
+            folder = self.dir / CHECKPOINTS
+            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+                folder.rmdir()
+
     def last_checkpoint(self) -> tuple[int, Path] | None:
-        found = sorted(self.checkpoints.glob("epoch_*.pt"))
-        return (int(found[-1].stem.split("_")[1]), found[-1]) if found else None
+        found = checkpoint_files(self.dir)
+        return next(reversed(found.items())) if found else None
 
 
 def _cut(group, n: dict, *, skip: str | None = None) -> None:
     """Resize every array below ``group`` so that dim ``d`` has at most ``n[d]`` entries."""
-    for path, arr in _arrays(group):
+    for path, arr in arrays(group):
         if skip and path.startswith(skip):
             continue
         dims = arr.metadata.dimension_names or arr.attrs.get("_ARRAY_DIMENSIONS") or ()
@@ -229,13 +347,6 @@ def _cut(group, n: dict, *, skip: str | None = None) -> None:
                 shape = list(arr.shape)
                 shape[axis] = n[d]
                 arr.resize(tuple(shape))
-
-
-def _arrays(group, prefix=""):
-    for name, arr in group.arrays():
-        yield prefix + name, arr
-    for name, sub in group.groups():
-        yield from _arrays(sub, prefix + name + "/")
 
 
 def _jsonable(d: dict) -> dict:
@@ -281,25 +392,69 @@ def open_run(run_dir, *, chunks=None, verify: bool = False) -> xr.DataTree:
     if damage:
         warnings.warn(str(StoreDamagedError(path.parent, damage, action="trust")),
                       DamagedStoreWarning, stacklevel=2)
-    ctx = _quiet()
+    ctx = quiet()
     try:
         tree = xr.open_datatree(str(path), engine="zarr", chunks=chunks)
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise StoreReadError(f"cannot read {path}: its metadata (zarr.json files) is damaged "
+                             f"or not a run store's ({type(e).__name__}: "
+                             f"{printable(str(e).splitlines()[0] if str(e) else '')[:120]}); "
+                             f"check it with 'workbench verify {path.parent}'") from None
     finally:
         ctx.__exit__(None, None, None)
-    n = {EPOCH: int(tree.attrs.get("committed_epochs", 0)),
-         STEP: int(tree.attrs.get("committed_steps", 0))}
+    check_version(dict(tree.attrs), path.parent)
+    layers = tree["layers"]["layer"].values if "layers" in tree.children and \
+        "layer" in tree["layers"].coords else ()
+    check_attrs(dict(tree.attrs), layers=layers)
+    n = _committed(tree, path)
 
     def cut(ds: xr.Dataset, n: dict) -> xr.Dataset:
         sel = {d: slice(0, k) for d, k in n.items() if d in ds.dims and ds.sizes[d] > k}
         return ds.isel(sel) if sel else ds
 
-    for node in tree.subtree:
+    dropped = []
+    for node in list(tree.subtree):
         own = node.attrs.get("committed") if node.parent is not None and \
             node.parent.name == ANALYSIS else None
-        limit = {EPOCH: int(own)} if own is not None else n
+        limit = {EPOCH: _whole(own, f"{path}/{ANALYSIS}/{node.name} attr 'committed'")} \
+            if own is not None else n
         if node.has_data:
             node.dataset = cut(node.to_dataset(inherit=False), limit)
+        if own is not None and EPOCH in node.dataset.coords and \
+                np.any(np.diff(node.dataset[EPOCH].values.astype(np.int64)) <= 0):
+            dropped.append(node.name)
+    for name in dropped:  # epochs repeated or out of order: analyze recomputes it
+        del tree[ANALYSIS][name]
+        warnings.warn(f"{path}/{ANALYSIS}/{name} holds its epochs out of order or repeated, "
+                      f"so it is not shown; 'workbench analyze {path.parent} --only {name}' "
+                      f"recomputes it", DamagedStoreWarning, stacklevel=2)
     return tree
+
+
+class StoreReadError(ValueError):
+    """A run store whose metadata cannot be read."""
+
+
+def _whole(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise StoreReadError(f"{what} is {printable(repr(value))[:40]}; expected a whole "
+                             f"number >= 0 (check the run with 'workbench verify')")
+    return int(value)
+
+
+def _committed(tree, path) -> dict:
+    """The committed counts, checked against what the groups hold."""
+    n = {}
+    for key, dim, group in (("committed_epochs", EPOCH, "epochs"),
+                            ("committed_steps", STEP, "steps")):
+        k = _whole(tree.attrs.get(key, 0), f"{path} root attr {key!r}")
+        held = tree[group].sizes.get(dim, 0) if group in tree.children else 0
+        if k > held:
+            raise StoreReadError(f"{path} root attr {key!r} is {k:,}, but /{group} holds "
+                                 f"{held:,} {dim}s; the store was altered or damaged: check it "
+                                 f"with 'workbench verify {path.parent}'")
+        n[dim] = k
+    return n
 
 
 def config(tree: xr.DataTree) -> dict:
@@ -319,7 +474,7 @@ def committed_epochs(run_dir) -> int:
     path = Path(run_dir) / RECORD
     if not (path / "zarr.json").exists():
         return 0
-    ctx = _quiet()
+    ctx = quiet()
     try:
         attrs = zarr.open_group(str(path), mode="r", use_consolidated=False).attrs
         return int(attrs.get("committed_epochs", 0))
@@ -334,9 +489,46 @@ def checkpoint_epochs(run_dir) -> list[int]:
     listed (nor loaded by :func:`load_checkpoint`).
     """
     n = committed_epochs(run_dir)
-    found = (int(p.stem.split("_")[1])
-             for p in sorted((Path(run_dir) / CHECKPOINTS).glob("epoch_*.pt")))
-    return [e for e in found if e < n]
+    return [e for e in checkpoint_files(run_dir) if e < n]
+
+
+def trim_to_intact(run_dir) -> int:
+    """Cut the run back to the epochs before its first damaged one; returns how many
+    epochs remain. Damage that no epoch cut removes (a coordinate, metadata) is raised.
+
+    The consolidated metadata is first rewritten from the groups' own, and every analysis
+    is cut back to the epochs that still describe the run (the trimmed epochs' analyses
+    go, so a resume and ``analyze`` recompute them).
+    """
+    ctx = quiet()
+    try:
+        with hold(run_dir, "verify --trim"):
+            return _trim(RunStore(run_dir), run_dir)
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+def _trim(store: RunStore, run_dir) -> int:
+    store.consolidate()
+    store.prune_analyses()
+    damage = verify_run(run_dir)
+    if not damage:
+        return int(store.attrs()["committed_epochs"])
+    if any(d.epochs is None for d in damage):
+        raise StoreDamagedError(run_dir, [d for d in damage if d.epochs is None],
+                                action="trim")
+    keep = min(d.epochs[0] for d in damage)
+    root = zarr.open_group(str(store.path), mode="r+", use_consolidated=False)
+    spe = int(root.attrs.get("steps_per_epoch", 0))
+    root.attrs.update({"committed_epochs": keep, "committed_steps": keep * spe})
+    store.trim()
+    store.remove_checkpoints(from_epoch=keep)
+    store.seal()
+    store.prune_analyses()
+    left = verify_run(run_dir)
+    if left:
+        raise StoreDamagedError(run_dir, left, action="trim")
+    return keep
 
 
 def load_state(path, *, map_location="cpu") -> dict:
@@ -403,5 +595,6 @@ def load_checkpoint(run_dir, epoch: int | None = None, *, device="cpu"):
 
 
 __all__ = ["RunStore", "RunExistsError", "DamagedStoreWarning", "CheckpointError", "load_state",
+           "StoreReadError", "trim_to_intact",
            "open_run", "config", "signals", "load_checkpoint",
            "checkpoint_epochs", "RECORD", "CHECKPOINTS", "ANALYSIS"]

@@ -42,7 +42,6 @@ import json
 import math
 import numbers
 import platform
-import shutil
 import warnings
 from pathlib import Path
 
@@ -56,7 +55,7 @@ from ..groups import describe, group_parameters, group_shares, resolve_groups, u
 from .lock import RunLock
 from .recorder import Probe, Recorder
 from .schedules import every
-from .store import CHECKPOINTS, RECORD, RunExistsError, RunStore
+from .store import RunExistsError, RunStore
 
 
 class Watch:
@@ -333,10 +332,7 @@ def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, confi
     lock.acquire()
     try:
         if overwrite:
-            for name in (RECORD, CHECKPOINTS):
-                target = path / name
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
+            store.clear()
         store.create(_attrs(model, optimizer, resolved, user, classes, features, s,
                             every_steps))
         rec = Watch(model, optimizer, recorder, lock=lock, every_steps=every_steps,

@@ -52,6 +52,8 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
+    from ..finetune.fix import DEFAULTS, LEVELS  # no torch: the fix's own defaults
+
     p = sub.add_parser("fix", help="fine-tune only the problematic layer groups",
                        description="Surgical fix: fine-tune a copy of the run's last checkpoint, "
                                    "training only some layer groups with the physics momentum "
@@ -68,14 +70,14 @@ def register(sub) -> None:
                    help="with --groups auto: the most of the parameters a fix trains, in "
                         "(0, 1]; the most surely flagged groups that fit are taken (default "
                         "0.4; 1 takes every problematic group)")
-    p.add_argument("--level", default="layer", choices=("layer", "parameter", "both"),
+    p.add_argument("--level", default="layer", choices=LEVELS,
                    help="train whole groups, or the same number of individual parameters "
                         "picked by gradient magnitude (both: side by side)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
     p.add_argument("--test-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--dry-run", action="store_true",
                    help="only print the groups it would train and their share of parameters")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -27,10 +27,12 @@ from pathlib import Path
 from ..dims import choice
 from ..verdicts import SURGICAL_SHARE, chosen_groups
 
-__all__ = ["fix_run", "choose_groups", "fixed_path", "FixResult", "LEVELS"]
+__all__ = ["fix_run", "choose_groups", "fixed_path", "FixResult", "LEVELS", "DEFAULTS"]
 
 #: The levels of a fix; ``"both"`` fine-tunes one copy at each.
 LEVELS = ("layer", "parameter", "both")
+#: The fine-tune's defaults, for ``workbench fix`` and the Fix button alike.
+DEFAULTS = {"epochs": 1, "lr": 0.01, "batch_size": 128, "seed": 0}
 
 
 @dataclasses.dataclass
@@ -129,8 +131,9 @@ def fixed_path(run_dir, level: str, stamp: str, *, overwrite: bool) -> Path:
 
 
 def fix_run(run, epoch: int = -1, groups="auto", level="layer", *, why: str | None = None,
-            max_share=None, epochs: int = 1, lr: float = 0.01, batch_size: int = 128,
-            seed: int = 0, test_size: int | None = None, max_steps: int | None = None,
+            max_share=None, epochs: int = DEFAULTS["epochs"], lr: float = DEFAULTS["lr"],
+            batch_size: int = DEFAULTS["batch_size"], seed: int = DEFAULTS["seed"],
+            test_size: int | None = None, max_steps: int | None = None,
             momentum_max: float = 0.99, device=None, save: bool = True,
             overwrite: bool = False, progress: bool = True,
             started: float | None = None) -> FixResult:

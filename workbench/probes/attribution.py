@@ -17,6 +17,7 @@ from ..dims import LAYER, SAMPLE
 from ..models import group_parameters, layer_groups
 from ..verdicts import (  # the torch-free rules, re-exported here for back-compatibility
     CONFIDENT,
+    PROBLEMATIC,
     SURGICAL_SHARE,
     VERDICTS,
     chosen_groups,
@@ -233,7 +234,7 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
                 "rule": "problematic: conclusive split and flag frequency >= "
                         f"{confident}; healthy: frequency <= {1 - confident:.2g}; "
                         "else inconclusive"}),
-            "problematic": (LAYER, verdict == "problematic", {
+            "problematic": (LAYER, verdict == PROBLEMATIC, {
                 "long_name": "problematic group", "units": ""}),
             "n_params": (LAYER, n_params, {"long_name": "parameters", "units": ""}),
             "param_share": (LAYER, n_params / total, {

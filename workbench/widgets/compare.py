@@ -66,6 +66,7 @@ class CompareView(View):
             raise ValueError(f"CompareView needs at least two runs; got {len(self.runs)}")
         self.epochs = stack(self.runs, "epochs", join="outer").load()
         self.damping = self.attribution = None
+        self._verdicts = []
         if all(r.analysis("damping") is not None for r in self.runs):
             self.damping = stack(self.runs, "analysis/damping", join="outer").load()
         if all(r.analysis("attribution") is not None for r in self.runs):
@@ -138,7 +139,10 @@ class CompareView(View):
     def overlaps(self, epoch: int | None = None) -> dict:
         """``(run, run) -> text``: each pair's :func:`~workbench.verdicts.overlap` at
         ``epoch`` (the selected one by default), as :func:`~workbench.verdicts.overlap_text`
-        writes it; ``"-"`` where a run has not analysed that epoch."""
+        writes it; ``"-"`` where a run has not analysed that epoch; empty when a run has no
+        attribution analysis."""
+        if self.attribution is None:
+            return {}
         e = self.state.epoch if epoch is None else int(epoch)
         names = [str(n) for n in self.epochs[RUN].values]
         groups = []

@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .dims import EPOCH, LAYER, STEP, choice
+from .verdicts import INCONCLUSIVE, overlap, overlap_text, problematic, with_verdict
 
 #: Where a run's epoch count and layer set must match to stack without ``join``.
 JOINS = ("exact", "inner", "outer")
@@ -108,14 +109,9 @@ def steps_to(epochs: xr.Dataset, threshold: float, *, steps_per_epoch: int,
     return float((int(epochs[EPOCH].values[hit[0]]) + 1) * steps_per_epoch)
 
 
-def jaccard(a, b) -> float:
-    """|A ∩ B| / |A ∪ B| (1 when both are empty).
-
-    >>> jaccard({"conv1", "fc"}, {"conv1"})
-    0.5
-    """
-    a, b = set(a), set(b)
-    return 1.0 if not a and not b else len(a & b) / len(a | b)
+#: The overlap of two runs' problematic groups: :func:`workbench.verdicts.overlap` (NaN when
+#: neither run has one). Kept under this name for back-compatibility.
+jaccard = overlap
 
 
 def summary(run, *, thresholds=(0.8, 0.85, 0.9)) -> dict:
@@ -137,13 +133,8 @@ def summary(run, *, thresholds=(0.8, 0.85, 0.9)) -> dict:
         out["regimes"] = [str(v) for v in damping["network_regime"].values]
     attribution = run.analysis("attribution")
     if attribution is not None and "verdict" in attribution:
-        last = attribution.isel({EPOCH: -1})
-        out["problematic"] = [str(g) for g, v in zip(last[LAYER].values,
-                                                      last["verdict"].values, strict=True)
-                              if str(v) == "problematic"]
-        out["inconclusive"] = [str(g) for g, v in zip(last[LAYER].values,
-                                                       last["verdict"].values, strict=True)
-                               if str(v) == "inconclusive"]
+        out["problematic"] = problematic(attribution, -1)
+        out["inconclusive"] = with_verdict(attribution, INCONCLUSIVE, -1)
     dynamics = run.analysis("dynamics")
     if dynamics is not None:
         last = dynamics.isel({EPOCH: -1})
@@ -157,9 +148,10 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
     """A text report of how several runs differ.
 
     Accuracy (final and best), optimizer steps to each accuracy threshold, the network-wide
-    damping regime per epoch, problematic groups with their pairwise Jaccard overlap, and
-    the last epoch's DFA integration and metastability. What a run has not analysed yet is
-    shown as ``-`` with the command that fills it.
+    damping regime per epoch, problematic groups with their pairwise overlap
+    (:func:`workbench.verdicts.overlap`: Jaccard, undefined when neither run has a
+    problematic group), and the last epoch's DFA integration and metastability. What a run
+    has not analysed yet is shown as ``-`` with the command that fills it.
     """
     from .run import Run
 
@@ -193,8 +185,8 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
         lines.append("problematic groups, Jaccard overlap:")
         for i in range(len(rows)):
             for j in range(i + 1, len(rows)):
-                lines.append(f"  {names[i]} vs {names[j]}: "
-                             f"{jaccard(rows[i]['problematic'], rows[j]['problematic']):.2f}")
+                value = overlap(rows[i]["problematic"], rows[j]["problematic"])
+                lines.append(f"  {names[i]} vs {names[j]}: {overlap_text(value)}")
     return "\n".join(lines)
 
 

@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,91 @@ def _mlp(*, slope: float, depth: int = 6, **kw) -> dict:
             "feature_layers": tuple(f"layer{k}" for k in range(1, depth + 1)), **kw}
 
 
+def _rows(runs) -> dict:
+    """run name → :func:`workbench.compare.summary` of that run."""
+    from .compare import summary
+
+    return {r.path.name: summary(r) for r in runs}
+
+
+def _momentum_findings(runs) -> list:
+    """Physics and hybrid momentum reach 80% and 85% test accuracy in fewer steps than
+    constant 0.9."""
+    rows, out = _rows(runs), []
+    base = rows["constant"]
+    for other in ("physics", "hybrid"):
+        for t in ("80%", "85%"):
+            a, b = rows[other][f"steps_to_{t}"], base[f"steps_to_{t}"]
+            if np.isnan(a) and np.isnan(b):
+                held = None
+            else:
+                held = bool(np.nan_to_num(a, nan=np.inf) < np.nan_to_num(b, nan=np.inf))
+            out.append((f"{other} reaches {t} test accuracy in fewer steps than constant "
+                        f"0.9", held, f"{other} {a:g} steps, constant {b:g} steps"))
+    return out
+
+
+def _label_noise_findings(runs) -> list:
+    """Noise lowers accuracy, raises DFA integration, and flipped examples pull harder."""
+    rows, out = _rows(runs), []
+    c, n = rows["clean"], rows["noisy"]
+    out.append(("label noise lowers the final test accuracy",
+                bool(n["final_test_acc"] < c["final_test_acc"]),
+                f"clean {c['final_test_acc']:.4f}, noisy {n['final_test_acc']:.4f}"))
+    if "integration" in c and "integration" in n and np.isfinite(c["integration"]) \
+            and np.isfinite(n["integration"]):
+        out.append(("the noisy run integrates more (higher DFA exponent of the "
+                    "collective signal)", bool(n["integration"] > c["integration"]),
+                    f"clean {c['integration']:.3f}, noisy {n['integration']:.3f}"))
+    else:
+        out.append(("the noisy run integrates more", None,
+                    "DFA integration not available (too few signal points)"))
+    noisy = next(r for r in runs if r.path.name == "noisy")
+    forces = noisy.analysis("forces")
+    if forces is not None and "flipped" in forces.coords and "pull" in forces:
+        pull = np.abs(forces["pull"]).sum("label").mean(("epoch", "sample_o"))
+        flipped = forces["flipped"].values.astype(bool)
+        if flipped.any() and (~flipped).any():
+            a, b = float(pull[flipped].mean()), float(pull[~flipped].mean())
+            out.append(("flipped update examples pull harder on other samples than clean "
+                        "ones (mean |AKG pull|)", bool(a > b),
+                        f"flipped {a:.3e}, clean {b:.3e}"))
+    return out
+
+
+def _depth_findings(runs) -> list:
+    """Noise and less friction bring the load curve closer to the linear law than ReLU."""
+    rows, out, dev = _rows(runs), [], {}
+    for r in runs:
+        sep = r.analysis("separation")
+        if sep is not None and "linear_law_deviation" in sep:
+            dev[r.path.name] = float(sep["linear_law_deviation"].values[-1])
+    # a run at chance accuracy (diverged, or did not learn) has no load curve to read
+    chance = {n for n, r in rows.items() if r["final_test_acc"] <= 0.15}
+
+    def compare_to_relu(other, claim):
+        if not {"relu", other} <= set(dev):
+            return
+        ev = f"deviation relu {dev['relu']:.3f}, {other} {dev[other]:.3f}"
+        if chance & {"relu", other}:
+            out.append((claim, None, ev + "; at chance accuracy: " + ", ".join(
+                f"{n} {rows[n]['final_test_acc']:.3f}" for n in sorted(chance))))
+        else:
+            out.append((claim, bool(dev[other] < dev["relu"]), ev))
+
+    compare_to_relu("relu-noisy", "noise (smaller batches) brings the load curve closer "
+                                  "to the linear law")
+    compare_to_relu("leaky", "less friction (LeakyReLU 0.5) brings the load curve closer "
+                             "to the linear law than ReLU")
+    if not dev:
+        out.append(("load curves measured", None, "no separation analysis stored"))
+    return out
+
+
+def _no_findings(runs) -> list:
+    return []
+
+
 @dataclass(frozen=True)
 class Preset:
     """A lesson's runs.
@@ -58,6 +144,9 @@ class Preset:
         How the best grid point is chosen (written in the report).
     analyses : tuple of str
         Analyses computed on the kept runs.
+    findings : callable
+        ``findings(runs) -> [(claim, held, evidence)]``: the direction the lesson teaches,
+        measured on the kept runs (``held`` True, False, or None when it cannot be told).
     """
 
     name: str
@@ -66,6 +155,7 @@ class Preset:
     grid: dict = field(default_factory=dict)
     rule: str = ""
     analyses: tuple = ()
+    findings: Callable[[list], list] = _no_findings
 
 
 PRESETS = {
@@ -79,7 +169,8 @@ PRESETS = {
         grid={"lr": (0.01, 0.03, 0.1)},
         rule="for each schedule, the learning rate of the grid with the lowest final training "
              "loss (the test set plays no part in the choice)",
-        analyses=("damping", "attribution", "dynamics")),
+        analyses=("damping", "attribution", "dynamics"),
+        findings=_momentum_findings),
     "label-noise": Preset(
         "label-noise",
         "Clean against 20% flipped labels: what the noise does to accuracy, to how the layers "
@@ -88,7 +179,8 @@ PRESETS = {
         # (3 epochs of 79 steps give 59 at the default signal_every=4)
         runs={"clean": {"label_noise": 0.0, "signal_every": 1},
               "noisy": {"label_noise": 0.2, "signal_every": 1}},
-        analyses=("damping", "dynamics", "forces", "attribution")),
+        analyses=("damping", "dynamics", "forces", "attribution"),
+        findings=_label_noise_findings),
     "depth": Preset(
         "depth",
         "The spring-block picture of depth: nonlinearity is friction (load piles up in deep "
@@ -99,7 +191,8 @@ PRESETS = {
               "relu-noisy": _mlp(slope=0.0, lr=0.05, batch_size=16),
               "leaky": _mlp(slope=0.5, lr=0.05),
               "linear": _mlp(slope=1.0, lr=0.05)},
-        analyses=("separation",)),
+        analyses=("separation",),
+        findings=_depth_findings),
 }
 
 
@@ -190,75 +283,13 @@ def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True
 
 
 def findings(name: str, runs) -> list[tuple[str, bool | None, str]]:
-    """``(claim, held, evidence)`` for the direction preset ``name`` teaches.
+    """``(claim, held, evidence)`` for the direction preset ``name`` teaches: its own
+    :attr:`Preset.findings` function on ``runs``.
 
     ``held`` is True or False as measured on ``runs``, None when it cannot be told (an
     analysis missing, a threshold never reached by either run).
     """
-    from .compare import summary
-
-    rows = {r.path.name: summary(r) for r in runs}
-    out = []
-    if name == "momentum":
-        base = rows["constant"]
-        for other in ("physics", "hybrid"):
-            for t in ("80%", "85%"):
-                a, b = rows[other][f"steps_to_{t}"], base[f"steps_to_{t}"]
-                if np.isnan(a) and np.isnan(b):
-                    held = None
-                else:
-                    held = bool(np.nan_to_num(a, nan=np.inf) < np.nan_to_num(b, nan=np.inf))
-                out.append((f"{other} reaches {t} test accuracy in fewer steps than constant "
-                            f"0.9", held, f"{other} {a:g} steps, constant {b:g} steps"))
-    elif name == "label-noise":
-        c, n = rows["clean"], rows["noisy"]
-        out.append(("label noise lowers the final test accuracy",
-                    bool(n["final_test_acc"] < c["final_test_acc"]),
-                    f"clean {c['final_test_acc']:.4f}, noisy {n['final_test_acc']:.4f}"))
-        if "integration" in c and "integration" in n and np.isfinite(c["integration"]) \
-                and np.isfinite(n["integration"]):
-            out.append(("the noisy run integrates more (higher DFA exponent of the "
-                        "collective signal)", bool(n["integration"] > c["integration"]),
-                        f"clean {c['integration']:.3f}, noisy {n['integration']:.3f}"))
-        else:
-            out.append(("the noisy run integrates more", None,
-                        "DFA integration not available (too few signal points)"))
-        noisy = next(r for r in runs if r.path.name == "noisy")
-        forces = noisy.analysis("forces")
-        if forces is not None and "flipped" in forces.coords and "pull" in forces:
-            pull = np.abs(forces["pull"]).sum("label").mean(("epoch", "sample_o"))
-            flipped = forces["flipped"].values.astype(bool)
-            if flipped.any() and (~flipped).any():
-                a, b = float(pull[flipped].mean()), float(pull[~flipped].mean())
-                out.append(("flipped update examples pull harder on other samples than clean "
-                            "ones (mean |AKG pull|)", bool(a > b),
-                            f"flipped {a:.3e}, clean {b:.3e}"))
-    elif name == "depth":
-        dev = {}
-        for r in runs:
-            sep = r.analysis("separation")
-            if sep is not None and "linear_law_deviation" in sep:
-                dev[r.path.name] = float(sep["linear_law_deviation"].values[-1])
-        # a run at chance accuracy (diverged, or did not learn) has no load curve to read
-        chance = {n for n, r in rows.items() if r["final_test_acc"] <= 0.15}
-
-        def compare_to_relu(other, claim):
-            if not {"relu", other} <= set(dev):
-                return
-            ev = f"deviation relu {dev['relu']:.3f}, {other} {dev[other]:.3f}"
-            if chance & {"relu", other}:
-                out.append((claim, None, ev + "; at chance accuracy: " + ", ".join(
-                    f"{n} {rows[n]['final_test_acc']:.3f}" for n in sorted(chance))))
-            else:
-                out.append((claim, bool(dev[other] < dev["relu"]), ev))
-
-        compare_to_relu("relu-noisy", "noise (smaller batches) brings the load curve closer "
-                                      "to the linear law")
-        compare_to_relu("leaky", "less friction (LeakyReLU 0.5) brings the load curve closer "
-                                 "to the linear law than ReLU")
-        if not dev:
-            out.append(("load curves measured", None, "no separation analysis stored"))
-    return out
+    return PRESETS[choice(name, tuple(PRESETS), "preset")].findings(runs)
 
 
 def report(name: str, runs, *, chosen=None, grid=()) -> str:

@@ -18,20 +18,21 @@ def epoch_table(tree) -> str:
     return df[cols].to_string(float_format=lambda v: f"{v:.4f}")
 
 
-def verdict_text(run_dir) -> str:
+def verdict_text(run) -> str:
     """The run's verdicts as ``workbench diagnose`` prints them, from the stored analyses.
 
-    Nothing is computed: without the ``damping`` and ``attribution`` analyses (``workbench
-    analyze``) only the paper's network-wide damping verdict is shown, and the text says so.
+    ``run`` is a :class:`~workbench.run.Run` or its directory. Nothing is computed: without
+    the ``damping`` and ``attribution`` analyses (``workbench analyze``) only the paper's
+    network-wide damping verdict is shown, and the text says so.
     """
-    from .commands.diagnose import group_table, layer_table, network_table, verdicts
-    from .run import Run
+    from .diagnose import group_table, layer_table, network_table, verdicts
 
-    v = verdicts(Run(run_dir), compute=False)
+    run = run if isinstance(run, Run) else Run(run)
+    v = verdicts(run, compute=False)
     parts = [network_table(v)]
     if v["groups"] is None:
         parts.append("(per-layer damping and problematic groups: run 'workbench analyze "
-                     f"{run_dir}' or 'workbench diagnose {run_dir}')")
+                     f"{run.path}' or 'workbench diagnose {run.path}')")
     else:
         parts += [layer_table(v), group_table(v, "problematic groups")]
     return "\n\n".join(parts)
@@ -42,6 +43,7 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
 
     Each figure is written to a temporary file inside the run, then renamed into place; a
     symbolic link in the way (``report/training.png -> ~/notes.txt``) is refused, naming it.
+    ``run_dir`` is a run directory or a :class:`~workbench.run.Run`.
     """
     from matplotlib.figure import Figure  # no pyplot: leaves a notebook's backend alone
 
@@ -73,7 +75,7 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     fig.suptitle("per-layer dynamics (rolling means)")
     fig.tight_layout()
     figures.append(_save(fig, run.path, out / "layers.png"))
-    return epoch_table(tree) + "\n\n" + verdict_text(run.path), figures
+    return epoch_table(tree) + "\n\n" + verdict_text(run), figures
 
 
 def _save(fig, run_dir, path: Path) -> Path:

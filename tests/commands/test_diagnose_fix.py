@@ -128,7 +128,7 @@ def test_fix_keeps_every_result_and_counts_the_diagnosis_time(run_dir, capsys):
 
 
 def test_fix_refuses_to_overwrite_a_result(run_dir):
-    from workbench.commands.fix import fixed_path
+    from workbench.finetune.fix import fixed_path
 
     path = fixed_path(run_dir, "layer", "STAMP", overwrite=False)
     path.write_bytes(b"previous")

@@ -41,8 +41,11 @@ def test_compute_matches_pulls_on_loaded_checkpoints(tiny_run):
     test = load_dataset("fashion-mnist", train=False)
     u = f.sample_u.values
     model, _ = load_checkpoint(tiny_run, 1)
-    want = pulls(model, test.images[5:6], train.images[u], train.targets[u].numpy(),
-                 lr=cfg["lr"])
+    # eta: the epoch's lr as its steps used it (the median of epoch 1's recorded steps)
+    steps = open_run(tiny_run)["steps"]
+    eta = float(np.median(steps["lr"].values[steps["epoch"].values == 1]))
+    assert info["lr"] == pytest.approx(eta)
+    want = pulls(model, test.images[5:6], train.images[u], train.targets[u].numpy(), lr=eta)
     assert_allclose(f.sel(epoch=1).values, want, rtol=1e-6, atol=1e-9)
     assert np.array_equal(f.label_u.values, train.targets[u].numpy())
     with pytest.raises(ValueError, match="test-set index"):

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import xarray as xr
 
-from ..dims import EPOCH, LABEL, SAMPLE, SAMPLE_U
+from ..dims import LABEL, SAMPLE, SAMPLE_U
 from .registry import register
 
 SAMPLE_O = "sample_o"
@@ -85,12 +85,11 @@ def chosen_samples(run, settings: ForcesSettings = SETTINGS) -> tuple[np.ndarray
 
 
 def epoch_lr(tree, epoch: int) -> float:
-    """The epoch's learning rate as its steps used it (median over its steps)."""
-    steps = tree["steps"]
-    lr = np.asarray(steps["lr"].values)[np.asarray(steps[EPOCH].values) == epoch]
-    if lr.size == 0:
-        raise ValueError(f"epoch {epoch} has no recorded steps in /steps")
-    return float(np.median(lr))
+    """The epoch's learning rate as its steps used it:
+    :func:`~workbench.diagnostics.damping.epoch_lr_momentum` (median over its steps)."""
+    from ..diagnostics.damping import epoch_lr_momentum
+
+    return float(epoch_lr_momentum(tree["steps"], epoch)["lr"])
 
 
 def inputs(run, settings: ForcesSettings = SETTINGS):

@@ -11,12 +11,14 @@ def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int =
     Returns ``(pulls, info)``: ``pulls`` is :func:`workbench.probes.forces.forces`'s
     DataArray (epoch, sample_u, label) over the run's checkpoints; the candidates are
     ``pool`` training examples of the run (seeded choice in :meth:`Run.train_data`), with
-    the labels the run trained on (noisy ones included); η is the run's base learning rate
-    ``config.lr``.
+    the labels the run trained on (noisy ones included); η is each epoch's learning rate as
+    its steps used it (:func:`workbench.diagnostics.damping.epoch_lr_momentum`, the one
+    per-epoch summary; ``info["lr"]``: the last epoch's).
     """
     import numpy as np
 
     from ..data import load_dataset
+    from ..diagnostics.damping import epoch_lr_momentum
     from ..probes.forces import forces
     from ..run import Run
 
@@ -33,12 +35,15 @@ def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int =
     pos = np.sort(rng.choice(len(train), size=min(pool, len(train)), replace=False))
     cand = np.asarray(train.indices)[pos]
     x_o = test.images[sample:sample + 1]
+    eta = epoch_lr_momentum(run.tree["steps"])["lr"]
     pulls = forces(run.model, x_o, train.images[pos], train.targets[pos].numpy(),
-                   lr=float(cfg.lr), top_k=top, epochs=epochs, sample_u=cand)
+                   lr=lambda e: float(eta.sel(epoch=e)), top_k=top, epochs=epochs,
+                   sample_u=cand)
     pulls = pulls.assign_coords(flipped=("sample_u", np.isin(pulls.sample_u.values,
                                                              run.flipped)))
     info = {"classes": list(run.classes), "target": int(test.targets[sample]),
-            "lr": float(cfg.lr), "pool": int(cand.size), "source": "computed"}
+            "lr": float(eta.sel(epoch=epochs[-1])), "pool": int(cand.size),
+            "source": "computed"}
     return pulls, info
 
 

@@ -6,6 +6,7 @@ from .damping import (
     damping_ratio,
     damping_regime,
     epoch_damping,
+    epoch_lr_momentum,
     update_cos_regime,
     update_cos_summary,
 )
@@ -24,7 +25,7 @@ from .stability import collective_signal, early_convergence_lead, integration, s
 from .synchrony import kuramoto_order, metastability, phases, synchrony
 
 __all__ = [
-    "critical_momentum", "damping_ratio", "damping_regime", "epoch_damping",
+    "critical_momentum", "damping_ratio", "damping_regime", "epoch_damping", "epoch_lr_momentum",
     "update_cos_regime", "update_cos_summary",
     "dfa", "default_scales", "powerlaw_alpha",
     "phases", "kuramoto_order", "synchrony", "metastability",

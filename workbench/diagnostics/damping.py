@@ -318,8 +318,71 @@ def update_cos_regime(mean_cos, *, creep=COS_CREEP):
     return _dispatch(core, mean_cos, dtype=_STR)
 
 
-def _median_by_epoch(x):
-    return x.groupby(EPOCH).median(STEP)
+def epoch_lr_momentum(steps, epoch: int | None = None) -> xr.Dataset:
+    r"""THE learning rate and momentum of each epoch: the medians over the epoch's steps.
+
+    Every surface that needs "the epoch's lr" (:func:`epoch_damping` and so the damping
+    verdict, the ``forces`` analysis and ``workbench forces``, the heavy-ball simulation
+    seeded from a run) calls this one function.
+
+    Parameters
+    ----------
+    steps : xarray.Dataset or DataTree
+        The run's ``/steps`` group: ``lr`` (and ``momentum`` when recorded) over ``step``,
+        with the coordinate ``epoch(step)``.
+    epoch : int, optional
+        One epoch (its label): the result has no ``epoch`` dim.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``epoch`` (unless ``epoch`` is given): ``lr`` and, when recorded, ``momentum``,
+        :math:`\bar\alpha_e = \mathrm{median}_{s \in e}\,\alpha_s` and
+        :math:`\bar\mu_e = \mathrm{median}_{s \in e}\,\mu_s` (NaN steps skipped).
+
+    Notes
+    -----
+    The median, not the last step: with a cosine schedule the last step's lr is near 0.
+
+    Examples
+    --------
+    >>> s = xr.Dataset({"lr": ("step", [0.01, 0.03, 0.02, 0.001]),
+    ...                 "momentum": ("step", [0.9] * 4)},
+    ...                coords={"epoch": ("step", [0, 0, 0, 1])})
+    >>> epoch_lr_momentum(s)["lr"].values.tolist()
+    [0.02, 0.001]
+    >>> float(epoch_lr_momentum(s, 1)["momentum"])
+    0.9
+    """
+    if isinstance(steps, xr.DataTree):
+        steps = steps.to_dataset()
+    if not isinstance(steps, xr.Dataset) or "lr" not in steps:
+        found = list(steps.data_vars) if isinstance(steps, xr.Dataset) else \
+            type(steps).__name__
+        raise ValueError(f"epoch_lr_momentum() needs the /steps group with a variable 'lr'; "
+                         f"got {found}")
+    require(steps["lr"], "epoch_lr_momentum", [STEP], name="lr")
+    if EPOCH not in steps.coords or steps[EPOCH].dims != (STEP,):
+        raise ValueError("epoch_lr_momentum() needs a coordinate 'epoch' along 'step' "
+                         f"(epoch(step)); got coords {list(steps.coords)}")
+    names = [v for v in ("lr", "momentum") if v in steps]
+    # one scalar per step: small, eager (dask has no grouped median)
+    sub = steps[names].assign_coords({EPOCH: steps[EPOCH].compute()}).compute()
+    if epoch is not None:
+        have = sorted({int(e) for e in sub[EPOCH].values})
+        if int(epoch) not in have:
+            raise ValueError(f"epoch {epoch} has no recorded steps in /steps; got epochs "
+                             f"{have}")
+        sub = sub.where(sub[EPOCH] == int(epoch), drop=True)
+        out = sub.median(STEP).drop_vars(EPOCH, errors="ignore")
+    else:
+        out = sub.groupby(EPOCH).median(STEP)
+    out["lr"].attrs = {"long_name": r"learning rate $\alpha$ (median of the epoch's steps)",
+                       "units": ""}
+    if "momentum" in out:
+        out["momentum"].attrs = {"long_name": r"momentum $\mu$ (median of the epoch's steps)",
+                                 "units": ""}
+    return out
 
 
 def effective_step_size(update_norm, grad_norm, momentum, *, dim=STEP):
@@ -332,8 +395,10 @@ def effective_step_size(update_norm, grad_norm, momentum, *, dim=STEP):
     Parameters
     ----------
     update_norm, grad_norm : xarray.DataArray
-        ``/layers`` ``update_norm`` :math:`\lVert\Delta	heta_tVert` and ``grad_norm``
-        :math:`\lVert g_tVert`, over ``dim`` (and ``layer``), with the ``epoch(step)``
+        ``/layers`` ``update_norm`` :math:`\lVert\Delta	heta_t
+Vert` and ``grad_norm``
+        :math:`\lVert g_t
+Vert`, over ``dim`` (and ``layer``), with the ``epoch(step)``
         coord.
     momentum : xarray.DataArray
         μ per step (``/steps`` ``momentum``: Adam's β₁ for a watched Adam run).
@@ -342,12 +407,16 @@ def effective_step_size(update_norm, grad_norm, momentum, *, dim=STEP):
     -------
     xarray.DataArray
         Dims ``(epoch, layer)``: the median over the epoch's steps of
-        :math:`\eta_{\mathrm{eff}} = (1-\mu)\,\lVert\Delta	heta_tVert / \lVert g_tVert`.
+        :math:`\eta_{\mathrm{eff}} = (1-\mu)\,\lVert\Delta	heta_t
+Vert / \lVert g_t
+Vert`.
 
     Notes
     -----
     A heavy ball :math:`v_{t+1} = \mu v_t - \eta g`, :math:`\Delta	heta = v` under a
-    constant gradient settles at :math:`\lVert\Delta	hetaVert = \eta\lVert gVert/(1-\mu)`,
+    constant gradient settles at :math:`\lVert\Delta	heta
+Vert = \eta\lVert g
+Vert/(1-\mu)`,
     so for plain SGD with momentum :math:`\eta_{\mathrm{eff}} 	o \eta` (the test checks
     this against torch's SGD). For Adam it is the step size the analogy needs per group.
     Steps where the gradient norm is 0 or missing are NaN and left out of the median.
@@ -457,12 +526,8 @@ def epoch_damping(steps, *, curvature=None, update_cos=None, tol=TOL, creep=COS_
                          f"got coords {list(steps.coords)}")
     steps = steps.assign_coords({EPOCH: steps[EPOCH].compute()})  # small; eager
     # 2. the epoch's lr and momentum as the steps used them, and the paper's verdict
-    lr = _median_by_epoch(steps["lr"].compute())  # one scalar per step: small, eager (dask
-    mu = _median_by_epoch(steps["momentum"].compute())  # has no grouped median)
-    lr.attrs = {"long_name": r"learning rate $\alpha$ (median of the epoch's steps)",
-                "units": ""}
-    mu.attrs = {"long_name": r"momentum $\mu$ (median of the epoch's steps)", "units": ""}
-    out = xr.Dataset({"lr": lr, "momentum": mu})
+    out = epoch_lr_momentum(steps)
+    lr, mu = out["lr"], out["momentum"]
     paper = "the paper's network-wide verdict (curvature 1)"
     out["critical_momentum"] = critical_momentum(lr).assign_attrs(
         long_name=r"critical momentum $1 - 2\sqrt{\alpha}$", units="", verdict=paper)
@@ -574,5 +639,5 @@ def verdict_records(verdict) -> dict:
     return {"network": network, "layers": layers}
 
 
-__all__ += ["epoch_damping", "update_cos_regime", "verdict_records", "disagreement_reason",
-            "COS_CREEP", "effective_step_size", "ANALOGY"]
+__all__ += ["epoch_damping", "epoch_lr_momentum", "update_cos_regime", "verdict_records",
+            "disagreement_reason", "COS_CREEP", "effective_step_size", "ANALOGY"]

@@ -15,6 +15,16 @@ from torch.nn import functional as F
 
 from ..dims import LAYER, SAMPLE
 from ..models import group_parameters, layer_groups
+from ..verdicts import (  # the torch-free rules, re-exported here for back-compatibility
+    CONFIDENT,
+    PROBLEMATIC,
+    SURGICAL_SHARE,
+    VERDICTS,
+    chosen_groups,
+    split_verdict,
+    two_means_split,
+)
+from ..verdicts import overlap as problematic_overlap
 
 __all__ = ["misclassified_attribution", "problematic_groups", "split_verdict", "chosen_groups",
            "SURGICAL_SHARE", "problematic_overlap", "two_means_split", "as_tensors", "CONFIDENT",
@@ -45,37 +55,9 @@ def as_tensors(data):
     return x, y, idx
 
 
-def two_means_split(values):
-    """Exact 1-D two-means: the threshold minimising the within-cluster sum of squares.
-
-    Returns ``(high, threshold)``: a boolean mask of the upper cluster, and the midpoint
-    between the two clusters' nearest members. NaN values are never in the upper cluster.
-    Degenerate cases (fewer than two finite values, or all equal): no split, ``high`` all
-    False and ``threshold`` NaN.
-    """
-    v = np.asarray(values, dtype=float)
-    high = np.zeros(v.shape, dtype=bool)
-    finite = np.isfinite(v)
-    x = np.sort(v[finite])
-    if len(x) < 2 or np.ptp(x) <= 1e-12 * max(1.0, np.abs(x).max()):
-        return high, float("nan")
-    best, cut = np.inf, 1
-    for k in range(1, len(x)):  # lower cluster x[:k], upper x[k:]
-        if x[k] == x[k - 1]:
-            continue
-        sse = ((x[:k] - x[:k].mean()) ** 2).sum() + ((x[k:] - x[k:].mean()) ** 2).sum()
-        if sse < best:
-            best, cut = sse, k
-    threshold = 0.5 * (x[cut - 1] + x[cut])
-    high[finite] = v[finite] > threshold
-    return high, float(threshold)
-
-
 # ----------------------------------------------------------------------------- the rule
-#: Flag frequency at or above which a group is "problematic" (and at or below 1 - this,
-#: "healthy"), when the split itself is conclusive.
-CONFIDENT = 0.9
-VERDICTS = ("problematic", "healthy", "inconclusive")
+# The rule on the measured ratios (split_verdict, two_means_split), the fix's choice
+# (chosen_groups) and the overlap of two runs live in workbench.verdicts (no torch).
 _FLOATS_BUDGET = 2 ** 24  # floats held per gradient matrix (64 MB in float32)
 
 
@@ -128,68 +110,6 @@ def _rms_from_chunks(sums, counts, weights, n_params):
             mean = (w[i:i + 32] @ s) / denom[i:i + 32, None]
             out[i:i + 32, j] = np.sqrt((mean ** 2).sum(1).numpy()) / np.sqrt(max(n_params[j], 1))
     return out
-
-
-def split_verdict(log_ratio, boot, *, confident=CONFIDENT):
-    r"""The problematic-groups rule on log ratios and their bootstrap replicates.
-
-    Parameters
-    ----------
-    log_ratio : array (groups,)
-        Point estimates of each group's log gradient ratio (misclassified / correct).
-    boot : array (replicates, groups)
-        The same statistic on bootstrap resamples of the examples.
-    confident : float
-        Flag frequency needed for a confident call (default 0.9).
-
-    Returns
-    -------
-    dict
-        ``flag`` (the point split), ``flag_frequency``, ``verdict`` (``"problematic"`` |
-        ``"healthy"`` | ``"inconclusive"``), ``threshold``, ``gap``, ``spread``,
-        ``conclusive``.
-
-    Notes
-    -----
-    The split is exact 1-D two-means (:func:`two_means_split`) on the point log ratios.
-    Its ``gap`` is the distance between the lowest flagged and the highest unflagged group;
-    its ``spread`` is :math:`1.96\,\mathrm{sd}` of that same difference over the bootstrap
-    replicates. The split is conclusive when ``gap > spread`` (the 95% interval of the gap
-    excludes zero). Each replicate is split again; a group's ``flag_frequency`` is the
-    fraction of replicates that flag it. Verdict: ``"problematic"`` when the split is
-    conclusive and the frequency is at least ``confident``; ``"healthy"`` when the frequency
-    is at most ``1 - confident``; otherwise ``"inconclusive"``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> boot = np.array([3.0, 1.0, 1.1]) + 0.05 * rng.standard_normal((200, 3))
-    >>> split_verdict(np.array([3.0, 1.0, 1.1]), boot)["verdict"].tolist()
-    ['problematic', 'healthy', 'healthy']
-    """
-    log_ratio = np.asarray(log_ratio, dtype=float)
-    boot = np.asarray(boot, dtype=float)
-    flag, threshold = two_means_split(log_ratio)
-    flags = np.array([two_means_split(b)[0] for b in boot]) if len(boot) else \
-        np.zeros((0, len(log_ratio)), bool)
-    freq = flags.mean(0) if len(boot) else np.full(len(log_ratio), np.nan)
-    gap = spread = float("nan")
-    if flag.any() and (~flag & np.isfinite(log_ratio)).any():
-        masked = np.where(np.isfinite(log_ratio), log_ratio, np.nan)
-        hi = int(np.nanargmin(np.where(flag, masked, np.nan)))
-        lo = int(np.nanargmax(np.where(~flag, masked, np.nan)))
-        gap = float(log_ratio[hi] - log_ratio[lo])
-        diff = boot[:, hi] - boot[:, lo]
-        diff = diff[np.isfinite(diff)]
-        spread = float(1.96 * diff.std()) if len(diff) > 1 else float("nan")
-    conclusive = bool(np.isfinite(gap) and np.isfinite(spread) and gap > spread)
-    verdict = np.full(len(log_ratio), "inconclusive", dtype="<U12")
-    verdict[freq <= 1 - confident] = "healthy"
-    if conclusive:
-        verdict[freq >= confident] = "problematic"
-    return {"flag": flag, "flag_frequency": freq, "verdict": verdict, "threshold": threshold,
-            "gap": gap, "spread": spread, "conclusive": conclusive}
 
 
 def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_size=256,
@@ -314,7 +234,7 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
                 "rule": "problematic: conclusive split and flag frequency >= "
                         f"{confident}; healthy: frequency <= {1 - confident:.2g}; "
                         "else inconclusive"}),
-            "problematic": (LAYER, verdict == "problematic", {
+            "problematic": (LAYER, verdict == PROBLEMATIC, {
                 "long_name": "problematic group", "units": ""}),
             "n_params": (LAYER, n_params, {"long_name": "parameters", "units": ""}),
             "param_share": (LAYER, n_params / total, {
@@ -330,95 +250,6 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
                        "correct examples; inconclusive when the gap is within 1.96 sd",
                "normalisation": "||g|| / sqrt(n_params)"},
     )
-
-
-#: The most a surgical fix trains by default: a share of the model's parameters (the paper
-#: trains 18%; 0.4 is a clear minority and, on the default CNN, fits its largest group).
-SURGICAL_SHARE = 0.4
-
-
-def chosen_groups(ds, *, max_share: float = SURGICAL_SHARE) -> tuple[list[str], str]:
-    """The groups a surgical fix trains, from :func:`problematic_groups`'s result.
-
-    ``workbench fix --groups auto``, the Fix button of the attribution view and
-    ``bench/surgical.py`` all call this one function.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset (layer)
-        :func:`problematic_groups`'s result, or one epoch of ``/analysis/attribution``:
-        ``verdict``, ``flag_frequency``, ``log_ratio`` and ``param_share``.
-    max_share : float
-        The most of the model's parameters the chosen groups may hold (default
-        :data:`SURGICAL_SHARE`); 1 takes every candidate.
-
-    Returns
-    -------
-    (groups, why)
-        ``groups`` in layer order; ``why`` says which case applied.
-
-    Notes
-    -----
-    The candidates are the ``"problematic"`` groups; if none is problematic, those flagged
-    in more than half of the bootstrap replicates; if none, the group with the highest flag
-    frequency. They are taken most surely flagged first (flag frequency, then log ratio);
-    a candidate that would bring the share of trained parameters above ``max_share`` is
-    left out (and named in ``why``), so a fix stays surgical when the rule flags much of
-    the model. If even the first candidate holds more than ``max_share`` it is taken
-    alone, and ``why`` says so.
-
-    Examples
-    --------
-    >>> import xarray as xr
-    >>> ds = xr.Dataset({"verdict": ("layer", ["problematic", "problematic", "healthy"]),
-    ...                  "flag_frequency": ("layer", [1.0, 0.95, 0.0]),
-    ...                  "log_ratio": ("layer", [2.0, 1.9, 1.0]),
-    ...                  "param_share": ("layer", [0.3, 0.3, 0.4])},
-    ...                 coords={"layer": ["conv", "fc1", "fc2"]})
-    >>> chosen_groups(ds)[0], chosen_groups(ds, max_share=1.0)[0]
-    (['conv'], ['conv', 'fc1'])
-    """
-    if not 0 < max_share <= 1:
-        raise ValueError(f"max_share is a share of the parameters in (0, 1]; got {max_share}")
-    missing = [v for v in ("verdict", "flag_frequency", "log_ratio", "param_share")
-               if v not in ds.variables]
-    if missing:
-        raise ValueError(f"chosen_groups needs problematic_groups' result (verdict, "
-                         f"flag_frequency, log_ratio, param_share per layer); missing {missing}")
-    names = [str(n) for n in ds[LAYER].values]
-    verdict = [str(v) for v in np.asarray(ds["verdict"].values).ravel()]
-    freq = np.asarray(ds["flag_frequency"].values, dtype=float).ravel()
-    ratio = np.asarray(ds["log_ratio"].values, dtype=float).ravel()
-    share = dict(zip(names, np.asarray(ds["param_share"].values, dtype=float).ravel(),
-                     strict=True))
-    sure = [n for n, v in zip(names, verdict, strict=True) if v == "problematic"]
-    majority = [n for n, f in zip(names, freq, strict=True) if f > 0.5]
-    if sure:
-        candidates, why = sure, "the problematic groups (conclusive split, flag frequency >= 0.9)"
-    elif majority:
-        candidates, why = majority, ("no conclusive problematic group; took those flagged in "
-                                     "more than half of the bootstrap replicates")
-    else:
-        key = np.nan_to_num(freq, nan=-1.0) * 1e6 + np.nan_to_num(ratio, nan=-1e300)
-        candidates, why = [names[int(np.argmax(key))]], ("no group flagged in most replicates; "
-                                                        "took the one flagged most often")
-    pos = {n: i for i, n in enumerate(names)}
-    order = sorted(candidates, key=lambda n: (-np.nan_to_num(freq[pos[n]], nan=-1.0),
-                                              -np.nan_to_num(ratio[pos[n]], nan=-1e300)))
-    taken, left, total = [], [], 0.0
-    for n in order:
-        if not taken or total + share[n] <= max_share + 1e-12:
-            taken.append(n)
-            total += share[n]
-        else:
-            left.append(n)
-    if left:
-        why += (f"; left out {', '.join(left)} to train at most {max_share:.0%} of the "
-                f"parameters (most surely flagged first)")
-    if total > max_share + 1e-12:
-        why += (f"; {taken[0]} alone holds {total:.0%} of the parameters, above the "
-                f"{max_share:.0%} of a surgical fix")
-    return [n for n in names if n in taken], why
 
 
 def _misclassified(pred, y):
@@ -636,36 +467,3 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
                 "split": "two-means on log_ratio" if math.isfinite(rule.attrs["threshold"])
                 else "degenerate"}
     return ds
-
-
-def _problematic_set(x):
-    if isinstance(x, xr.Dataset):
-        x = x["problematic"]
-    if isinstance(x, xr.DataArray):
-        return {str(n) for n, f in zip(x[LAYER].values, x.values, strict=True) if f}
-    return {str(n) for n in x}
-
-
-def problematic_overlap(a, b):
-    r"""Jaccard overlap :math:`|A\cap B| / |A\cup B|` of two runs' problematic groups.
-
-    Parameters
-    ----------
-    a, b : xarray.Dataset, DataArray or iterable of str
-        Outputs of :func:`misclassified_attribution` (or their ``problematic`` flag, or
-        group names), e.g. for a model trained with SGD and one trained with Adam.
-
-    Returns
-    -------
-    float
-        In [0, 1]; 1 means the same groups. NaN when neither has a problematic group
-        (nothing to compare).
-
-    Examples
-    --------
-    >>> problematic_overlap(["conv1", "layer2", "layer3"], ["conv1", "layer2"])
-    0.6666666666666666
-    """
-    sa, sb = _problematic_set(a), _problematic_set(b)
-    union = sa | sb
-    return len(sa & sb) / len(union) if union else float("nan")

@@ -11,13 +11,13 @@ is "problematic", at the layer and at the parameter level, and shows what each f
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import xarray as xr
 
 from .. import plots
 from ..dims import EPOCH, LAYER, require
+from ..finetune.fix import FixResult
+from ..verdicts import chosen_groups, problematic
 from .fix import ActionButton
 from .state import Selection, controls_for
 from .view import View, check_analysis
@@ -28,18 +28,8 @@ NEEDS = ("log_ratio", "verdict", "flag_frequency", "sample", "target", "predicte
 
 
 def stored_problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
-    """The groups whose stored verdict at ``epoch`` is "problematic" (the one rule's answer).
-
-    Parameters
-    ----------
-    attribution : Dataset (epoch, layer, ...)
-        ``/analysis/attribution`` (``Run.analysis("attribution")``).
-    epoch : int
-
-    Returns
-    -------
-    list of str
-        In layer order; empty when no group is problematic (all healthy or inconclusive).
+    """The groups whose stored verdict at ``epoch`` is "problematic":
+    :func:`workbench.verdicts.problematic` (kept under this name for back-compatibility).
 
     Examples
     --------
@@ -48,44 +38,11 @@ def stored_problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
     >>> stored_problematic_groups(ds, 3)
     ['fc']
     """
-    if epoch not in set(int(e) for e in attribution[EPOCH].values):
-        raise ValueError(f"no attribution analysed for epoch {epoch}; analysed epochs: "
-                         f"{[int(e) for e in attribution[EPOCH].values]}")
-    at = attribution["verdict"].sel({EPOCH: epoch})
-    verdicts = plots.as_texts(at.values)
-    return [str(g) for g, v in zip(at[LAYER].values, verdicts, strict=True)
-            if v == "problematic"]
+    return problematic(attribution, epoch)
 
 
-@dataclasses.dataclass
-class FixComparison:
-    """The surgical fix of one epoch's model at the layer and at the parameter level.
-
-    Attributes
-    ----------
-    epoch : int
-    groups : list of str
-        The groups the layer level trained (``chosen_groups`` on the stored verdicts).
-    reports : dict
-        level → :class:`~workbench.finetune.surgical.SurgicalReport`.
-    why : str
-        Why these groups (``chosen_groups``' reason).
-    """
-
-    epoch: int
-    groups: list
-    reports: dict
-    why: str = ""
-
-    def __str__(self) -> str:
-        """The reports side by side, one column per level."""
-        cols = [str(r).splitlines() for r in self.reports.values()]
-        width = max(len(line) for col in cols for line in col) + 3
-        n = max(len(c) for c in cols)
-        cols = [c + [""] * (n - len(c)) for c in cols]
-        head = f"epoch {self.epoch}: trained {', '.join(self.groups)} ({self.why})"
-        return "\n".join([head] + ["".join(line.ljust(width) for line in row).rstrip()
-                                   for row in zip(*cols, strict=True)])
+#: The Fix button's result: :class:`workbench.finetune.FixResult` (this name is kept).
+FixComparison = FixResult
 
 
 class AttributionView(View):
@@ -102,8 +59,8 @@ class AttributionView(View):
     run : Run, optional
         Gives the **Fix** button (``view.fix``), which fine-tunes ``run.model(epoch)``.
     fix_options : dict, optional
-        Passed to :func:`~workbench.finetune.surgical_fix` (e.g. ``max_steps=100``,
-        ``lr=0.01``).
+        Passed to :func:`~workbench.finetune.fix_run` (e.g. ``max_steps=100``,
+        ``lr=0.01``, ``progress=False``).
 
     Attributes
     ----------
@@ -112,7 +69,7 @@ class AttributionView(View):
     handles : dict
         ``groups`` and ``gallery``: the artists :mod:`workbench.plots` drew.
     fix : ActionButton or None
-        ``fix.result`` is a :class:`FixComparison` after a click.
+        ``fix.result`` is a :class:`~workbench.finetune.FixResult` after a click.
     fix_panel : ipywidgets.HBox or None
         The last fix's images fixed and broken, one PNG per level, side by side.
 
@@ -182,54 +139,44 @@ class AttributionView(View):
     def groups(self, epoch: int | None = None) -> list[str]:
         """The groups the Fix button trains at ``epoch`` (the selected one by default): the
         one choice of ``workbench fix --groups auto``
-        (:func:`~workbench.probes.attribution.chosen_groups` on that epoch's stored
-        verdicts)."""
+        (:func:`~workbench.verdicts.chosen_groups` on that epoch's stored verdicts)."""
         return self.choice(epoch)[0]
 
     def choice(self, epoch: int | None = None) -> tuple[list[str], str]:
-        """``(groups, why)`` of :func:`~workbench.probes.attribution.chosen_groups` at
-        ``epoch``."""
-        from ..probes.attribution import chosen_groups
-
+        """``(groups, why)`` of :func:`~workbench.verdicts.chosen_groups` at ``epoch``."""
         return chosen_groups(self.at(epoch))
 
     def run_fix(self, epoch: int | None = None, *, levels=("layer", "parameter")):
-        """Fine-tune ``run.model(epoch)``'s chosen groups (:meth:`choice`, the same as
-        ``workbench fix --groups auto``); show what it fixed and broke.
+        """Fine-tune ``run.model(epoch)``'s chosen groups (:meth:`choice`) with
+        :func:`~workbench.finetune.fix_run`, the function of ``workbench fix``; show what
+        it fixed and broke.
 
         Trains on ``run.train_data()`` (the labels the run trained on, noise included) and
-        counts on ``run.test_data()``, once per level of :func:`surgical_fix` (the parameter
-        level trains as many individual parameters as the layer level, picked by gradient
-        magnitude). Shown under the button: the images each level fixed and broke, side by
-        side, then both reports side by side.
+        counts on ``run.test_data()``, once per level (the parameter level trains as many
+        individual parameters as the layer level, picked by gradient magnitude). Nothing is
+        saved. Shown under the button: the images each level fixed and broke, side by side,
+        then both reports side by side.
 
         Returns
         -------
-        FixComparison
+        FixResult
         """
         import ipywidgets as w
         from IPython.display import display
 
-        from ..finetune import surgical_fix
+        from ..finetune import fix_run
 
         if self.run is None:
             raise ValueError("AttributionView.run_fix needs the view built with run=Run(...)")
         epoch = self.epoch if epoch is None else int(epoch)
         groups, why = self.choice(epoch)
-        run = self.run
-        tree = run.tree
-        options = {"epochs": 1, "lr": 0.01,
-                   "full_train_steps": int(tree.attrs.get("committed_steps", 0)) or None,
-                   "full_train_time": (float(tree["epochs"]["wall_time"].sum())
-                                       if "wall_time" in tree["epochs"] else None),
-                   **self.fix_options}
-        model, train, test = run.model(epoch), run.train_data(), run.test_data()
-        reports = {level: surgical_fix(model, train, groups=groups, test_data=test,
-                                       level=level, **options) for level in levels}
+        result = fix_run(self.run, epoch, groups, list(levels), why=why, save=False,
+                         **self.fix_options)
+        test = self.run.test_data()
         self.fix_panel = w.HBox([w.Image(value=self._fix_png(r, test), format="png")
-                                 for r in reports.values()])
+                                 for r in result.reports.values()])
         display(self.fix_panel)
-        return FixComparison(epoch, groups, reports, why)
+        return result
 
     def _fix_png(self, report, test) -> bytes:
         import io

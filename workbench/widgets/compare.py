@@ -14,12 +14,13 @@ import xarray as xr
 
 from .. import plots
 from ..dims import EPOCH, LAYER
+from ..verdicts import VERDICTS, overlap, overlap_text, problematic
 from .state import Selection, controls_for
 from .view import View
 
 RUN = "run"
-#: Verdict codes in strip order, and their colours (the attribution view's).
-VERDICTS = ("healthy", "inconclusive", "problematic")
+# Verdict codes in strip order (VERDICTS, in order of concern) and their colours (the
+# attribution view's).
 
 
 def _codes(values, names) -> np.ndarray:
@@ -36,7 +37,10 @@ class CompareView(View):
 
     Panels: test accuracy over epochs, one line per run (the selected epoch marked); the
     damping regime from curvature per (run, layer); the problematic-group verdict per
-    (run, layer). A panel whose analysis a run lacks says so.
+    (run, layer). A panel whose analysis a run lacks says so. The caption gives each run's
+    test accuracy and, when every run has an attribution analysis, the overlap of each
+    pair's problematic groups at the selected epoch (:func:`workbench.verdicts.overlap`;
+    ``-`` where a run has not analysed that epoch).
 
     Parameters
     ----------
@@ -62,10 +66,12 @@ class CompareView(View):
             raise ValueError(f"CompareView needs at least two runs; got {len(self.runs)}")
         self.epochs = stack(self.runs, "epochs", join="outer").load()
         self.damping = self.attribution = None
+        self._verdicts = []
         if all(r.analysis("damping") is not None for r in self.runs):
             self.damping = stack(self.runs, "analysis/damping", join="outer").load()
         if all(r.analysis("attribution") is not None for r in self.runs):
             self.attribution = stack(self.runs, "analysis/attribution", join="outer").load()
+            self._verdicts = [r.analysis("attribution")[["verdict"]].load() for r in self.runs]
         self.controls = controls_for(self.epochs["test_acc"], self.state, [EPOCH])
         self._start()
 
@@ -123,8 +129,35 @@ class CompareView(View):
         parts = [f"{html.escape(str(n))} {float(v):.4f}" if np.isfinite(v) else
                  f"{html.escape(str(n))} -" for n, v in zip(acc[RUN].values, acc.values,
                                                              strict=True)]
-        return (f"<span class='wb-caption'><b>epoch {e}</b> · test accuracy "
-                + ", ".join(parts) + "</span>")
+        text = f"<b>epoch {e}</b> · test accuracy " + ", ".join(parts)
+        if self.attribution is not None:
+            text += " · problematic groups overlap " + "; ".join(
+                f"{html.escape(a)} vs {html.escape(b)} {html.escape(v)}"
+                for (a, b), v in self.overlaps().items())
+        return f"<span class='wb-caption'>{text}</span>"
+
+    def overlaps(self, epoch: int | None = None) -> dict:
+        """``(run, run) -> text``: each pair's :func:`~workbench.verdicts.overlap` at
+        ``epoch`` (the selected one by default), as :func:`~workbench.verdicts.overlap_text`
+        writes it; ``"-"`` where a run has not analysed that epoch; empty when a run has no
+        attribution analysis."""
+        if self.attribution is None:
+            return {}
+        e = self.state.epoch if epoch is None else int(epoch)
+        names = [str(n) for n in self.epochs[RUN].values]
+        groups = []
+        for ds in self._verdicts:
+            try:
+                groups.append(problematic(ds, e))
+            except ValueError:
+                groups.append(None)
+        out = {}
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                a, b = groups[i], groups[j]
+                out[names[i], names[j]] = "-" if a is None or b is None else \
+                    overlap_text(overlap(a, b))
+        return out
 
     def dynamic(self) -> list:
         return [plots.artist(self.axes[0], plots.SELECTION_GID),

@@ -41,7 +41,7 @@ from torch.utils.data import TensorDataset
 # --------------------------------------------------------------------------- the data
 
 
-def datasets(p: int = 59, frac: float = 0.4, seed: int = 0):
+def datasets(p: int = 47, frac: float = 0.4, seed: int = 0):
     """``(train, test)`` TensorDatasets of ``([a, b, p], (a + b) mod p)``, split at random.
 
     Inputs are LongTensors of 3 token ids (``p`` is the '=' token); targets are class ids.
@@ -117,7 +117,7 @@ class Transformer(nn.Module):
         return self.unembed(self.ln_final(x)[:, -1])
 
 
-def make_model(p: int = 59, d_model: int = 128, n_heads: int = 4, d_mlp: int = 512,
+def make_model(p: int = 47, d_model: int = 64, n_heads: int = 4, d_mlp: int = 256,
                n_layers: int = 1) -> Transformer:
     """The factory ``workbench.Run(out, model=make_model, ...)`` calls to rebuild the model."""
     return Transformer(p, d_model, n_heads, d_mlp, n_layers)
@@ -147,9 +147,9 @@ class NotRecording:
         self._handle.remove()
 
 
-def main(out, *, p: int = 59, frac: float = 0.4, steps: int = 3000, every: int = 25,
-         seed: int = 0, d_model: int = 128, n_heads: int = 4, d_mlp: int = 512,
-         n_layers: int = 1, lr: float = 1e-3, weight_decay: float = 1.0,
+def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int = 50,
+         seed: int = 0, d_model: int = 64, n_heads: int = 4, d_mlp: int = 256,
+         n_layers: int = 1, lr: float = 3e-3, weight_decay: float = 2.0,
          probe_size: int = 256, record: bool = True, progress: bool = True,
          threads: int = 2) -> list[dict]:
     """Train full-batch with AdamW, committing every ``every`` steps; return the metrics.
@@ -208,10 +208,10 @@ def _cli():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
-    parser.add_argument("--p", type=int, default=59)
+    parser.add_argument("--p", type=int, default=47)
     parser.add_argument("--frac", type=float, default=0.4)
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--every", type=int, default=25)
+    parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", dest="record", action="store_false")
     args = parser.parse_args()

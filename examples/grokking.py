@@ -6,9 +6,10 @@ plain PyTorch; the workbench appears in three lines (``workbench.watch``, ``rec.
 
 The task (Power et al. 2022; Nanda et al. 2023): the inputs are the tokens ``[a, b, '=']`` with
 ``a, b`` in ``0..p-1`` and ``'='`` the token ``p``; the target is ``(a + b) mod p``. A fraction
-``frac`` of the p² pairs is the training set, the rest the test set. Full-batch AdamW with strong
-weight decay (1 in Nanda et al., 2 here) memorises the training set first (train accuracy 100%, test near chance), then, much
-later, generalises (test accuracy about 100%): it *groks*.
+``frac`` of the p² pairs is the training set, the rest the test set. Full-batch AdamW with
+strong weight decay (1 in Nanda et al., 2 here) memorises the training set first (train
+accuracy 100%, test near chance), then, much later, generalises (test accuracy about 100%):
+it *groks*.
 
 The model: token and position embeddings, ``n_layers`` pre-LayerNorm blocks (multi-head
 attention written out, so that double backward works for the Hessian-vector products of the

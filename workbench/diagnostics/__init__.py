@@ -11,6 +11,7 @@ from .damping import (
     update_cos_summary,
 )
 from .dfa import default_scales, dfa
+from .grokking import grokking_phases, plateau_departure
 from .paths import path_length, path_ratio, probabilities, zigzag
 from .powerlaw import powerlaw_alpha
 from .probabilities import softmax
@@ -33,4 +34,5 @@ __all__ = [
     "separation_fuzziness", "separation_by_layer", "load", "load_curve",
     "linear_law_deviation",
     "probabilities", "softmax", "path_length", "path_ratio", "zigzag", "auc",
+    "grokking_phases", "plateau_departure",
 ]

@@ -72,6 +72,19 @@ class Probe:
     classes: tuple
 
 
+def probe_inputs_dataset(probe: Probe) -> xr.Dataset:
+    """The probe inputs as a Dataset over ``sample`` (``input_<key>`` per tensor; a single
+    tensor is ``input_``), for ``/probe_inputs``."""
+    x = probe.x
+    arrays = {"": x} if torch.is_tensor(x) else dict(x)
+    data = {}
+    for key, t in arrays.items():
+        t = t.detach().cpu()
+        dims = (SAMPLE, *[f"input_{key}_dim{i}" for i in range(1, t.ndim)])
+        data[f"input_{key}"] = (dims, t.numpy())
+    return xr.Dataset(data, coords={SAMPLE: probe.indices})
+
+
 class Recorder:
     """Record a training run into a :class:`~workbench.record.store.RunStore`.
 
@@ -487,8 +500,6 @@ class Recorder:
         out["epochs"] = xr.Dataset({k: (EPOCH, [float(v)]) for k, v in metrics.items()},
                                    coords={EPOCH: [epoch]})
         if self.probe is not None and self.keep_probe_inputs:
-            from .watch import probe_inputs_dataset
-
             out["probe_inputs"] = probe_inputs_dataset(self.probe)
             self.keep_probe_inputs = False
         if self.probe is not None:

@@ -47,10 +47,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import xarray as xr
 
 from ..batches import as_inputs, collate
-from ..dims import SAMPLE
 from ..groups import describe, group_parameters, group_shares, resolve_groups, unwrap
 from .lock import RunLock
 from .recorder import Probe, Recorder
@@ -414,17 +412,4 @@ def _probe(probe, classes) -> Probe | None:
     return Probe(x, y, np.arange(n), tuple(str(c) for c in (classes or ())))
 
 
-def probe_inputs_dataset(probe: Probe) -> xr.Dataset:
-    """The probe inputs as a Dataset over ``sample`` (``input_<key>`` per tensor; a single
-    tensor is ``input_``), for ``/probe_inputs``."""
-    x = probe.x
-    arrays = {"": x} if torch.is_tensor(x) else dict(x)
-    data = {}
-    for key, t in arrays.items():
-        t = t.detach().cpu()
-        dims = (SAMPLE, *[f"input_{key}_dim{i}" for i in range(1, t.ndim)])
-        data[f"input_{key}"] = (dims, t.numpy())
-    return xr.Dataset(data, coords={SAMPLE: probe.indices})
-
-
-__all__ = ["watch", "Watch", "probe_inputs_dataset"]
+__all__ = ["watch", "Watch"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..usercode import add_arguments
+
 
 def run(args) -> int:
     from ..analysis import analyze, load_all
-    from ..run import Run
+    from ..usercode import open_run
 
     registry = load_all()
     if args.list:
@@ -14,7 +16,7 @@ def run(args) -> int:
         return 0
     if not args.run:
         raise ValueError("analyze needs a run directory (or --list)")
-    r = Run(args.run)
+    r = open_run(args.run, model=args.model, data=args.data)
     result = analyze(r, only=args.only, client=args.scheduler)
     for name, added in result.items():
         if isinstance(added, str):
@@ -39,4 +41,5 @@ def register(sub) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="compute on this dask.distributed scheduler (e.g. tcp://host:8786) "
                         "instead of local threads")
+    add_arguments(p)
     p.set_defaults(func=run)

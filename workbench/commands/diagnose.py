@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+from ..usercode import add_arguments
+
 
 def run(args) -> int:
     from ..diagnose import (
@@ -21,11 +23,12 @@ def run(args) -> int:
         overlap_line,
         verdicts,
     )
-    from ..run import Run
+    from ..usercode import open_run
 
     progress = not args.json
-    v = verdicts(Run(args.run), progress=progress)
-    other = verdicts(Run(args.compare), progress=progress) if args.compare else None
+    v = verdicts(open_run(args.run, model=args.model, data=args.data), progress=progress)
+    other = verdicts(open_run(args.compare, model=args.model, data=args.data),
+                     progress=progress) if args.compare else None
     if other is not None:
         v["compare"] = compare_verdicts(v, other)
     if args.json:
@@ -56,4 +59,5 @@ def register(sub) -> None:
                    help="a second run (e.g. trained with Adam): report the overlap of the "
                         "problematic groups (undefined when neither run has one)")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    add_arguments(p)
     p.set_defaults(func=run)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import time
 
+from ..usercode import add_arguments
+
 
 def run(args) -> int:
     from ..diagnose import fmt
     from ..finetune.fix import choose_groups, fix_run
-    from ..run import Run
+    from ..usercode import open_run
 
     for name in ("epochs", "batch_size", "test_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -26,7 +28,7 @@ def run(args) -> int:
                              f"{getattr(args, name)}")
     t_start = time.perf_counter()
     progress = not args.json
-    run_ = Run(args.run)
+    run_ = open_run(args.run, model=args.model, data=args.data)
     groups, why, shares = choose_groups(run_, args.groups, progress=progress,
                                         max_share=args.max_share)
     share = sum(shares[g] for g in groups)
@@ -87,4 +89,5 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a fixed model saved under the same name")
+    add_arguments(p)
     p.set_defaults(func=run)

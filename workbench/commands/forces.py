@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..usercode import add_arguments
+
 
 def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int = 0):
     """The forces on test sample ``sample`` of a recorded run, and what they were built from.
@@ -27,7 +29,8 @@ def compute(run_dir, *, sample: int, top: int = 5, pool: int = 1000, seed: int =
     if not epochs:
         raise FileNotFoundError(f"no committed checkpoints in {run.path / 'checkpoints'}")
     cfg = run.config
-    test = load_dataset(cfg.data, train=False, root=run._root(), download=False)
+    test = run.test_data() if run.source == "watch" else \
+        load_dataset(cfg.data, train=False, root=run._root(), download=False)
     if not 0 <= sample < len(test):
         raise ValueError(f"--sample must be a test-set index in 0..{len(test) - 1}; got {sample}")
     train = run.train_data()
@@ -143,8 +146,11 @@ def run(args) -> int:
     for name in ("top", "pool"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be at least 1; got {getattr(args, name)}")
-    found = None if args.recompute else stored(args.run, sample=args.sample, top=args.top)
-    pulls, info = found or compute(args.run, sample=args.sample, top=args.top, pool=args.pool)
+    from ..usercode import open_run
+
+    run_ = open_run(args.run, model=args.model, data=args.data)
+    found = None if args.recompute else stored(run_, sample=args.sample, top=args.top)
+    pulls, info = found or compute(run_, sample=args.sample, top=args.top, pool=args.pool)
     print(f"source: {info['source']}")
     print(table(pulls, info, args.sample))
     out = args.out or Path(args.run) / "report" / f"forces_sample{args.sample}.png"
@@ -163,4 +169,5 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="figure path (default RUN/report/...png)")
     p.add_argument("--recompute", action="store_true",
                    help="score --pool candidates even when /analysis/forces holds the sample")
+    add_arguments(p)
     p.set_defaults(func=run)

@@ -5,7 +5,8 @@ epoch axes, bars and limits), :mod:`~workbench.plots.training`,
 :mod:`~workbench.plots.layers`, :mod:`~workbench.plots.probe`,
 :mod:`~workbench.plots.damping`, :mod:`~workbench.plots.separation`,
 :mod:`~workbench.plots.spectra`, :mod:`~workbench.plots.attribution`,
-:mod:`~workbench.plots.forces` and :mod:`~workbench.plots.generic`. A family a view updates
+:mod:`~workbench.plots.forces`, :mod:`~workbench.plots.generic` and
+:mod:`~workbench.plots.phases` (grokking phases shaded behind epoch axes). A family a view updates
 in place has ``draw(data, ax) -> handles`` and ``update(handles, data)``.
 
 Axis labels come from the data's ``attrs`` (``long_name``, ``units``). Plots never compute
@@ -14,6 +15,7 @@ diagnostics; they draw what they are given. Every name is re-exported here, so
 """
 
 from . import dynamics as dynamics  # the module: draw, update
+from . import phases as phases  # the module: shade, spans
 from . import separation as separation  # the module: draw, update
 from ._scale import esd_density, log_bins
 from .attribution import (

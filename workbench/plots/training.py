@@ -10,14 +10,15 @@ from .base import SELECTION_GID, axes_or_new, epoch_axis, lines
 def accuracy_curves(epochs: xr.Dataset, *, ax=None):
     """Train and test accuracy per epoch."""
     ax = axes_or_new(ax)
-    for name in ("train_acc", "test_acc"):
+    for name in ("train_acc", "test_acc", "probe_acc"):
         if name in epochs:
             ax.plot(epochs["epoch"].values, epochs[name].values, marker="o",
                     label=name.replace("_acc", ""))
     epoch_axis(ax)
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
-              frameon=False, borderaxespad=0.2)
+    if ax.lines:
+        ax.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
+                  frameon=False, borderaxespad=0.2)
     return ax
 
 

@@ -81,6 +81,42 @@ def analyses_of(tree: xr.DataTree) -> dict:
     return out
 
 
+def run_phases(tree: xr.DataTree):
+    """The grokking phases of a run from its recorded accuracies, and a note.
+
+    ``grokking_phases(train_acc, test_acc)`` on /epochs (``probe_acc`` when there is no
+    ``test_acc``): the one definition of the phases. Returns ``(phases, note)``: the labels
+    over ``epoch`` when the run grokked (note empty); ``(None, "no grokking phases: <why>")``
+    when it did not; ``(None, "")`` when the run lacks the accuracies.
+    """
+    from ..diagnostics.grokking import grokking_phases
+
+    if "epochs" not in tree:
+        return None, ""
+    ep = tree["epochs"]
+    test = next((n for n in ("test_acc", "probe_acc") if n in ep), None)
+    if "train_acc" not in ep or test is None or ep.sizes.get("epoch", 0) < 1:
+        return None, ""
+    try:
+        phases = grokking_phases(ep["train_acc"].load(), ep[test].load())
+    except ValueError as e:  # accuracies that are not fractions: say so, shade nothing
+        return None, f"no grokking phases: {e}"
+    if not phases.attrs["grokked"]:
+        return None, f"no grokking phases: {phases.attrs['reason']}"
+    return phases, ""
+
+
+def phases_on_steps(phases, tree: xr.DataTree):
+    """``phases`` mapped onto /steps through its ``epoch(step)`` coord (None without it)."""
+    if phases is None or "steps" not in tree or "epoch" not in tree["steps"].coords:
+        return None
+    ep = tree["steps"]["epoch"]
+    known = ep.isin(phases["epoch"].values)
+    ep = ep.where(known, drop=True).astype(phases["epoch"].dtype)
+    out = phases.sel(epoch=ep.values).assign_coords(step=("epoch", ep["step"].values))
+    return out.swap_dims(epoch="step").drop_vars("epoch")
+
+
 class Explorer:
     """Tabs of views over one :class:`Selection`; display it in a notebook cell.
 
@@ -110,6 +146,10 @@ class Explorer:
         The current selection as text.
     note : ipywidgets.HTML
         Why a requested tab is missing (empty otherwise).
+    phases : DataArray (epoch) or None
+        The grokking phases every epoch (and step) axis shades (:func:`run_phases`).
+    phases_note : ipywidgets.HTML
+        Why nothing is shaded, for a run with accuracies that did not grok.
     widget : ipywidgets.VBox
     """
 
@@ -136,6 +176,10 @@ class Explorer:
             for name, make in tabs_for(analyses).items():
                 self.views[name] = make(tree, analyses[name], self.state, images=images,
                                         classes=classes, run=run, name=name)
+        self.phases, why = run_phases(tree)
+        by_step = phases_on_steps(self.phases, tree)
+        for view in self.views.values():
+            view.phases, view.phases_by_step = self.phases, by_step
         if tab is not None and tab not in self.views:
             raise ValueError(f"explore: no tab {tab!r}; this run has tabs {list(self.views)}"
                              + ("" if tab not in _registered() else
@@ -151,7 +195,9 @@ class Explorer:
         self._tab_changed()
         header = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         self.note = w.HTML()
-        self.widget = w.VBox([*header, self.status, self.note, tabs])
+        self.phases_note = w.HTML(
+            f"<span class='wb-note'>{html.escape(why)}</span>" if why else "")
+        self.widget = w.VBox([*header, self.status, self.note, self.phases_note, tabs])
 
     def _tab_changed(self, change=None) -> None:
         """Only the selected tab's view redraws on a selection change."""
@@ -232,4 +278,5 @@ def _registered() -> dict:
 
 
 __all__ = ["Explorer", "analyses_of", "analysis_views", "damping_tab", "dynamics_tab",
-           "explore", "separation_tab", "spectra_tab", "tabs_for"]
+           "explore", "phases_on_steps", "run_phases", "separation_tab", "spectra_tab",
+           "tabs_for"]

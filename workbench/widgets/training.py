@@ -38,8 +38,10 @@ class TrainingView(View):
         self.loss, self.epochs, self.smooth = loss, epochs, smooth
         if tie and EPOCH in loss.coords:
             tie_step_to_epoch(self.state, loss[EPOCH])
+        acc = next((n for n in ("test_acc", "probe_acc", "train_acc") if n in epochs),
+                   None)
         self.controls = {**controls_for(loss, self.state, [STEP]),
-                         **controls_for(epochs["test_acc"], self.state, [EPOCH])}
+                         **(controls_for(epochs[acc], self.state, [EPOCH]) if acc else {})}
         self._start()
 
     def draw(self, fig):

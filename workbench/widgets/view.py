@@ -109,6 +109,11 @@ class View:
     #: False redraws the whole figure on every change (how views worked before; benches
     #: compare the two).
     in_place: bool = True
+    #: Grokking phases to shade behind every epoch axis (labels over ``epoch``) and every
+    #: step axis (``phases_by_step``, the same labels over ``step``); the Explorer sets them
+    #: from :func:`~workbench.diagnostics.grokking_phases`. None shades nothing.
+    phases = None
+    phases_by_step = None
 
     def __init__(self, state: Selection | None = None):
         import ipywidgets as w
@@ -184,7 +189,20 @@ class View:
         self.fig.clear()
         self.canvas.relayout()
         self.axes = self.draw(self.fig)
+        self._shade_phases()
         self.canvas.freeze_layout()
+
+    def _shade_phases(self) -> list:
+        """Shade :attr:`phases` behind each Axes whose x-axis is labelled "epoch" (and
+        :attr:`phases_by_step` behind those labelled "step"), once, when the figure is
+        built (:func:`workbench.plots.phases.shade`); returns the patches."""
+        from ..plots.phases import shade
+
+        by_label = {"epoch": self.phases, "step": self.phases_by_step}
+        out = []
+        for ax in self.fig.axes:
+            out += shade(ax, by_label.get(ax.get_xlabel()))
+        return out
 
     def _render(self) -> None:
         """Draw the figure into the canvas: the cached background plus the dynamic artists
@@ -212,6 +230,7 @@ class View:
             self.canvas = Canvas(self.figsize, self.dpi)
             self.fig = self.canvas.fig
             self.axes = self.draw(self.fig)
+            self._shade_phases()
             self.canvas.freeze_layout()  # lay out once, then keep that layout
         elif rebuild or not self.in_place:
             self.rebuild()

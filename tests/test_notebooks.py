@@ -57,6 +57,10 @@ def test_notebook_runs(path, tiny_run, tmp_path, monkeypatch, request):
     monkeypatch.setenv("WORKBENCH_RUN", str(tiny_run))
     if path.name == "07_course.ipynb":  # the course reads a classroom preset's runs
         monkeypatch.setenv("WORKBENCH_PRESET", str(request.getfixturevalue("momentum_preset")))
+    if path.name == "08_your_own_model.ipynb":  # the example at the CI size (does not grok)
+        for key, value in {"P": "23", "STEPS": "300", "EVERY": "25",
+                           "RUN": str(tmp_path / "grokking")}.items():
+            monkeypatch.setenv(f"WORKBENCH_GROK_{key}", value)
     monkeypatch.setenv("PYTHONPATH",
                        os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(path, as_version=4)

@@ -33,6 +33,14 @@ def run(args) -> int:
     from ..report import write_report
     from ..train import train
 
+    if args.preset == "grokking":
+        from ..presets_grokking import run_grokking
+
+        path = run_grokking(args.out if args.out != DEMO["out"] else None, seed=args.seed,
+                            size=args.size)
+        print(path.read_text())
+        print(f"report: {path}; open notebooks/08_your_own_model.ipynb (workbench lab)")
+        return 0
     if args.preset:
         from ..presets import run_preset
 
@@ -70,8 +78,12 @@ def register(sub) -> None:
     add_train_arguments(p, defaults=DEMO)
     from ..presets import PRESETS
 
-    p.add_argument("--preset", default=None, choices=sorted(PRESETS),
+    p.add_argument("--preset", default=None, choices=sorted([*PRESETS, "grokking"]),
                    help="train and analyse a classroom preset's runs under runs/<preset> "
                         "instead (momentum, label-noise, depth; each within ~10 min on 2 "
-                        "CPU cores) and write its REPORT.md")
+                        "CPU cores) and write its REPORT.md; grokking trains "
+                        "examples/grokking.py (one --seed)")
+    p.add_argument("--size", default="full", choices=("full", "tiny"),
+                   help="--preset grokking only: full (groks on 2 CPU cores) or tiny (p=23, "
+                        "300 steps: checks the pipeline, does not grok)")
     p.set_defaults(func=run)

@@ -38,7 +38,7 @@ def test_tiny_grokking_preset_reports_the_phases_of_its_accuracies(tmp_path):
     every = SIZES["tiny"]["every"]
     tr = run.tree["epochs"]["train_acc"].values
     te = run.tree["epochs"]["test_acc"].values
-    assert len(tr) == SIZES["tiny"]["steps"] // every and run.config.seed == 1
+    assert len(tr) == SIZES["tiny"]["steps"] // every and run.config.user["seed"] == 1
     tables = _tables(path.read_text())
     summary, phases, analyses = tables
     # one cell per value, every row as wide as its header
@@ -51,6 +51,10 @@ def test_tiny_grokking_preset_reports_the_phases_of_its_accuracies(tmp_path):
     assert row["train ≥ 99% at step"] == ("-" if first is None else str((first + 1) * every))
     assert float(row["final test acc"]) == pytest.approx(te[-1], abs=5e-4)
     assert float(row["total wall min"]) >= float(row["training wall min"]) > 0
+    # run again: the recorded run is kept (not retrained), and the report says so
+    again = _tables(run_grokking(tmp_path / "g", seed=1, size="tiny", progress=False)
+                    .read_text())[0]
+    assert again[1][again[0].index("training wall min")] == "-"
     # the phases: runs of equal labels covering every commit point, in order
     labels = [_phase(a, b) for a, b in zip(tr, te, strict=True)]
     got = []
@@ -60,8 +64,10 @@ def test_tiny_grokking_preset_reports_the_phases_of_its_accuracies(tmp_path):
         got += [name] * n
     assert got == labels
     # every registered analysis is listed, computed or with the reason it was not
-    names = {r[0] for r in analyses[1:]}
-    assert {"damping", "spectra", "dynamics"} <= names
+    stored = dict(analyses[1:])
+    for name in ("damping", "spectra", "dynamics"):
+        assert stored[name] == f"{len(run.refresh().analysed_epochs(name))} epochs" \
+            == f"{len(tr)} epochs"
 
 
 def test_the_example_is_loaded_from_the_checkout_and_a_missing_one_is_named(tmp_path):

@@ -78,9 +78,10 @@ def run_grokking(out=None, *, seed: int = 0, size: str = "full", progress: bool 
     out.mkdir(parents=True, exist_ok=True)
     where = out / f"seed{seed}"
     t0 = time.perf_counter()
+    train_min = None  # a run already there is kept: its training time is not known here
     if not (where / "record.zarr").exists():
         main(where, seed=seed, progress=progress, **kw)
-    train_min = (time.perf_counter() - t0) / 60
+        train_min = (time.perf_counter() - t0) / 60
     run = Run(where, model=functools.partial(make_model, p=kw["p"]),
               data=datasets(kw["p"], kw["frac"], seed))
     done = {}
@@ -89,7 +90,10 @@ def run_grokking(out=None, *, seed: int = 0, size: str = "full", progress: bool 
             done.update(analyze(run, only=[name], progress=progress))
         except Exception as e:  # noqa: BLE001 - one analysis failing must not lose the rest
             done[name] = f"failed: {type(e).__name__}: {e}"
-    text = report(run.refresh(), seed=seed, size=size, every=kw["every"], analyses=done,
+    run = run.refresh()
+    done = {n: (f"{len(run.analysed_epochs(n))} epochs" if isinstance(v, list) else v)
+            for n, v in done.items()}  # computed now or kept from before
+    text = report(run, seed=seed, size=size, every=kw["every"], analyses=done,
                   minutes=(time.perf_counter() - t0) / 60, train_minutes=train_min)
     path = out / "REPORT.md"
     safe.write_bytes(out, path, text.encode())
@@ -128,7 +132,8 @@ def phase_rows(phases, every: int) -> list[tuple]:
 
 
 def report(run, *, seed, size, every, analyses, minutes, train_minutes) -> str:
-    """The preset's REPORT.md: the verdict, the phases, the analyses and the wall time."""
+    """The preset's REPORT.md: the verdict, the phases, the analyses (name → what was
+    stored, or why not) and the wall time."""
     from .diagnostics.grokking import grokking_phases
 
     ep = run.tree["epochs"]
@@ -155,10 +160,10 @@ def report(run, *, seed, size, every, analyses, minutes, train_minutes) -> str:
                      "commit points"], phase_rows(ph, every)),
              "", "## Analyses", "",
              *table(["analysis", "result"],
-                    [(n, f"{len(v)} epochs" if isinstance(v, list) else v)
-                     for n, v in analyses.items()]),
+                    list(analyses.items())),
              "", f"One seed ({seed}); repeat with `--seed` for the spread. Wall minutes are "
-             f"on this machine, as loaded as it was."]
+             f"on this machine, as loaded as it was (training \"-\": a run already "
+             f"recorded was kept)."]
     return "\n".join(lines) + "\n"
 
 

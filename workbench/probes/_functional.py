@@ -8,8 +8,9 @@ sample dim; ``vmap`` maps over the sample dim of every tensor of a dict.
 
 Attention: the probes take second derivatives (Hessian-vector products) and forward-mode
 derivatives (``jvp``) through ``F.scaled_dot_product_attention``, which PyTorch's fused CPU
-and CUDA kernels do not provide; :func:`probe_mode` selects the math kernel (the same
-function, composed of differentiable ops) while a probe runs.
+and CUDA kernels do not provide, nor does ``nn.MultiheadAttention``'s fused inference fast
+path; :func:`math_attention` (and :func:`probe_mode`) select the math kernel (the same
+function, composed of differentiable ops) and turn the fast path off while a probe runs.
 """
 
 from __future__ import annotations
@@ -38,14 +39,24 @@ def eval_mode(model: nn.Module):
 
 @contextmanager
 def math_attention():
-    """Scaled-dot-product attention by its math kernel (twice differentiable, jvp-able)."""
+    """Scaled-dot-product attention by its math kernel (twice differentiable, jvp-able), and
+    ``nn.MultiheadAttention``'s fused inference fast path off (it has no forward-mode AD).
+    Both are process-wide settings of torch, restored on exit."""
+    mha = getattr(torch.backends, "mha", None)
+    fast = mha.get_fastpath_enabled() if mha is not None else None
+    if mha is not None:
+        mha.set_fastpath_enabled(False)
     try:
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-    except ImportError:  # torch < 2.3: the math path is the one autograd can differentiate
-        yield
-        return
-    with sdpa_kernel([SDPBackend.MATH]):
-        yield
+        try:
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+        except ImportError:  # torch < 2.3: the math path is the one autograd differentiates
+            yield
+            return
+        with sdpa_kernel([SDPBackend.MATH]):
+            yield
+    finally:
+        if mha is not None:
+            mha.set_fastpath_enabled(fast)
 
 
 @contextmanager

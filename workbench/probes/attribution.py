@@ -722,14 +722,15 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
     wrong_idx = index[wrong.numpy()][worst.numpy()]
     if tokens:
         ids = ids.cpu().numpy()
-        ig = ig.reshape(len(ids), -1) if ids.ndim != 2 else ig
+        width = int(np.prod(ids.shape[1:]))
+        ids, ig = ids.reshape(len(ids), width), np.asarray(ig).reshape(len(ids), width)
         maps = {
             "token_attribution": ((SAMPLE, POSITION), ig, {
                 "long_name": "Integrated Gradients of the error margin per token",
                 "units": "logit", "n_steps": ig_steps, "baseline_token": int(baseline_token),
                 "method": "captum.attr.LayerIntegratedGradients on the embedding layer, "
                           "summed over its units"}),
-            "tokens": ((SAMPLE, POSITION), ids.reshape(len(ids), -1),
+            "tokens": ((SAMPLE, POSITION), ids,
                        {"long_name": "input token id", "units": ""}),
         }
     else:

@@ -70,7 +70,7 @@ def analysed(tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "modsum"
     lossf = nn.functional.cross_entropy
     with workbench.watch(model, opt, path, probe=(x_test[:32], y_test[:32]), progress=False,
-                         signal_every=1, curvature_iters=30, curvature_batch=48) as rec:
+                         signal_every=1, curvature_iters=20, curvature_batch=32) as rec:
         for _ in range(3):
             for i in range(0, 200, 16):
                 loss = lossf(model(x_train[i:i + 16]), y_train[i:i + 16])

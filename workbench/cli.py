@@ -63,9 +63,18 @@ def main(argv=None) -> int:
     stdout, formatwarning = sys.stdout, warnings.formatwarning
     sys.stdout, warnings.formatwarning = _PrintableStream(stdout), _one_line_warning
     try:
-        return _run(args)
+        with warnings.catch_warnings():
+            for message in ZARR_NOISE:  # zarr's notes on its own format: nothing to act on
+                warnings.filterwarnings("ignore", message=message)
+            return _run(args)
     finally:
         sys.stdout, warnings.formatwarning = stdout, formatwarning
+
+
+#: zarr's warnings about its own format (consolidated metadata, fixed-width text), which a
+#: user of the workbench cannot act on.
+ZARR_NOISE = ("Consolidated metadata is currently not part",
+              ".*does not have a Zarr V3 specification")
 
 
 def _run(args) -> int:

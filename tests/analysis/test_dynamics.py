@@ -138,3 +138,28 @@ def test_window_slides_when_full(run):
     ds = dyn.dynamics_of(win, x, acc, steps_per_epoch=47, settings=small)
     assert ds.R.sizes["t"] == 64 and np.isfinite(ds.R.values).all()
     assert ds.attrs["setting_window"] == 64
+
+
+def test_a_layer_without_signal_is_left_out_and_the_rest_unchanged():
+    """A group with no module of its own (a bare parameter, as a transformer's positional
+    embedding) records no signal: its values are NaN and the others are those computed
+    without it."""
+    import numpy as np
+    import xarray as xr
+
+    from workbench.analysis.dynamics import dynamics_of
+
+    rng = np.random.default_rng(0)
+    x = xr.DataArray(rng.normal(size=(200, 3)), dims=("step", "layer"),
+                     coords={"step": np.arange(200), "layer": ["a", "b", "c"]})
+    with_nan = x.copy()
+    with_nan.loc[{"layer": "b"}] = np.nan
+    acc = xr.DataArray([0.5, 0.6], dims="epoch", coords={"epoch": [0, 1]})
+    got = dynamics_of(with_nan, with_nan, acc, steps_per_epoch=100)
+    ref = dynamics_of(x.sel(layer=["a", "c"]), x.sel(layer=["a", "c"]), acc,
+                      steps_per_epoch=100)
+    assert list(got.layer.values) == ["a", "b", "c"]
+    assert np.isnan(float(got.dfa.sel(layer="b")))
+    xr.testing.assert_allclose(got.dfa.sel(layer=["a", "c"]), ref.dfa)
+    assert float(got.synchrony) == float(ref.synchrony)
+    assert "b" in got.attrs["layers_left_out"]

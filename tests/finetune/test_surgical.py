@@ -146,3 +146,46 @@ def test_physics_momentum(lr, mu, clipped):
     m, c = physics_momentum(lr)
     assert_allclose(m, mu, atol=1e-12)
     assert c == clipped
+
+
+class TokenModel(nn.Module):
+    """Token ids in a dict (``model(**x)``), a LayerNorm'd attention block, a head that
+    returns a tuple: the fix reads logits by the documented rule."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(6, 8)
+        self.ln = nn.LayerNorm(8)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, input_ids, attention_mask):
+        h = self.tok(input_ids)
+        a = self.ln(h)
+        h = h + self.attn(a, a, a, need_weights=False)[0]
+        m = attention_mask[..., None].float()
+        return (self.head((h * m).sum(1) / m.sum(1)), h)
+
+
+def test_groups_as_a_mapping_on_token_dict_inputs():
+    torch.manual_seed(0)
+    model = TokenModel().eval()
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 6, (96, 4), generator=g)
+    x = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    y = (ids[:, 0] + ids[:, 1]) % 3
+    before = _snapshot(model)
+    report = surgical_fix(model, (x, y), groups={"readout": ("ln", "head")},
+                          test_data=(x, y), epochs=2, lr=0.05, batch_size=16, progress=False)
+    fixed = report.model
+    assert report.groups == ("readout",)
+    changed = {k for k, v in fixed.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed == {"ln.weight", "ln.bias", "head.weight", "head.bias"}
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert report.n_params_trained == 16 + 8 * 3 + 3
+    with torch.no_grad():
+        pb = model(**x)[0].argmax(1)
+        pa = fixed(**x)[0].argmax(1)
+    assert report.fixed == int(((pb != y) & (pa == y)).sum())
+    assert report.broken == int(((pb == y) & (pa != y)).sum())
+    assert report.errors_after == int((pa != y).sum())

@@ -293,3 +293,83 @@ def test_chosen_groups_train_at_most_the_surgical_share():
         chosen_groups(d.drop_vars("param_share"))
     with pytest.raises(ValueError, match="in \\(0, 1\\]; got 0"):
         chosen_groups(d, max_share=0)
+
+
+class BagOfEmbeddings(nn.Module):
+    """logits = W · Σ_l emb(x_l): the margin is linear in the embedding output, so Layer
+    Integrated Gradients on ``emb`` is exact: attr_l = (emb[x_l] − emb[b]) · (W_ŷ − W_y)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(4, 2)
+        self.head = nn.Linear(2, 3, bias=False)
+        with torch.no_grad():
+            self.emb.weight.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0],
+                                                [-1.0, 1.0]]))
+            self.head.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]))
+
+    def forward(self, x):
+        return self.head(self.emb(x).sum(1))
+
+
+def test_token_attribution_on_the_embedding_is_exact_for_a_linear_readout():
+    model = BagOfEmbeddings()
+    ids = torch.tensor([[1, 2, 3], [1, 1, 0], [2, 2, 3], [3, 0, 1], [2, 1, 1], [3, 3, 2]])
+    with torch.no_grad():
+        z = model(ids)
+    pred = z.argmax(1)
+    y = pred.clone()
+    y[[0, 3, 5]] = (pred[[0, 3, 5]] + 1) % 3  # three misclassified, three correct
+    ds = misclassified_attribution(model, (ids, y), groups={"emb": "emb", "head": "head"},
+                                   ig_top=3, ig_steps=8, n_boot=10)
+    assert ds["token_attribution"].dims == ("sample", "position")
+    assert "integrated_gradients" not in ds
+    emb, w = model.emb.weight.detach(), model.head.weight.detach()
+    for row, i in enumerate(ds["sample"].values):
+        d = w[pred[i]] - w[y[i]]
+        expected = ((emb[ids[i]] - emb[0]) * d).sum(-1)
+        assert_allclose(ds["token_attribution"].values[row], expected.numpy(), rtol=1e-5,
+                        atol=1e-6)
+        # completeness: the attributions add up to margin(x) − margin(baseline tokens)
+        margin = float(z[i, pred[i]] - z[i, y[i]])
+        base = model(torch.zeros_like(ids[i:i + 1]))[0].detach()
+        base_margin = float(base[pred[i]] - base[y[i]])
+        assert_allclose(ds["token_attribution"].values[row].sum(), margin - base_margin,
+                        rtol=1e-5)
+        assert ds["tokens"].values[row].tolist() == ids[i].tolist()
+    # the head's gradient x activation is the margin itself (m is linear in the logits)
+    wrong = pred != y
+    margins = (z[wrong, pred[wrong]] - z[wrong, y[wrong]]).mean()
+    assert_allclose(float(ds["attribution"].sel(layer="head")), float(margins), rtol=1e-5)
+
+
+def test_token_attribution_of_a_transformer_with_dict_inputs_and_tuple_blocks(transformer):
+    """Groups as a mapping on a transformer whose attention returns a tuple, dict inputs,
+    a named embedding: the head's attribution is the mean margin, and the per-position
+    attributions sum to margin(x) − margin(baseline) (completeness, up to the IG error)."""
+    model, ids = transformer(n=40, seed=3, vocab=6, seq=4, d=8, classes=3)
+    model.eval()
+    x = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    with torch.no_grad():
+        z = model(ids)
+    y = torch.arange(40) % 3
+    groups = {"tok": "tok", "pos": "pos", "attn": ("blocks.0.ln1", "blocks.0.attn"),
+              "mlp": ("blocks.0.ln2", "blocks.0.mlp"), "head": ("ln_f", "head")}
+    ds = misclassified_attribution(model, (x, y), groups=groups, ig_top=2, ig_steps=64,
+                                   n_boot=10, embedding="tok")
+    wrong = z.argmax(1) != y
+    pw = z.argmax(1)[wrong]
+    margins = z[wrong].gather(1, pw[:, None])[:, 0] - z[wrong].gather(1, y[wrong][:, None])[:, 0]
+    assert_allclose(float(ds["attribution"].sel(layer="head")), float(margins.mean()),
+                    rtol=1e-6)
+    assert np.isnan(float(ds["attribution"].sel(layer="pos")))  # a bare parameter
+    assert np.isfinite(ds["attribution"].sel(layer=["tok", "attn", "mlp"]).values).all()
+    for row, i in enumerate(ds["sample"].values):
+        base = model(torch.zeros_like(ids[i:i + 1]))[0].detach()
+        m_x = float(z[i, z[i].argmax()] - z[i, y[i]])
+        m_b = float(base[z[i].argmax()] - base[y[i]])
+        assert_allclose(ds["token_attribution"].values[row].sum(), m_x - m_b, rtol=0.02,
+                        atol=1e-3)
+    with pytest.raises(ValueError, match="names no module"):
+        misclassified_attribution(model, (ids, y), groups=groups, embedding="nope", ig_top=1,
+                                  n_boot=0)

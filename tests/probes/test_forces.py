@@ -61,3 +61,32 @@ def test_callable_checkpoints_and_lr_schedule():
         forces(ckpts.__getitem__, x_o, x_u, y_u, lr=0.1)
     with pytest.raises(ValueError, match="batch of one sample"):
         pulls(ckpts[0], x_u[:2], x_u, y_u, lr=0.1)
+
+
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_transformer_pulls_match_a_loop_of_per_example_gradients(transformer, as_dict):
+    """pull_u = −η (I − 1πᵀ) J(x_o) ∇θ CE(x_u, y_u), with J and ∇θ CE by plain autograd
+    one example at a time, on token ids and on a dict of inputs."""
+    from workbench.batches import as_inputs, logits
+
+    model, ids = transformer(n=7)
+    model.eval()
+    y = np.array([0, 1, 2, 3, 0, 1])
+    x = {"input_ids": ids, "attention_mask": torch.ones_like(ids)} if as_dict else ids
+    x = as_inputs(x)
+    x_o, x_u = x[:1], x[1:]
+    p = pulls(model, x_o, x_u, y, lr=0.3)
+    params = [q for q in model.parameters()]
+    z = logits(model, x_o)[0]
+    j = torch.stack([torch.cat([g.reshape(-1) for g in torch.autograd.grad(
+        z[c], params, retain_graph=True)]) for c in range(z.shape[0])])
+    pi = torch.softmax(z, -1).detach()
+    a = torch.eye(len(pi), dtype=pi.dtype) - pi[None, :]
+    for u in range(6):
+        loss = nn.functional.cross_entropy(logits(model, x_u[u:u + 1]), torch.tensor([y[u]]))
+        g = torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, params)])
+        expected = -0.3 * a @ (j @ g)
+        assert_allclose(p[u], expected.detach().numpy(), rtol=1e-9, atol=1e-13)
+    # and akg on the whole update set is their mean (the same kernel, by the eNTK path)
+    batch = akg(model, x_o, x_u, y, lr=0.3).delta_log_prob.values[0]
+    assert_allclose(p.mean(0), batch, rtol=1e-9, atol=1e-13)

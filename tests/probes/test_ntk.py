@@ -150,3 +150,48 @@ def test_resnet18_sized_jacobian_is_chunked_by_default_budget():
     assert 1 <= chunk < 64
     with pytest.raises(ValueError, match="too small"):
         _chunk_size(None, 10 * p * 4, 10, p, torch.float32, 64, True)
+
+
+def _token_jacobian(model, x):
+    """Brute force for any inputs: one backward per (sample, class) through
+    workbench.batches.logits on the sample's slice; rows are (sample, class)."""
+    from workbench.batches import as_inputs, logits, n_samples
+
+    x = as_inputs(x)
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = []
+    for n in range(n_samples(x)):
+        z = logits(model, x[n:n + 1])[0]
+        for c in range(z.shape[0]):
+            g = torch.autograd.grad(z[c], params, retain_graph=True)
+            rows.append(torch.cat([t.reshape(-1) for t in g]))
+    return torch.stack(rows).detach().numpy()
+
+
+@pytest.mark.parametrize("method", ["jacobian", "ntk_vp"])
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_transformer_kernel_with_token_and_dict_inputs_matches_a_loop(transformer, method,
+                                                                      as_dict):
+    """Token ids stay integer (an Embedding cannot take floats); a dict is passed as
+    model(**x) and vmapped over the sample dim of each of its tensors; the model returns a
+    tuple whose first tensor is the logits."""
+    model, ids = transformer(n=5, tuple_out=True)
+    model.eval()
+    mask = torch.ones_like(ids)
+    mask[1, -1] = 0  # one padded position: the dict's second tensor matters
+    xi = {"input_ids": ids[:3], "attention_mask": mask[:3]} if as_dict else ids[:3]
+    xj = {"input_ids": ids[3:], "attention_mask": mask[3:]} if as_dict else ids[3:]
+    k = empirical_ntk(model, xi, xj, method=method, chunk_size=2)
+    ji, jj = _token_jacobian(model, xi), _token_jacobian(model, xj)
+    o = ji.shape[0] // 3
+    assert_allclose(k.values, (ji @ jj.T).reshape(3, o, 2, o), rtol=1e-9, atol=1e-12)
+    assert ids.dtype == torch.long
+
+
+def test_transformer_kernel_through_a_forward_callable(transformer):
+    model, ids = transformer(n=4)
+    k = empirical_ntk(model, {"tokens": ids}, mode="trace",
+                      forward=lambda m, x: m(x["tokens"]))
+    j = _token_jacobian(model, ids)
+    full = (j @ j.T).reshape(4, 4, 4, 4)
+    assert_allclose(k.values, np.einsum("iaja->ij", full), rtol=1e-9, atol=1e-12)

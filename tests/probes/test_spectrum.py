@@ -72,3 +72,31 @@ def test_groups_subset_and_unknown_group():
         assert "unknown layer group 'fc9'" in str(err) and "conv1" in str(err)
     else:
         raise AssertionError("no error for an unknown group")
+
+
+def test_transformer_attention_projections_and_embeddings_are_matrices(transformer):
+    """nn.MultiheadAttention's packed in_proj_weight counts as W_q, W_k, W_v (three d x d
+    matrices), out_proj as one; the token embedding (vocab x d) and the bare positional
+    parameter (1, L, d) -> (L, d) are included; LayerNorm scales and biases are not."""
+    model, _ = transformer(d=6, seq=4, vocab=5)
+    groups = {"emb": ("tok", "pos"), "attn": ("blocks.0.ln1", "blocks.0.attn"),
+              "mlp": ("blocks.0.ln2", "blocks.0.mlp"), "out": ("ln_f", "head")}
+    ds = weight_spectrum(model, groups=groups)
+    attn = model.blocks[0].attn
+    w = attn.in_proj_weight.detach()
+    expected = {
+        "emb": [model.tok.weight, model.pos[0]],
+        "attn": [w[:6], w[6:12], w[12:], attn.out_proj.weight],
+        "mlp": [model.blocks[0].mlp[0].weight, model.blocks[0].mlp[2].weight],
+        "out": [model.head.weight],
+    }
+    for name, mats in expected.items():
+        eig = np.concatenate([np.linalg.eigvalsh(m.detach().double().numpy().T
+                                                 @ m.detach().double().numpy()
+                                                 if m.shape[0] >= m.shape[1] else
+                                                 m.detach().double().numpy()
+                                                 @ m.detach().double().numpy().T)
+                              / max(m.shape) for m in mats])
+        got = ds.eigenvalues.sel(layer=name).values
+        assert_allclose(got[np.isfinite(got)], np.sort(eig)[::-1], rtol=1e-9, atol=1e-14)
+        assert int(ds.n_matrices.sel(layer=name)) == len(mats)

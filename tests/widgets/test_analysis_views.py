@@ -238,3 +238,10 @@ def test_analysis_groups_without_epochs_get_no_tab():
     app = Explorer(t, analyses={"separation": empty, "damping": damping_ds()})
     assert "separation" not in app.views and "damping" in app.views
     assert isinstance(app.views["damping"].data, xr.Dataset)
+
+
+def test_damping_view_of_an_adam_run_says_it_shows_the_heavy_ball_analogy():
+    sgd = DampingView(damping_ds())
+    adam = DampingView(damping_ds().assign_attrs(optimizer_kind="adam"))
+    assert "analogy" not in sgd.caption.value
+    assert "heavy-ball analogy" in adam.caption.value and "β₁" in adam.caption.value

@@ -2,9 +2,13 @@
 
 Per (epoch, layer): the one problematic-groups rule
 (:func:`workbench.probes.attribution.problematic_groups`: gradient ratio misclassified /
-correct on the run's test set, bootstrap flag frequency, verdict) and the Captum layer
-attribution on the misclassified test examples. Per (epoch, rank): the :data:`K` worst
-misclassified probe samples (highest loss) with their Integrated Gradients maps.
+correct on the run's test set, bootstrap flag frequency, verdict) and the layer attribution
+(gradient × activation) on the misclassified test examples, over the run's recorded groups
+(``Run.groups``). Per (epoch, rank): the :data:`K` worst misclassified probe samples
+(highest loss) with their Integrated Gradients maps: ``image`` and ``ig`` (rank, row, col)
+for image inputs; for token inputs (integer ids, or a dict holding them) ``tokens`` and
+``token_attribution`` (rank, position), Layer Integrated Gradients on the embedding layer,
+one value per token position.
 """
 
 from __future__ import annotations
@@ -17,21 +21,27 @@ from .registry import register
 
 __all__ = ["attribution", "K", "probe_data"]
 
+POSITION = "position"
+
 #: Number of worst misclassified probe samples kept per epoch (padded with -1).
 K = 8
 RANK = "rank"
 
 
 def probe_data(run):
-    """The probe samples ``(x, y, test-set index)`` of the run (``Run.probe_images`` and the
-    recorded ``/probe`` targets)."""
+    """The probe samples ``(x, y, index)`` of the run: its model inputs
+    (``Run.probe_inputs``: an image tensor, token ids, or a dict of tensors), the recorded
+    ``/probe`` targets, and the ``/probe`` sample coord (the test-set index)."""
     import torch
 
-    images = run.probe_images().transpose(SAMPLE, "channel", "row", "col")
     probe = run.tree["probe"]
-    x = torch.from_numpy(np.array(images.values, dtype=np.float32))
+    x = run.probe_inputs()
     y = torch.from_numpy(np.array(probe["target"].values, dtype=np.int64))
     return x, y, torch.from_numpy(np.array(probe[SAMPLE].values, dtype=np.int64))
+
+
+def _is_tokens(x) -> bool:
+    return isinstance(x, dict) or not x.is_floating_point()
 
 
 def _requires(run):
@@ -39,26 +49,40 @@ def _requires(run):
 
 
 def attribution(run, epoch: int) -> xr.Dataset:
-    """One epoch's attribution (dims ``layer``; ``rank``, ``row``, ``col``).
+    """One epoch's attribution (dims ``layer``; ``rank``, and ``row``, ``col`` for images
+    or ``position`` for tokens).
 
     ``image`` is the channel mean of the normalised input and ``ig`` the channel sum of
-    its Integrated Gradients (one channel for Fashion-MNIST: the values themselves).
+    its Integrated Gradients (one channel for Fashion-MNIST: the values themselves). For
+    token inputs, ``tokens`` holds the token ids and ``token_attribution`` their Layer
+    Integrated Gradients (padded with -1 and NaN past the misclassified samples).
     """
-    from ..probes.attribution import misclassified_attribution
+    from ..probes.attribution import _token_key, misclassified_attribution
 
     model = run.model(epoch)
     test = run.test_data()
-    ds = misclassified_attribution(model, test, ig_top=0)
+    ds = misclassified_attribution(model, test, ig_top=0, groups=run.groups,
+                                   forward=run.forward)
     x, y, idx = probe_data(run)
-    side = x.shape[-2:]
+    tokens = _is_tokens(x)
+    if tokens:
+        key = _token_key(x)
+        ids = (x[key] if key is not None else x).reshape(len(y), -1)
+        side, map_dims = (ids.shape[1],), (RANK, POSITION)
+    else:
+        side, map_dims = tuple(x.shape[-2:]), (RANK, "row", "col")
     sample = np.full(K, -1, dtype=np.int64)
     target = np.full(K, -1, dtype=np.int64)
     predicted = np.full(K, -1, dtype=np.int64)
-    image = np.full((K, *side), np.nan)
+    image = np.full((K, *side), -1 if tokens else np.nan,
+                    dtype=np.int64 if tokens else float)
     ig = np.full((K, *side), np.nan)
     try:
-        maps = misclassified_attribution(model, (x, y), ig_top=K, n_boot=0)
-    except ValueError:  # no misclassified probe sample at this epoch
+        maps = misclassified_attribution(model, (x, y), ig_top=K, n_boot=0, groups=run.groups,
+                                         forward=run.forward)
+    except ValueError as e:  # no misclassified (or correct) probe sample at this epoch
+        if "misclassified" not in str(e) and "correctly classified" not in str(e):
+            raise
         maps = None
     if maps is not None:
         k = maps.sizes[SAMPLE]
@@ -66,8 +90,12 @@ def attribution(run, epoch: int) -> xr.Dataset:
         sample[:k] = idx.numpy()[rows]
         target[:k] = maps["target"].values
         predicted[:k] = maps["prediction"].values
-        image[:k] = maps["image"].mean("channel").values
-        ig[:k] = maps["integrated_gradients"].sum("channel").values
+        if tokens:
+            image[:k] = maps["tokens"].values
+            ig[:k] = maps["token_attribution"].values
+        else:
+            image[:k] = maps["image"].mean("channel").values
+            ig[:k] = maps["integrated_gradients"].sum("channel").values
     keep = ["grad_rms_misclassified", "grad_rms_correct", "log_ratio", "flag_frequency",
             "verdict", "attribution", "n_params", "param_share"]
     out = ds[keep]
@@ -83,11 +111,21 @@ def attribution(run, epoch: int) -> xr.Dataset:
                                                          "units": ""})
     out["predicted"] = xr.DataArray(predicted, dims=r, attrs={"long_name": "predicted label",
                                                               "units": ""})
-    out["image"] = xr.DataArray(image, dims=(RANK, "row", "col"), attrs={
-        "long_name": "normalised pixel value", "units": ""})
-    out["ig"] = xr.DataArray(ig, dims=(RANK, "row", "col"), attrs={
-        "long_name": "Integrated Gradients of the error margin", "units": "logit"})
+    if tokens:
+        out["tokens"] = xr.DataArray(image, dims=map_dims, attrs={
+            "long_name": "token id (-1: no sample)", "units": ""})
+        out["token_attribution"] = xr.DataArray(ig, dims=map_dims, attrs={
+            "long_name": "Integrated Gradients of the error margin per token",
+            "units": "logit",
+            "method": "captum.attr.LayerIntegratedGradients on the embedding layer"})
+    else:
+        out["image"] = xr.DataArray(image, dims=map_dims, attrs={
+            "long_name": "normalised pixel value", "units": ""})
+        out["ig"] = xr.DataArray(ig, dims=map_dims, attrs={
+            "long_name": "Integrated Gradients of the error margin", "units": "logit"})
     out = out.assign_coords({RANK: np.arange(K)})
+    if tokens:
+        out = out.assign_coords({POSITION: np.arange(side[0])})
     out.attrs = {k: v for k, v in ds.attrs.items()
                  if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     return out

@@ -1,8 +1,9 @@
 """The ``damping`` analysis: the damping verdict of each epoch, per layer.
 
 Curvature is measured after the fact, at the epoch's checkpoint, by Hessian-vector power
-iteration (:func:`workbench.probes.curvature.layer_curvature`) on a fixed, seeded batch of
-``config.curvature_batch`` training images (``config.curvature_iters`` iterations); the
+iteration (:func:`workbench.probes.curvature.layer_curvature`, through attention and
+LayerNorm too) on a fixed, seeded batch of ``config.curvature_batch`` training samples
+(``config.curvature_iters`` iterations), per recorded group (``Run.groups``); the
 verdict itself is :func:`workbench.diagnostics.damping.epoch_damping`, the one definition.
 """
 
@@ -65,9 +66,11 @@ def damping(run, epoch: int) -> xr.Dataset:
     if cfg.curvature_iters > 0:
         x, y = curvature_batch(run)
         curv = layer_curvature(model, x, y, iters=cfg.curvature_iters, seed=cfg.seed,
-                               groups=run.groups)
+                               groups=run.groups, forward=run.forward)
     else:  # curvature switched off for this run
-        names = list(run.groups or getattr(model, "groups", ()))
+        from ..groups import resolve_groups
+
+        names = list(resolve_groups(model, run.groups))
         curv = xr.DataArray(np.full(len(names), np.nan), dims=LAYER, coords={LAYER: names})
     steps_e, uc = epoch_steps(run, epoch)
     step_size = None

@@ -133,9 +133,21 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
     >>> ds.dfa.dims, ds.fluctuation.dims, ds.R.dims
     (('layer',), ('layer', 'scale'), ('t',))
     """
+    layers = window[LAYER].values
+    keep = (np.isfinite(window.values).all(axis=window.get_axis_num(STEP)) &
+            np.isfinite(history.values).all(axis=history.get_axis_num(STEP)))
+    if not keep.all():  # a group with no signal (no module of its own, e.g. a bare parameter)
+        if not keep.any():
+            window, history = window.isel({STEP: slice(0, 0)}), history.isel({STEP: slice(0, 0)})
+        ds = dynamics_of(window.isel({LAYER: keep}), history.isel({LAYER: keep}), accuracy,
+                         steps_per_epoch=steps_per_epoch, settings=settings)
+        ds = ds.reindex({LAYER: layers})
+        ds.attrs["layers_left_out"] = ("layers whose signal is not finite over the window "
+                                       "are left out of every quantity (their values NaN): "
+                                       + ", ".join(str(x) for x in layers[~keep]))
+        return ds
     w = settings.window
     n = window.sizes[STEP]
-    layers = window[LAYER].values
     sw, stride, vw = settings.stability_window, settings.stride, settings.volatility_window
     grid = default_scales(w)
     used = grid[grid <= n // 4]

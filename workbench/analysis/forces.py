@@ -93,12 +93,15 @@ def epoch_lr(tree, epoch: int) -> float:
 
 
 def inputs(run, settings: ForcesSettings = SETTINGS):
-    """``(obs, upd, x_o, x_u, y_u, targets)``: the chosen samples as tensors, labels as trained."""
+    """``(obs, upd, x_o, x_u, y_u, targets)``: the chosen samples as model inputs (tensors
+    of images or token ids, or dicts of tensors, from ``Run.probe_inputs`` and the training
+    set), labels as trained."""
     import torch
 
     obs, upd = chosen_samples(run, settings)
-    img = run.probe_images().sel({SAMPLE: obs}).transpose(SAMPLE, "channel", "row", "col")
-    x_o = torch.from_numpy(np.ascontiguousarray(img.values))
+    probe = np.asarray(run.tree["probe"][SAMPLE].values)
+    at = {int(s): k for k, s in enumerate(probe)}
+    x_o = run.probe_inputs()[torch.as_tensor([at[int(o)] for o in obs], dtype=torch.long)]
     train = run.train_data()
     pos = {int(i): k for k, i in enumerate(np.asarray(train.indices))}
     where = np.asarray([pos[int(u)] for u in upd])
@@ -112,6 +115,7 @@ def forces(run, epoch: int) -> xr.Dataset:
     """The ``forces`` analysis of ``run`` at ``epoch`` (see the module docstring)."""
     import torch
 
+    from ..batches import logits
     from ..probes.akg import real_delta_log_prob
     from ..probes.forces import pulls
 
@@ -119,10 +123,12 @@ def forces(run, epoch: int) -> xr.Dataset:
     obs, upd, x_o, x_u, y_u, targets = inputs(run, s)
     model = run.model(epoch)
     eta = epoch_lr(run.tree, epoch)
-    pull = np.stack([pulls(model, x_o[i:i + 1], x_u, y_u, lr=eta) for i in range(len(obs))])
-    actual = real_delta_log_prob(model, x_o, x_u, y_u, lr=eta).values
+    fwd = run.forward
+    pull = np.stack([pulls(model, x_o[i:i + 1], x_u, y_u, lr=eta, forward=fwd)
+                     for i in range(len(obs))])
+    actual = real_delta_log_prob(model, x_o, x_u, y_u, lr=eta, forward=fwd).values
     with torch.no_grad():
-        prob = torch.softmax(model(x_o).double(), -1).numpy()
+        prob = torch.softmax(logits(model, x_o, fwd).double(), -1).numpy()
     flipped = np.isin(upd, run.flipped)
     labels = np.arange(prob.shape[1])
     ds = xr.Dataset(

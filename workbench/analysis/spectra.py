@@ -22,12 +22,14 @@ def spectra(run, epoch: int) -> xr.Dataset:
     ``eigenvalues`` (layer, eigenvalue) they were fitted to.
 
     The eigenvalues are those of :func:`workbench.probes.weight_spectrum` on the epoch's
-    checkpoint (``W^T W / N``, conv kernels as (out, in·kh·kw), a group's matrices pooled);
+    checkpoint (``W^T W / N``, conv kernels as (out, in·kh·kw), a group's matrices pooled,
+    attention's packed q/k/v split in three, embeddings included), per recorded group
+    (``Run.groups``);
     the fit is :func:`workbench.diagnostics.powerlaw_alpha` (continuous MLE, xmin by the
     smallest KS distance, ``powerlaw``'s KS convention). Stored so that a view can draw the
     ESD with its fitted tail without loading checkpoints.
     """
-    spec = weight_spectrum(run.model(epoch))
+    spec = weight_spectrum(run.model(epoch), groups=run.groups)
     fit = powerlaw_alpha(spec.eigenvalues, dim=EIGENVALUE, min_tail=MIN_TAIL)
     ds = fit.assign(eigenvalues=spec.eigenvalues, n_eigenvalues=spec.n_eigenvalues,
                     n_matrices=spec.n_matrices)

@@ -19,8 +19,10 @@ import xarray as xr
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from ..batches import logits, n_samples
 from ..dims import SAMPLE, choice
-from ..models import count_parameters, group_parameters, layer_groups
+from ..groups import group_parameters, resolve_groups, unwrap
+from ..models import count_parameters
 from ..probes.attribution import _predict, as_tensors
 
 __all__ = ["surgical_fix", "SurgicalReport", "physics_momentum"]
@@ -158,13 +160,14 @@ class SurgicalReport:
         return "\n".join(rows)
 
 
-def _gradient_mask(model, x, y, k, batch_size, device):
+def _gradient_mask(model, x, y, k, batch_size, device, forward=None):
     """Boolean masks selecting the k parameters with the largest |gradient| on (x, y)."""
     params = [p for p in model.parameters() if p.requires_grad]
     acc = [torch.zeros_like(p) for p in params]
-    for i in range(0, len(x), batch_size):
-        out = model(x[i:i + batch_size].to(device))
-        loss = F.cross_entropy(out, y[i:i + batch_size].to(device), reduction="sum") / len(x)
+    n = n_samples(x)
+    for i in range(0, n, batch_size):
+        out = logits(model, x[i:i + batch_size].to(device), forward)
+        loss = F.cross_entropy(out, y[i:i + batch_size].to(device), reduction="sum") / n
         for a, g in zip(acc, torch.autograd.grad(loss, params, allow_unused=True), strict=True):
             if g is not None:
                 a += g
@@ -180,18 +183,24 @@ def _gradient_mask(model, x, y, k, batch_size, device):
 
 def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="layer",
                  batch_size=128, seed=0, progress=True, full_train_steps=None,
-                 full_train_time=None, momentum_max=0.99, max_steps=None, device=None):
+                 full_train_time=None, momentum_max=0.99, max_steps=None, device=None,
+                 forward=None):
     r"""Fine-tune a copy of ``model``, training only ``groups``, and report what changed.
 
     Parameters
     ----------
     model : torch.nn.Module
-        The trained model. It is never modified (a deep copy is fine-tuned).
+        The trained model (any classifier: logits read by
+        :func:`workbench.batches.output_tensor`). It is never modified (a deep copy is
+        fine-tuned).
     data : (x, y) tensors or ImageDataset
-        The fine-tuning set (usually the training set the model was trained on).
-    groups : list of str
-        Groups to train, e.g. the ``problematic`` ones of
-        :func:`workbench.probes.attribution.misclassified_attribution`.
+        The fine-tuning set (usually the training set the model was trained on). Inputs are
+        images, integer token ids, or a dict of tensors sharing the sample dim
+        (``model(**x)``); batches index every tensor of the dict.
+    groups : list of str, or mapping
+        Groups to train: names of the model's groups (e.g. the ``problematic`` ones of
+        :func:`workbench.probes.attribution.misclassified_attribution`), or a mapping name
+        → module/parameter prefixes (a subset of ``Run.groups``).
     test_data : (x, y) tensors or ImageDataset
         Where errors fixed and broken are counted.
     epochs : int
@@ -216,6 +225,8 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
         Stop after this many steps (for quick checks).
     device : optional
         Default: the model's device.
+    forward : callable, optional
+        ``forward(model, x) -> output`` (see :func:`workbench.batches.call`).
 
     Returns
     -------
@@ -233,7 +244,8 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
     -----
     **Freezing.** Parameters outside the trained set get ``requires_grad=False`` and stay
     bit-identical. BatchNorm running statistics of frozen modules are frozen too: the copy
-    is put in eval mode and only the trained groups' modules are switched to train mode (at
+    is put in eval mode and only the trained groups' modules (each module a group's prefixes
+    name) are switched to train mode (at
     the parameter level every module stays in eval mode, since no whole module is trained).
     The returned model has ``requires_grad`` restored and is in eval mode.
 
@@ -261,11 +273,11 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
     choice(level, LEVELS, "level")
     if not lr > 0:
         raise ValueError(f"surgical_fix() needs lr > 0; got {lr}")
-    groups = tuple(groups)
     if not groups:
         raise ValueError("surgical_fix() needs at least one group to train; this model's "
-                         f"groups are: {', '.join(layer_groups(model))}")
-    group_parameters(model, groups)  # validates names before any work
+                         f"groups are: {', '.join(resolve_groups(model))}")
+    spec = resolve_groups(model, groups)  # validates names before any work
+    groups = tuple(spec)
     mu, clipped = physics_momentum(lr, momentum_max=momentum_max)
     if clipped and lr > 0.25:
         warnings.warn(f"lr={lr} > 0.25 makes the physics momentum 1 - 2*sqrt(lr) = "
@@ -273,6 +285,7 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
                       stacklevel=2)
     x, y, _ = as_tensors(data)
     xt, yt, t_index = as_tensors(test_data)
+    n = n_samples(x)
     if device is None:
         device = next(model.parameters()).device
 
@@ -281,23 +294,25 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
     n_total = count_parameters(model)
     fixed_model.eval()
     if level == "layer":
-        trained = {id(p) for ps in group_parameters(fixed_model, groups).values() for p in ps}
+        trained = {id(p) for ps in group_parameters(fixed_model, spec).values() for p in ps}
         for p in fixed_model.parameters():
             p.requires_grad_(id(p) in trained)
-        for name in groups:
-            fixed_model.get_submodule(name).train()
+        modules = dict(unwrap(fixed_model).named_modules())
+        for prefix in {p for prefixes in spec.values() for p in prefixes}:
+            if prefix in modules:
+                modules[prefix].train()
         params = [p for p in fixed_model.parameters() if p.requires_grad]
         masks = None
         n_trained = sum(p.numel() for p in params)
     else:
-        k = sum(p.numel() for ps in group_parameters(model, groups).values() for p in ps)
-        pred, _ = _predict(fixed_model, x, y, batch_size, device)
+        k = sum(p.numel() for ps in group_parameters(model, spec).values() for p in ps)
+        pred, _ = _predict(fixed_model, x, y, batch_size, device, forward)
         wrong = pred != y
         if not wrong.any():
             raise ValueError("level='parameter' ranks gradients on the misclassified "
                              f"examples of data, but the model is right on all {len(y)}")
         params, masks = _gradient_mask(fixed_model, x[wrong], y[wrong], k, batch_size,
-                                       device)
+                                       device, forward)
         keep = [bool(m.any()) for m in masks]
         params = [p for p, kp in zip(params, keep, strict=True) if kp]
         masks = [m for m, kp in zip(masks, keep, strict=True) if kp]
@@ -307,7 +322,7 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
         n_trained = int(sum(int(m.sum()) for m in masks))
 
     opt = torch.optim.SGD(params, lr=lr, momentum=mu)
-    n_batches = math.ceil(len(x) / batch_size)
+    n_batches = math.ceil(n / batch_size)
     total = epochs * n_batches if max_steps is None else min(max_steps, epochs * n_batches)
     gen = torch.Generator().manual_seed(seed)
     steps = 0
@@ -316,12 +331,13 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
                                                   desc=f"surgical fix ({level})") as bar:
         torch.manual_seed(seed)
         for _ in range(epochs):
-            perm = torch.randperm(len(x), generator=gen)
-            for i in range(0, len(x), batch_size):
+            perm = torch.randperm(n, generator=gen)
+            for i in range(0, n, batch_size):
                 if steps >= total:
                     break
                 idx = perm[i:i + batch_size]
-                loss = F.cross_entropy(fixed_model(x[idx].to(device)), y[idx].to(device))
+                out = logits(fixed_model, x[idx].to(device), forward)
+                loss = F.cross_entropy(out, y[idx].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if masks is not None:
@@ -339,10 +355,10 @@ def surgical_fix(model, data, *, groups, test_data, epochs=1, lr=0.01, level="la
     was_training = model.training
     model.eval()
     try:
-        before, _ = _predict(model, xt, yt, batch_size, device)
+        before, _ = _predict(model, xt, yt, batch_size, device, forward)
     finally:
         model.train(was_training)
-    after, _ = _predict(fixed_model, xt, yt, batch_size, device)
+    after, _ = _predict(fixed_model, xt, yt, batch_size, device, forward)
     ok_b, ok_a = before == yt, after == yt
     return SurgicalReport(
         level=level, groups=groups, fixed=int((~ok_b & ok_a).sum()),

@@ -9,23 +9,25 @@ import torch
 import xarray as xr
 from torch import nn
 
+from ..batches import logits, n_samples
 from ..dims import LABEL, LABEL_I, LABEL_J, SAMPLE, SAMPLE_I, SAMPLE_J, SAMPLE_U
-from ._functional import as_input, eval_mode, model_device_dtype
+from ._functional import as_input, model_device_dtype, probe_mode
 from .ntk import DEFAULT_MEMORY_BUDGET, empirical_ntk
 
 
 def akg(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: float,
         sample=None, sample_u=None, method: str = "jacobian",
-        memory_budget: int = DEFAULT_MEMORY_BUDGET) -> xr.Dataset:
+        memory_budget: int = DEFAULT_MEMORY_BUDGET, forward=None) -> xr.Dataset:
     """First-order change of ``log π(x_o)`` from one SGD step on the batch ``(x_u, y_u)``.
 
     Parameters
     ----------
     model : torch.nn.Module
         A classifier, logits ``(N, O)``; evaluated in eval mode (modes restored after).
-    x_o : torch.Tensor
-        Observed examples ``(N_o, ...)``.
-    x_u : torch.Tensor
+    x_o : torch.Tensor or dict of tensors
+        Observed examples ``(N_o, ...)`` (images, token ids, or a dict of tensors sharing
+        the sample dim, passed as ``model(**x)``).
+    x_u : torch.Tensor or dict of tensors
         Update examples ``(N_u, ...)``.
     y_u : array-like of int
         Their labels ``(N_u,)``.
@@ -35,6 +37,8 @@ def akg(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: floa
         Coordinates of the ``sample`` (x_o) and ``sample_u`` (x_u) axes; default ``0..N-1``.
     method, memory_budget
         Passed to :func:`~workbench.probes.ntk.empirical_ntk`.
+    forward : callable, optional
+        ``forward(model, x) -> output`` (see :func:`workbench.batches.call`).
 
     Returns
     -------
@@ -69,22 +73,24 @@ def akg(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: floa
     device, dtype = model_device_dtype(model)
     xo = as_input(x_o, device, dtype, "akg", "x_o")
     xu = as_input(x_u, device, dtype, "akg", "x_u")
-    y = _labels(y_u, xu.shape[0], device, "akg")
-    with eval_mode(model), torch.no_grad():
-        p_o = torch.softmax(model(xo), -1).to("cpu", torch.float64).numpy()
-        p_u = torch.softmax(model(xu), -1).to("cpu", torch.float64).numpy()
+    n_u = n_samples(xu)
+    y = _labels(y_u, n_u, device, "akg")
+    with probe_mode(model), torch.no_grad():
+        p_o = torch.softmax(logits(model, xo, forward), -1).to("cpu", torch.float64).numpy()
+        p_u = torch.softmax(logits(model, xu, forward), -1).to("cpu", torch.float64).numpy()
     n_out = p_o.shape[-1]
     if int(y.max()) >= n_out:
         raise ValueError(f"akg() needs y_u in 0..{n_out - 1}; got max {int(y.max())}")
-    k = empirical_ntk(model, xo, xu, method=method, memory_budget=memory_budget)
+    k = empirical_ntk(model, xo, xu, method=method, memory_budget=memory_budget,
+                      forward=forward)
     k = k.rename({SAMPLE_I: SAMPLE, SAMPLE_J: SAMPLE_U}).transpose(
         SAMPLE, SAMPLE_U, LABEL_I, LABEL_J).values
     a = np.eye(n_out)[None] - p_o[:, None, :]
     g = p_u - np.eye(n_out)[y.cpu().numpy()]
-    dz = -lr / xu.shape[0] * np.einsum("oujk,uk->oj", k, g)
+    dz = -lr / n_u * np.einsum("oujk,uk->oj", k, g)
     dlp = np.einsum("oij,oj->oi", a, dz)
-    s = np.arange(xo.shape[0]) if sample is None else np.asarray(sample)
-    su = np.arange(xu.shape[0]) if sample_u is None else np.asarray(sample_u)
+    s = np.arange(n_samples(xo)) if sample is None else np.asarray(sample)
+    su = np.arange(n_u) if sample_u is None else np.asarray(sample_u)
     labels = np.arange(n_out)
     coords = {SAMPLE: s, SAMPLE_U: su, LABEL: labels, LABEL_I: labels, LABEL_J: labels}
     ds = xr.Dataset(
@@ -102,17 +108,18 @@ def akg(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: floa
             "prob": ((SAMPLE, LABEL), p_o, {"long_name": "π(x_o)", "units": "1"}),
         },
         coords=coords,
-        attrs={"lr": float(lr), "n_update": int(xu.shape[0]), "loss": "mean cross-entropy"},
+        attrs={"lr": float(lr), "n_update": int(n_u), "loss": "mean cross-entropy"},
     )
     return ds
 
 
 def real_delta_log_prob(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *,
-                        lr: float, sample=None) -> xr.DataArray:
+                        lr: float, sample=None, forward=None) -> xr.DataArray:
     """The real change of ``log π(x_o)`` after one plain SGD step on a deep copy.
 
     The step is ``θ ← θ − η ∇θ L`` with ``L`` the mean cross-entropy over ``(x_u, y_u)``,
-    taken in eval mode (as :func:`akg` assumes). ``model`` itself is not changed.
+    taken in eval mode (as :func:`akg` assumes). ``model`` itself is not changed. Inputs
+    and ``forward`` are as in :func:`akg`.
 
     Returns
     -------
@@ -129,20 +136,21 @@ def real_delta_log_prob(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, 
     device, dtype = model_device_dtype(model)
     xo = as_input(x_o, device, dtype, "real_delta_log_prob", "x_o")
     xu = as_input(x_u, device, dtype, "real_delta_log_prob", "x_u")
-    y = _labels(y_u, xu.shape[0], device, "real_delta_log_prob")
+    y = _labels(y_u, n_samples(xu), device, "real_delta_log_prob")
     twin = copy.deepcopy(model)
     twin.eval()
     with torch.no_grad():
-        before = torch.log_softmax(twin(xo), -1)
+        before = torch.log_softmax(logits(twin, xo, forward), -1)
     params = [p for p in twin.parameters() if p.requires_grad]
-    loss = nn.functional.cross_entropy(twin(xu), y)
-    grads = torch.autograd.grad(loss, params)
+    loss = nn.functional.cross_entropy(logits(twin, xu, forward), y)
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
     with torch.no_grad():
         for p, g in zip(params, grads, strict=True):
-            p.sub_(lr * g)
-        after = torch.log_softmax(twin(xo), -1)
+            if g is not None:
+                p.sub_(lr * g)
+        after = torch.log_softmax(logits(twin, xo, forward), -1)
     d = (after.double() - before.double()).cpu().numpy()
-    s = np.arange(xo.shape[0]) if sample is None else np.asarray(sample)
+    s = np.arange(n_samples(xo)) if sample is None else np.asarray(sample)
     return xr.DataArray(d, dims=(SAMPLE, LABEL), coords={SAMPLE: s, LABEL: np.arange(d.shape[1])},
                         name="delta_log_prob",
                         attrs={"long_name": "real Δ log π(x_o) after one SGD step",

@@ -11,10 +11,12 @@ import math
 import numpy as np
 import torch
 import xarray as xr
+from torch import nn
 from torch.nn import functional as F
 
+from ..batches import TensorDict, logits, n_samples, output_tensor
 from ..dims import LAYER, SAMPLE
-from ..models import group_parameters, layer_groups
+from ..groups import group_modules, group_parameters, unwrap
 from ..verdicts import (  # the torch-free rules, re-exported here for back-compatibility
     CONFIDENT,
     PROBLEMATIC,
@@ -25,15 +27,21 @@ from ..verdicts import (  # the torch-free rules, re-exported here for back-comp
     two_means_split,
 )
 from ..verdicts import overlap as problematic_overlap
+from ._functional import functional_logits, math_attention, unsqueeze, vmappable
 
 __all__ = ["misclassified_attribution", "problematic_groups", "split_verdict", "chosen_groups",
            "SURGICAL_SHARE", "problematic_overlap", "two_means_split", "as_tensors", "CONFIDENT",
-           "VERDICTS"]
+           "VERDICTS", "POSITION", "embedding_layer"]
+
+#: Dim of the token positions of a token attribution.
+POSITION = "position"
 
 
 def as_tensors(data):
     """``(x, y, index)`` from an ``(x, y)`` pair or an ImageDataset (``.images``, ``.targets``).
 
+    ``x`` stays a tensor of its own dtype (images, integer token ids) or becomes a
+    :class:`~workbench.batches.TensorDict` (a dict of tensors sharing the sample dim).
     ``index`` is the dataset index of each row (``data.indices`` when present, else 0..n-1).
     """
     if hasattr(data, "images") and hasattr(data, "targets"):
@@ -46,9 +54,12 @@ def as_tensors(data):
             raise TypeError("data must be an (x, y) pair of tensors or a dataset with "
                             f".images and .targets; got {type(data).__name__}") from None
         idx = None
-    x, y = torch.as_tensor(x), torch.as_tensor(y).long()
-    if len(x) != len(y):
-        raise ValueError(f"data has {len(x)} inputs but {len(y)} targets")
+    x = TensorDict(x) if isinstance(x, dict) and not isinstance(x, TensorDict) else x
+    if not isinstance(x, TensorDict):
+        x = torch.as_tensor(x)
+    y = torch.as_tensor(y).long()
+    if n_samples(x) != len(y):
+        raise ValueError(f"data has {n_samples(x)} inputs but {len(y)} targets")
     idx = np.arange(len(x)) if idx is None else np.asarray(idx)
     if len(idx) != len(x):
         idx = np.arange(len(x))
@@ -61,26 +72,27 @@ def as_tensors(data):
 _FLOATS_BUDGET = 2 ** 24  # floats held per gradient matrix (64 MB in float32)
 
 
-def _chunk_gradients(model, params_by_group, x, y, *, chunks, seed, batch_size, device):
+def _chunk_gradients(model, params_by_group, x, y, *, chunks, seed, batch_size, device,
+                     forward=None):
     """Per-chunk sums of per-example gradients of the cross-entropy, per group.
 
     The examples are dealt at random (seeded) into ``chunks`` chunks (one example per chunk
     when ``chunks >= len(x)``). Returns ``({group: (chunks, n_g) tensor}, counts)``.
     """
-    from torch.func import functional_call, grad, vmap
+    from torch.func import grad, vmap
 
     names = {n: [k for k, p in model.named_parameters() if any(p is q for q in ps)]
              for n, ps in params_by_group.items()}
     params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
     wanted = [k for ks in names.values() for k in ks]
+    rest = {k: v for k, v in params.items() if k not in set(wanted)}
+    rest.update({k: v.detach() for k, v in model.named_buffers()})
+    f = functional_logits(model, rest, forward)
 
     def loss_one(p, xi, yi):
-        out = functional_call(model, ({**params, **p}, buffers), (xi.unsqueeze(0),))
-        return F.cross_entropy(out, yi.unsqueeze(0))
+        return F.cross_entropy(f(p, unsqueeze(xi)), yi.unsqueeze(0))
 
-    per_example = vmap(grad(loss_one), in_dims=(None, 0, 0))
-    n = len(x)
+    n = n_samples(x)
     m = max(1, min(n, chunks))
     gen = torch.Generator().manual_seed(seed)
     chunk_of = torch.randperm(n, generator=gen) % m
@@ -90,7 +102,9 @@ def _chunk_gradients(model, params_by_group, x, y, *, chunks, seed, batch_size, 
     b = max(1, min(batch_size, _FLOATS_BUDGET // n_total))
     sub = {k: params[k] for k in wanted}
     for i in range(0, n, b):
-        grads = per_example(sub, x[i:i + b].to(device), y[i:i + b].to(device))
+        xs, in_dim = vmappable(x[i:i + b].to(device))
+        with math_attention():
+            grads = vmap(grad(loss_one), in_dims=(None, in_dim, 0))(sub, xs, y[i:i + b].to(device))
         ids = chunk_of[i:i + b]
         for g, ks in names.items():
             flat = torch.cat([grads[k].flatten(1) for k in ks], 1) if ks else \
@@ -113,7 +127,8 @@ def _rms_from_chunks(sums, counts, weights, n_params):
 
 
 def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_size=256,
-                       chunks=None, confident=CONFIDENT, device=None, progress=False):
+                       chunks=None, confident=CONFIDENT, device=None, progress=False,
+                       forward=None):
     r"""THE problematic-groups rule: which layer groups carry the model's errors, and how surely.
 
     ``workbench diagnose``, ``workbench fix --groups auto``, the ``attribution`` analysis (and
@@ -122,11 +137,15 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier with layer groups (``model.groups``).
+        Any classifier; its logits are read from its output by
+        :func:`workbench.batches.output_tensor`.
     data : (x, y) tensors or ImageDataset
         The examples to diagnose (the run's test set in ``diagnose`` and the analysis).
-    groups : list of str, optional
-        Groups to score (default: all).
+        Inputs may be images, integer token ids, or a dict of tensors (``model(**x)``).
+    groups : mapping or list of str, optional
+        Groups to score: a mapping name → module/parameter prefixes (``Run.groups``), names
+        of the model's groups, or None for all of them
+        (:func:`workbench.groups.resolve_groups`).
     n_boot : int
         Bootstrap replicates (default 200).
     seed : int
@@ -142,6 +161,8 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
         Where to compute (default: the model's device).
     progress : bool
         Show a tqdm bar over the gradient passes.
+    forward : callable, optional
+        ``forward(model, x) -> output`` (see :func:`workbench.batches.call`).
 
     Returns
     -------
@@ -194,7 +215,7 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
     was_training = model.training
     model.eval()
     try:
-        pred, _ = _predict(model, x, y, batch_size, device)
+        pred, _ = _predict(model, x, y, batch_size, device, forward)
         wrong = _misclassified(pred, y)
         n_wrong, n_right = int(wrong.sum()), int((~wrong).sum())
         parts = {}
@@ -203,7 +224,8 @@ def problematic_groups(model, data, *, groups=None, n_boot=200, seed=0, batch_si
                                                disable=not progress, leave=False)):
             parts[label] = _chunk_gradients(model, params_by_group, x[mask], y[mask],
                                             chunks=chunks, seed=seed + k,
-                                            batch_size=batch_size, device=device)
+                                            batch_size=batch_size, device=device,
+                                            forward=forward)
     finally:
         model.train(was_training)
 
@@ -266,24 +288,25 @@ def _misclassified(pred, y):
     return wrong
 
 
-def _predict(model, x, y, batch_size, device):
+def _predict(model, x, y, batch_size, device, forward=None):
     preds, losses = [], []
     with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            out = model(x[i:i + batch_size].to(device))
+        for i in range(0, n_samples(x), batch_size):
+            out = logits(model, x[i:i + batch_size].to(device), forward)
             yb = y[i:i + batch_size].to(device)
             preds.append(out.argmax(1).cpu())
             losses.append(F.cross_entropy(out, yb, reduction="none").cpu())
     return torch.cat(preds), torch.cat(losses)
 
 
-def _group_sq_grad(model, params_by_group, x, y, batch_size, device):
+def _group_sq_grad(model, params_by_group, x, y, batch_size, device, forward=None):
     """Squared gradient norm of the mean cross-entropy over (x, y), per group."""
     all_params = [p for ps in params_by_group.values() for p in ps]
     acc = [torch.zeros_like(p) for p in all_params]
-    for i in range(0, len(x), batch_size):
-        out = model(x[i:i + batch_size].to(device))
-        loss = F.cross_entropy(out, y[i:i + batch_size].to(device), reduction="sum") / len(x)
+    n = n_samples(x)
+    for i in range(0, n, batch_size):
+        out = logits(model, x[i:i + batch_size].to(device), forward)
+        loss = F.cross_entropy(out, y[i:i + batch_size].to(device), reduction="sum") / n
         grads = torch.autograd.grad(loss, all_params, allow_unused=True)
         for a, g in zip(acc, grads, strict=True):
             if g is not None:
@@ -295,28 +318,112 @@ def _group_sq_grad(model, params_by_group, x, y, batch_size, device):
     return out
 
 
-def _margin(model):
-    def forward(x, wrong, true):
-        z = model(x)
+def _margin(model, user_forward=None, key=None, keys=()):
+    """``f(x, wrong, true, *rest) -> z_wrong - z_true`` for Captum. With ``key``, ``x`` is
+    that entry of a dict of inputs and ``rest`` are the other entries (``keys``), in order."""
+    def forward(x, wrong, true, *rest):
+        if key is not None:
+            x = TensorDict({key: x, **dict(zip(keys, rest, strict=True))})
+        z = logits(model, x, user_forward)
         return z.gather(1, wrong[:, None])[:, 0] - z.gather(1, true[:, None])[:, 0]
     return forward
 
 
+def embedding_layer(model, name=None):
+    """``(name, module)``: the embedding Layer Integrated Gradients attributes token inputs
+    to: the module ``name``, or else the model's first ``nn.Embedding``.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a module of the model, or the model has no ``nn.Embedding``.
+    """
+    model = unwrap(model)
+    modules = dict(model.named_modules())
+    if name is not None:
+        if name not in modules or name == "":
+            raise ValueError(f"embedding={name!r} names no module of this model; its "
+                             f"nn.Embedding modules are "
+                             f"{[n for n, m in modules.items() if isinstance(m, nn.Embedding)]}")
+        return name, modules[name]
+    for n, m in modules.items():
+        if isinstance(m, nn.Embedding):
+            return n, m
+    raise ValueError("integer (token) inputs are attributed on an embedding layer, but the "
+                     "model has no nn.Embedding; name one with embedding='module.name'")
+
+
+def _token_key(x) -> str | None:
+    """The entry of a dict of inputs holding the token ids (``input_ids``, else the first
+    integer tensor), or None for a tensor input."""
+    if not isinstance(x, TensorDict):
+        return None
+    if "input_ids" in x:
+        return "input_ids"
+    for k, v in x.items():
+        if torch.is_tensor(v) and not v.is_floating_point() and v.dtype != torch.bool:
+            return k
+    raise ValueError(f"a dict of inputs is attributed on its token ids; none of its entries "
+                     f"{list(x)} holds an integer tensor")
+
+
+def _layer_grad_x_act(model, modules, x, wrong, true, batch_size, device, forward):
+    """Σ over examples and units of (∂margin/∂a)·a for each group's output ``a`` (the group
+    module's output read by :func:`~workbench.batches.output_tensor`), as
+    ``captum.attr.LayerGradientXActivation`` gives it, for all groups in one backward pass
+    per batch. Returns ``(signed, absolute)`` arrays over the groups (NaN without a module).
+    """
+    names = list(modules)
+    signed, absolute = np.zeros(len(names)), np.zeros(len(names))
+    margin = _margin(model, forward)
+    for i in range(0, n_samples(x), batch_size):
+        acts: dict[str, list] = {n: [] for n in names}
+        handles = []
+        try:
+            for n in names:
+                if modules[n] is not None:
+                    handles.append(modules[n].register_forward_hook(
+                        lambda _m, _i, out, n=n, acts=acts: acts[n].append(output_tensor(out))))
+            with math_attention():
+                m = margin(x[i:i + batch_size].to(device), wrong[i:i + batch_size].to(device),
+                           true[i:i + batch_size].to(device))
+        finally:
+            for h in handles:
+                h.remove()
+        flat = [(n, a) for n in names for a in acts[n] if a is not None and a.requires_grad]
+        grads = torch.autograd.grad(m.sum(), [a for _, a in flat], allow_unused=True) \
+            if flat else []
+        for (n, a), g in zip(flat, grads, strict=True):
+            if g is not None:
+                j = names.index(n)
+                ga = (g * a).detach()
+                signed[j] += float(ga.sum())
+                absolute[j] += float(ga.abs().sum())
+    none = [j for j, n in enumerate(names) if modules[n] is None]
+    signed[none] = absolute[none] = np.nan
+    return signed, absolute
+
+
 def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_top=8,
-                              ig_steps=32, device=None, n_boot=200, seed=0):
+                              ig_steps=32, device=None, n_boot=200, seed=0, forward=None,
+                              embedding=None, baseline_token=0):
     r"""Per-group gradient norms on misclassified vs correct examples, verdicts, Captum maps.
 
     The gradient scores and the verdicts come from :func:`problematic_groups` (the one
-    rule); this adds the Captum layer attribution and the Integrated Gradients maps.
+    rule); this adds the layer attribution and the Integrated Gradients maps (Captum).
 
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier with layer groups (``model.groups``).
+        Any classifier; its logits are read from its output by
+        :func:`workbench.batches.output_tensor`.
     data : (x, y) tensors or ImageDataset
-        Examples to diagnose (usually the test set or a held-out subset).
-    groups : list of str, optional
-        Groups to score (default: all). An unknown name raises a ValueError listing them.
+        Examples to diagnose (usually the test set or a held-out subset). Inputs are
+        images (float), integer token ids, or a dict of tensors passed as ``model(**x)``.
+    groups : mapping or list of str, optional
+        Groups to score: a mapping name → module/parameter prefixes (``Run.groups``), names
+        of the model's groups, or None for all. An unknown name raises a ValueError
+        listing them.
     batch_size : int
         Batch size of every pass.
     ig_top : int
@@ -328,23 +435,34 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
         Where to compute (default: the model's device).
     n_boot, seed
         Bootstrap of :func:`problematic_groups`.
+    forward : callable, optional
+        ``forward(model, x) -> output`` (see :func:`workbench.batches.call`).
+    embedding : str, optional
+        For token inputs: the module whose output Layer Integrated Gradients attributes to
+        (default: the model's first ``nn.Embedding``).
+    baseline_token : int
+        For token inputs: the token id of the baseline (default 0, e.g. a padding id).
 
     Returns
     -------
     xarray.Dataset
         Every variable of :func:`problematic_groups` (``log_ratio``, ``flag_frequency``,
         ``verdict``, ``problematic`` ...), and over ``layer``: ``attribution`` and
-        ``attribution_abs``.
-        Dims ``(sample, channel, y, x)``: ``integrated_gradients`` and ``image``, with
-        ``target``, ``prediction`` and ``loss`` over ``sample`` (dataset index of the
-        worst misclassified examples). Attrs: ``n_misclassified``, ``n_correct``,
-        ``threshold`` (of the split on ``log_ratio``), ``split``.
+        ``attribution_abs``. Over ``sample`` (dataset index of the worst misclassified
+        examples): ``target``, ``prediction`` and ``loss``, and
+
+        - image (float) inputs: ``integrated_gradients`` and ``image``, dims
+          ``(sample, channel, y, x)``;
+        - token inputs: ``token_attribution`` and ``tokens``, dims ``(sample, position)``.
+
+        Attrs: ``n_misclassified``, ``n_correct``, ``threshold`` (of the split on
+        ``log_ratio``), ``split``.
 
     Raises
     ------
     ValueError
         Unknown group (lists the model's groups); no misclassified or no correctly
-        classified example (nothing to compare).
+        classified example (nothing to compare); token inputs and no embedding layer.
 
     Notes
     -----
@@ -361,18 +479,24 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
     no split (all False, ``split="degenerate"``). With exactly two groups the larger is
     flagged.
 
-    **Captum layer attribution.** :class:`captum.attr.LayerGradientXActivation` of each group's
-    output for the margin :math:`z_{\hat y} - z_y` (wrong-class logit minus true-class logit)
-    on every misclassified example, summed over the group's output units, then averaged over
-    examples: ``attribution`` (signed; first-order share of the error margin the group's output
-    carries) and ``attribution_abs`` (sum of absolute values). Chosen over LayerConductance or
-    layer Integrated Gradients because it costs one backward pass per batch for all groups
-    (the others need ``n_steps`` passes per group), and for piecewise-linear bias-free networks
-    the signed sums are exact (Euler's theorem).
+    **Layer attribution.** Gradient × activation of each group's output :math:`a_g` (the
+    quantity of :class:`captum.attr.LayerGradientXActivation`) for the margin
+    :math:`m = z_{\hat y} - z_y` (wrong-class logit minus true-class logit) on every
+    misclassified example, :math:`\sum_{units} (\partial m/\partial a_g)\,a_g`, then
+    averaged over examples: ``attribution`` (signed; first-order share of the error margin
+    the group's output carries) and ``attribution_abs`` (sum of absolute values). It costs
+    one backward pass per batch for all groups (forward hooks on the group modules, whose
+    output is read by :func:`workbench.batches.output_tensor`, so attention blocks returning
+    tuples fit), and for piecewise-linear bias-free networks the signed sums are exact
+    (Euler's theorem). NaN for a group with no module (a bare parameter).
 
-    **Integrated Gradients** (:class:`captum.attr.IntegratedGradients`, zero baseline = the
-    normalised data mean, ``ig_steps`` steps) of the same margin for the ``ig_top``
-    misclassified examples with the highest loss.
+    **Integrated Gradients** of the same margin for the ``ig_top`` misclassified examples
+    with the highest loss. Image inputs: :class:`captum.attr.IntegratedGradients`, zero
+    baseline (the normalised data mean), ``ig_steps`` steps. Token inputs (integer ids, which
+    cannot be interpolated): :class:`captum.attr.LayerIntegratedGradients` on the embedding
+    layer, from the embedding of ``baseline_token`` at every position to the input's, summed
+    over the embedding units: one attribution per position, and by completeness their sum
+    is :math:`m(x) - m(x_{baseline})`.
 
     The model is evaluated in eval mode and its mode restored.
 
@@ -385,81 +509,89 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
     >>> ds["problematic"].dims, ds["integrated_gradients"].dims
     (('layer',), ('sample', 'channel', 'y', 'x'))
     """
-    from captum.attr import IntegratedGradients, LayerGradientXActivation
-
     params_by_group = group_parameters(model, groups)
-    modules = layer_groups(model) | {n: model.get_submodule(n) for n in params_by_group}
+    modules = group_modules(model, groups)
     x, y, index = as_tensors(data)
+    tokens = isinstance(x, TensorDict) or not x.is_floating_point()
     if device is None:
         p0 = next(model.parameters(), None)
         device = p0.device if p0 is not None else torch.device("cpu")
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        pred, loss = _predict(model, x, y, batch_size, device)
+        pred, loss = _predict(model, x, y, batch_size, device, forward)
         wrong = _misclassified(pred, y)
         n_wrong = int(wrong.sum())
         rule = problematic_groups(model, (x, y), groups=groups, n_boot=n_boot, seed=seed,
-                                  batch_size=batch_size, device=device)
+                                  batch_size=batch_size, device=device, forward=forward)
         names = list(params_by_group)
 
-        # Captum layer attribution of the error margin, per group
         xw, yw, pw = x[wrong], y[wrong], pred[wrong]
-        forward = _margin(model)
-        attr = np.zeros(len(names))
-        attr_abs = np.zeros(len(names))
-        for j, n in enumerate(names):
-            lga = LayerGradientXActivation(forward, modules[n])
-            for i in range(0, n_wrong, batch_size):
-                sl = slice(i, i + batch_size)
-                a = lga.attribute(xw[sl].to(device), additional_forward_args=(
-                    pw[sl].to(device), yw[sl].to(device)))
-                a = a.detach().flatten(1)
-                attr[j] += float(a.sum())
-                attr_abs[j] += float(a.abs().sum())
+        attr, attr_abs = _layer_grad_x_act(model, {n: modules[n] for n in names}, xw, pw, yw,
+                                           batch_size, device, forward)
         attr /= n_wrong
         attr_abs /= n_wrong
 
-        # Integrated Gradients maps of the worst misclassified examples
         k = min(ig_top, n_wrong)
         lw = loss[wrong]
         worst = torch.argsort(lw, descending=True)[:k]
         xs = xw[worst].to(device)
-        if k:
-            ig = IntegratedGradients(forward).attribute(
-                xs, baselines=torch.zeros_like(xs), n_steps=ig_steps,
-                additional_forward_args=(pw[worst].to(device), yw[worst].to(device)),
-                internal_batch_size=batch_size).detach().cpu().numpy()
+        if tokens:
+            key = _token_key(xs)
+            ids = xs[key] if key is not None else xs
+            ig = (_token_ig(model, xs, key, pw[worst].to(device), yw[worst].to(device),
+                            ig_steps, batch_size, forward, embedding, baseline_token)
+                  if k else np.zeros((0, *ids.shape[1:])))
         else:
-            ig = np.zeros((0, *x.shape[1:]))
+            ig = (_image_ig(model, xs, pw[worst].to(device), yw[worst].to(device), ig_steps,
+                            batch_size, forward)
+                  if k else np.zeros((0, *x.shape[1:])))
     finally:
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
 
-    img = xs.cpu().numpy()
-    if img.ndim == 2:  # flat inputs: one channel, one row
-        img, ig = img[:, None, None, :], ig[:, None, None, :]
-    elif img.ndim == 3:
-        img, ig = img[:, None], ig[:, None]
     wrong_idx = index[wrong.numpy()][worst.numpy()]
-    sample = {SAMPLE: wrong_idx}
-    img_dims = (SAMPLE, "channel", "y", "x")
-    ds = xr.Dataset(
-        {
-            "attribution": (LAYER, attr, {
-                "long_name": "gradient x activation of the error margin", "units": "logit",
-                "method": "captum.attr.LayerGradientXActivation"}),
-            "attribution_abs": (LAYER, attr_abs, {
-                "long_name": "|gradient x activation| of the error margin", "units": "logit"}),
+    if tokens:
+        ids = ids.cpu().numpy()
+        width = int(np.prod(ids.shape[1:]))
+        ids, ig = ids.reshape(len(ids), width), np.asarray(ig).reshape(len(ids), width)
+        maps = {
+            "token_attribution": ((SAMPLE, POSITION), ig, {
+                "long_name": "Integrated Gradients of the error margin per token",
+                "units": "logit", "n_steps": ig_steps, "baseline_token": int(baseline_token),
+                "method": "captum.attr.LayerIntegratedGradients on the embedding layer, "
+                          "summed over its units"}),
+            "tokens": ((SAMPLE, POSITION), ids,
+                       {"long_name": "input token id", "units": ""}),
+        }
+    else:
+        img = xs.cpu().numpy()
+        if img.ndim == 2:  # flat inputs: one channel, one row
+            img, ig = img[:, None, None, :], ig[:, None, None, :]
+        elif img.ndim == 3:
+            img, ig = img[:, None], ig[:, None]
+        img_dims = (SAMPLE, "channel", "y", "x")
+        maps = {
             "integrated_gradients": (img_dims, ig, {
                 "long_name": "Integrated Gradients of the error margin", "units": "logit",
                 "n_steps": ig_steps, "baseline": "zeros"}),
             "image": (img_dims, img, {"long_name": "input (normalised)", "units": ""}),
+        }
+    ds = xr.Dataset(
+        {
+            "attribution": (LAYER, attr, {
+                "long_name": "gradient x activation of the error margin", "units": "logit",
+                "method": "gradient x activation of the group output (as "
+                          "captum.attr.LayerGradientXActivation)"}),
+            "attribution_abs": (LAYER, attr_abs, {
+                "long_name": "|gradient x activation| of the error margin", "units": "logit"}),
+            **maps,
             "target": (SAMPLE, yw[worst].numpy(), {"long_name": "true label", "units": ""}),
             "prediction": (SAMPLE, pw[worst].numpy(), {"long_name": "predicted label",
                                                        "units": ""}),
             "loss": (SAMPLE, lw[worst].numpy(), {"long_name": "cross-entropy", "units": "nat"}),
         },
-        coords={LAYER: names, **sample},
+        coords={LAYER: names, SAMPLE: wrong_idx},
     )
     ds = xr.merge([rule.drop_vars("replicate", errors="ignore"), ds],
                   combine_attrs="override")
@@ -467,3 +599,35 @@ def misclassified_attribution(model, data, *, groups=None, batch_size=256, ig_to
                 "split": "two-means on log_ratio" if math.isfinite(rule.attrs["threshold"])
                 else "degenerate"}
     return ds
+
+
+def _image_ig(model, xs, wrong, true, steps, batch_size, forward):
+    """Integrated Gradients maps of float inputs (zero baseline), numpy like ``xs``."""
+    from captum.attr import IntegratedGradients
+
+    with math_attention():
+        return IntegratedGradients(_margin(model, forward)).attribute(
+            xs, baselines=torch.zeros_like(xs), n_steps=steps,
+            additional_forward_args=(wrong, true),
+            internal_batch_size=batch_size).detach().cpu().numpy()
+
+
+def _token_ig(model, xs, key, wrong, true, steps, batch_size, forward, embedding, baseline):
+    """Layer Integrated Gradients on the embedding layer, summed over its units: one value
+    per token position, ``(k, *token_shape)`` numpy."""
+    from captum.attr import LayerIntegratedGradients
+
+    _, layer = embedding_layer(model, embedding)
+    ids = xs[key] if key is not None else xs
+    keys = [k for k in xs if k != key] if key is not None else []
+    rest = tuple(xs[k] for k in keys)
+    lig = LayerIntegratedGradients(_margin(model, forward, key, keys), layer)
+    with math_attention():
+        attr = lig.attribute(ids, baselines=torch.full_like(ids, int(baseline)), n_steps=steps,
+                             additional_forward_args=(wrong, true, *rest),
+                             internal_batch_size=batch_size)
+    attr = attr.detach()
+    if attr.ndim > ids.ndim:  # (k, *token_shape, units): sum the embedding units
+        attr = attr.flatten(ids.ndim).sum(-1)
+    return attr.double().cpu().numpy()
+

@@ -7,8 +7,10 @@ import torch
 import xarray as xr
 from torch.nn import functional as F
 
+from ..batches import logits
 from ..dims import LAYER
-from ..models import group_parameters
+from ..groups import group_parameters
+from ._functional import math_attention
 
 __all__ = ["layer_curvature", "curvature_probe"]
 
@@ -31,23 +33,31 @@ def _power_iteration(hvp, params, iters, gen, shift=0.0):
     return eig + shift
 
 
-def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, seed=0):
+def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, seed=0,
+                    forward=None):
     r"""Top Hessian eigenvalue of the loss restricted to each layer group's parameters.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A model with layer groups (see :func:`workbench.models.group_parameters`).
-    x, y : torch.Tensor
-        One fixed batch (inputs and targets), on the model's device.
-    groups : list of str, optional
-        Groups to probe (default: all of the model's groups).
+        Any model (groups: :func:`workbench.groups.resolve_groups`). Attention (through
+        ``F.scaled_dot_product_attention``, as ``nn.MultiheadAttention`` and most
+        transformers use it) is run by its math kernel, which is twice differentiable.
+    x, y : torch.Tensor (or a dict of tensors for ``x``)
+        One fixed batch (inputs and targets), on the model's device. Inputs may be images,
+        integer token ids, or a dict of tensors passed as ``model(**x)``.
+    groups : mapping or list of str, optional
+        Groups to probe: a mapping name → module/parameter prefixes (``Run.groups``), names
+        of the model's groups, or None for all of the model's groups.
     iters : int
         Power-iteration steps per group (default 20; each is one Hessian-vector product).
     loss_fn : callable
-        ``loss_fn(model(x), y) -> scalar`` (default: mean cross-entropy).
+        ``loss_fn(logits, y) -> scalar`` (default: mean cross-entropy); the logits are read
+        from the model's output by :func:`workbench.batches.output_tensor`.
     seed : int
         Seed of the random start vector.
+    forward : callable, optional
+        ``forward(model, x) -> output`` (see :func:`workbench.batches.call`).
 
     Returns
     -------
@@ -76,7 +86,7 @@ def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entro
     ('layer',)
     """
     params_by_group = group_parameters(model, groups)
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
         gen = torch.Generator().manual_seed(seed)
@@ -85,8 +95,15 @@ def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entro
             if not params:
                 values.append(np.nan)
                 continue
-            loss = loss_fn(model(x), y)
-            grads = torch.autograd.grad(loss, params, create_graph=True)
+            with math_attention():
+                loss = loss_fn(logits(model, x, forward), y)
+                grads = torch.autograd.grad(loss, params, create_graph=True,
+                                            allow_unused=True)
+            if all(g is None for g in grads):  # the loss does not depend on the group
+                values.append(0.0)
+                continue
+            grads = [torch.zeros_like(p) if g is None else g
+                     for g, p in zip(grads, params, strict=True)]
 
             def hvp(v, grads=grads, params=params):
                 live = [(g, u) for g, u in zip(grads, v, strict=True) if g.requires_grad]
@@ -103,7 +120,8 @@ def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entro
                 eig = _power_iteration(hvp, params, iters, gen, shift=eig)
             values.append(eig)
     finally:
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     return xr.DataArray(np.asarray(values, dtype=float), dims=LAYER,
                         coords={LAYER: list(params_by_group)}, name="curvature",
                         attrs={"long_name": "top Hessian eigenvalue of the group",
@@ -111,7 +129,8 @@ def layer_curvature(model, x, y, *, groups=None, iters=20, loss_fn=F.cross_entro
                                "method": "Hessian-vector power iteration"})
 
 
-def curvature_probe(x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, seed=0):
+def curvature_probe(x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, seed=0,
+                    forward=None):
     """An epoch-end probe ``(model, epoch) -> xr.Dataset`` recording ``curvature`` (layer).
 
     For :func:`workbench.train.train`'s ``epoch_probes``: it calls :func:`layer_curvature` on
@@ -130,7 +149,7 @@ def curvature_probe(x, y, *, groups=None, iters=20, loss_fn=F.cross_entropy, see
     def probe(model, epoch):
         dev = next(model.parameters()).device
         curv = layer_curvature(model, x.to(dev), y.to(dev), groups=groups, iters=iters,
-                               loss_fn=loss_fn, seed=seed)
+                               loss_fn=loss_fn, seed=seed, forward=forward)
         return curv.to_dataset()
 
     return probe

@@ -10,30 +10,41 @@ import xarray as xr
 from torch import nn
 from torch.func import grad, jacrev, vmap
 
+from ..batches import n_samples
 from ..dims import EPOCH, LABEL, SAMPLE_U
-from ._functional import as_input, eval_mode, model_device_dtype, single_output, split_state
+from ._functional import (
+    as_input,
+    model_device_dtype,
+    probe_mode,
+    single_output,
+    split_state,
+    vmappable,
+)
 from .akg import _labels
 from .ntk import DEFAULT_MEMORY_BUDGET
 
 
 def pulls(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: float,
-          memory_budget: int = DEFAULT_MEMORY_BUDGET) -> np.ndarray:
+          memory_budget: int = DEFAULT_MEMORY_BUDGET, forward=None) -> np.ndarray:
     """Per-example pulls at the current weights, ``(N_u, O)`` numpy float64.
 
     ``pull[u] = −η · A(x_o) K(x_o, x_u) G(x_u, y_u)``: the first-order change of
     ``log π(x_o)`` from one SGD step of size η on the single example ``u``. ``x_o`` is a
-    batch of ONE observed sample. See :func:`forces` for how it is computed.
+    batch of ONE observed sample. Inputs are tensors (images, integer token ids) or dicts
+    of tensors sharing the sample dim; ``forward(model, x)`` calls the model when given.
+    See :func:`forces` for how it is computed.
     """
     device, dtype = model_device_dtype(model)
     xo = as_input(x_o, device, dtype, "pulls", "x_o")
-    if xo.shape[0] != 1:
+    if n_samples(xo) != 1:
         raise ValueError(f"pulls() needs x_o as a batch of one sample (1, ...); "
-                         f"got shape {tuple(xo.shape)}")
+                         f"got {n_samples(xo)} samples")
     xu = as_input(x_u, device, dtype, "pulls", "x_u")
-    y = _labels(y_u, xu.shape[0], device, "pulls")
-    with eval_mode(model):
+    n_u = n_samples(xu)
+    y = _labels(y_u, n_u, device, "pulls")
+    with probe_mode(model):
         params, rest = split_state(model)
-        f = single_output(model, rest)
+        f = single_output(model, rest, forward)
         z_o = f(params, xo[0]).detach()
         j_o = jacrev(f)(params, xo[0])                       # name -> (O, *shape)
         j_o = torch.cat([j_o[k].reshape(z_o.shape[0], -1) for k in params], 1)  # (O, P)
@@ -41,12 +52,13 @@ def pulls(model: nn.Module, x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: fl
         def loss(p, x, t):
             return nn.functional.cross_entropy(f(p, x).unsqueeze(0), t.unsqueeze(0))
 
-        per_example = vmap(grad(loss), in_dims=(None, 0, 0))
         itemsize = torch.empty((), dtype=dtype).element_size()
         chunk = max(1, int(memory_budget // (j_o.shape[1] * itemsize)))
         kg = []
-        for s in range(0, xu.shape[0], chunk):
-            g = per_example(params, xu[s:s + chunk], y[s:s + chunk])
+        for s in range(0, n_u, chunk):
+            xs, in_dim = vmappable(xu[s:s + chunk])
+            per_example = vmap(grad(loss), in_dims=(None, in_dim, 0))
+            g = per_example(params, xs, y[s:s + chunk])
             g = torch.cat([g[k].reshape(g[k].shape[0], -1) for k in params], 1)  # (n, P)
             kg.append(g @ j_o.T)                              # (n, O) = (K G)_u
         kg = torch.cat(kg).detach().to("cpu", torch.float64).numpy()
@@ -59,7 +71,7 @@ def forces(checkpoints: Iterable[tuple[int, nn.Module]] | Callable[[int], nn.Mod
            x_o: torch.Tensor, x_u: torch.Tensor, y_u, *, lr: float | Callable[[int], float],
            top_k: int | None = 10, epochs: Iterable[int] | None = None, sample_u=None,
            memory_budget: int = DEFAULT_MEMORY_BUDGET,
-           progress: bool = True) -> xr.DataArray:
+           progress: bool = True, forward=None) -> xr.DataArray:
     """Per-class pull of the most influential update examples on ``x_o``, epoch by epoch.
 
     Parameters
@@ -67,9 +79,10 @@ def forces(checkpoints: Iterable[tuple[int, nn.Module]] | Callable[[int], nn.Mod
     checkpoints : iterable of (epoch, model), or callable ``epoch -> model``
         The recorded models, e.g. ``[(e, load_checkpoint(run, epoch=e)[0]) for e in ...]``.
         With a callable, ``epochs`` lists the epochs to load (one model in memory at a time).
-    x_o : torch.Tensor
-        The observed sample as a batch of one, ``(1, ...)``.
-    x_u, y_u : torch.Tensor, array-like of int
+    x_o : torch.Tensor or dict of tensors
+        The observed sample as a batch of one, ``(1, ...)`` (images, token ids, or a dict
+        of tensors passed as ``model(**x)``).
+    x_u, y_u : torch.Tensor or dict of tensors, array-like of int
         Candidate update examples ``(N_u, ...)`` and their (training, possibly noisy) labels.
     lr : float or callable ``epoch -> float``
         Learning rate η of the step whose pull is measured.
@@ -84,6 +97,8 @@ def forces(checkpoints: Iterable[tuple[int, nn.Module]] | Callable[[int], nn.Mod
         Bytes of per-example gradients held at once.
     progress : bool
         tqdm bar over epochs.
+    forward : callable, optional
+        ``forward(model, x) -> output`` (see :func:`workbench.batches.call`).
 
     Returns
     -------
@@ -131,7 +146,8 @@ def forces(checkpoints: Iterable[tuple[int, nn.Module]] | Callable[[int], nn.Mod
     for e, m in tqdm(items, total=total, disable=not progress, desc="forces"):
         model = load(e) if load is not None else m
         eta = lr(e) if callable(lr) else lr
-        values.append(pulls(model, x_o, x_u, y_np, lr=eta, memory_budget=memory_budget))
+        values.append(pulls(model, x_o, x_u, y_np, lr=eta, memory_budget=memory_budget,
+                            forward=forward))
         found_epochs.append(e)
     if not values:
         raise ValueError("forces() needs at least one (epoch, model) checkpoint; got none")

@@ -8,14 +8,17 @@ import xarray as xr
 from torch import nn
 from torch.func import jacrev, jvp, vjp, vmap
 
+from ..batches import logits, n_samples
 from ..dims import LABEL, LABEL_I, LABEL_J, SAMPLE_I, SAMPLE_J, choice
 from ._functional import (
     as_input,
     batch_output,
-    eval_mode,
     model_device_dtype,
+    probe_mode,
+    sample_shape,
     single_output,
     split_state,
+    vmappable,
 )
 
 METHODS = ("jacobian", "ntk_vp")
@@ -27,17 +30,22 @@ def empirical_ntk(model: nn.Module, x_i: torch.Tensor, x_j: torch.Tensor | None 
                   method: str = "jacobian", mode: str = "full",
                   chunk_size: int | None = None,
                   memory_budget: int = DEFAULT_MEMORY_BUDGET,
-                  sample_i=None, sample_j=None, progress: bool = False) -> xr.DataArray:
+                  sample_i=None, sample_j=None, progress: bool = False,
+                  forward=None) -> xr.DataArray:
     """Empirical NTK ``K(x_i, x_j) = J(x_i) J(x_j)ᵀ`` of the model's logits.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Maps a batch ``(N, ...)`` to logits ``(N, O)``. It is run in eval mode (BatchNorm
-        uses its running statistics, dropout is off) and each submodule's mode is restored
-        afterwards. The kernel is computed on the model's device and dtype.
-    x_i, x_j : torch.Tensor
-        Batches ``(N_i, ...)`` and ``(N_j, ...)``. ``x_j=None`` means ``x_j = x_i``; with
+        Maps a batch ``(N, ...)`` to logits ``(N, O)`` (read from its output by
+        :func:`workbench.batches.output_tensor`: ``.logits``, a tuple's first tensor…). It is
+        run in eval mode (BatchNorm uses its running statistics, dropout is off) and each
+        submodule's mode is restored afterwards. The kernel is computed on the model's
+        device and dtype.
+    x_i, x_j : torch.Tensor or dict of tensors
+        Batches ``(N_i, ...)`` and ``(N_j, ...)``: images, integer token ids (kept integer),
+        or a dict of tensors sharing the sample dim (``{"input_ids", "attention_mask"}``,
+        passed as ``model(**x)``). ``x_j=None`` means ``x_j = x_i``; with
         ``method="jacobian"`` the upper block triangle of chunk pairs is contracted and
         the rest filled by symmetry (with one chunk, each Jacobian is built once).
     method : {"jacobian", "ntk_vp"}
@@ -60,6 +68,9 @@ def empirical_ntk(model: nn.Module, x_i: torch.Tensor, x_j: torch.Tensor | None 
         Coordinates for the sample axes (e.g. dataset indices); default ``0..N-1``.
     progress : bool
         Show a tqdm bar over chunk pairs.
+    forward : callable, optional
+        ``forward(model, x) -> output`` when the model is not called as ``model(x)`` /
+        ``model(**x)`` (see :func:`workbench.batches.call`).
 
     Returns
     -------
@@ -100,24 +111,25 @@ def empirical_ntk(model: nn.Module, x_i: torch.Tensor, x_j: torch.Tensor | None 
     xi = as_input(x_i, device, dtype, "empirical_ntk", "x_i")
     symmetric = x_j is None
     xj = xi if symmetric else as_input(x_j, device, dtype, "empirical_ntk", "x_j")
-    if xi.shape[1:] != xj.shape[1:]:
+    if sample_shape(xi) != sample_shape(xj):
         raise ValueError(f"empirical_ntk() needs x_i and x_j with the same sample shape; "
-                         f"got {tuple(xi.shape[1:])} and {tuple(xj.shape[1:])}")
-    with eval_mode(model), torch.no_grad():
+                         f"got {sample_shape(xi)} and {sample_shape(xj)}")
+    n_i, n_j = n_samples(xi), n_samples(xj)
+    with probe_mode(model), torch.no_grad():
         params, rest = split_state(model)
-        n_out = model(xi[:1]).shape[-1]
+        n_out = logits(model, xi[:1], forward).shape[-1]
     n_params = sum(p.numel() for p in params.values())
-    chunk = _chunk_size(chunk_size, memory_budget, n_out, n_params, dtype,
-                        xi.shape[0], symmetric)
-    with eval_mode(model):
+    chunk = _chunk_size(chunk_size, memory_budget, n_out, n_params, dtype, n_i, symmetric)
+    with probe_mode(model):
         if method == "jacobian":
-            k = _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress)
+            k = _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress,
+                             forward)
         else:
-            k = _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress)
+            k = _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress, forward)
     if symmetric and sample_j is None:
         sample_j = sample_i
     return _to_dataarray(k.detach().to("cpu", torch.float64).numpy(), mode, n_out,
-                         sample_i, sample_j, xi.shape[0], xj.shape[0], method, chunk)
+                         sample_i, sample_j, n_i, n_j, method, chunk)
 
 
 def _chunk_size(chunk_size, budget, n_out, n_params, dtype, n_i, symmetric) -> int:
@@ -139,10 +151,11 @@ def _chunk_size(chunk_size, budget, n_out, n_params, dtype, n_i, symmetric) -> i
     return chunk
 
 
-def _jacobian(model, params, rest, x, flat: str):
+def _jacobian(model, params, rest, x, flat: str, forward=None):
     """Step 2: per-sample Jacobian blocks; ``flat`` picks the matrix each block becomes."""
-    jac = vmap(jacrev(single_output(model, rest)), in_dims=(None, 0))(params, x)
-    n = x.shape[0]
+    xs, in_dim = vmappable(x)
+    jac = vmap(jacrev(single_output(model, rest, forward)), in_dims=(None, in_dim))(params, xs)
+    n = n_samples(x)
     out = []
     for name in params:
         block = jac[name]
@@ -169,9 +182,9 @@ def _chunks(n, chunk):
     return [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
 
 
-def _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress):
+def _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress, forward):
     flat = {"full": "rows", "trace": "samples", "diagonal": "classes"}[mode]
-    ci, cj = _chunks(xi.shape[0], chunk), _chunks(xj.shape[0], chunk)
+    ci, cj = _chunks(n_samples(xi), chunk), _chunks(n_samples(xj), chunk)
     pairs = [(a, b) for a in range(len(ci)) for b in range(len(cj))
              if not symmetric or b >= a]
     blocks = {}
@@ -180,13 +193,13 @@ def _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress):
     for a, b in pairs:
         if current is None or current[0] != a:
             s, e = ci[a]
-            current = (a, _jacobian(model, params, rest, xi[s:e], flat))
+            current = (a, _jacobian(model, params, rest, xi[s:e], flat, forward))
         ja = current[1]
         if symmetric and a == b:
             jb = ja
         else:
             s, e = cj[b]
-            jb = _jacobian(model, params, rest, xj[s:e], flat)
+            jb = _jacobian(model, params, rest, xj[s:e], flat, forward)
         blocks[a, b] = _contract(ja, jb, mode)
         bar.update(1)
     bar.close()
@@ -205,9 +218,9 @@ def _assemble(blocks, ci, cj, symmetric, mode):
     return torch.cat(rows, dim=-2)
 
 
-def _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress):
-    f1, fb = single_output(model, rest), batch_output(model, rest)
-    ci, cj = _chunks(xi.shape[0], chunk), _chunks(xj.shape[0], chunk)
+def _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress, forward):
+    f1, fb = single_output(model, rest, forward), batch_output(model, rest, forward)
+    ci, cj = _chunks(n_samples(xi), chunk), _chunks(n_samples(xj), chunk)
     n_out = None
     bar = _bar(len(ci) * len(cj), progress)
     rows = []
@@ -225,7 +238,8 @@ def _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress):
 
                 return vmap(column)(eye)            # (O_j, n_i, O_i)
 
-            blk = vmap(per_j)(xj[s_j:e_j])          # (n_j, O_j, n_i, O_i)
+            xs, in_dim = vmappable(xj[s_j:e_j])
+            blk = vmap(per_j, in_dims=(in_dim,))(xs)  # (n_j, O_j, n_i, O_i)
             n_out = blk.shape[1]
             row.append(blk.permute(2, 3, 0, 1))     # (n_i, O_i, n_j, O_j)
             bar.update(1)

@@ -8,9 +8,9 @@ import xarray as xr
 from torch import nn
 
 from ..dims import LAYER
-from ..models import group_parameters
+from ..groups import group_parameter_names, owned_parameters, unwrap
 
-__all__ = ["weight_spectrum", "EIGENVALUE"]
+__all__ = ["weight_spectrum", "weight_matrices", "EIGENVALUE"]
 
 #: Dim of the eigenvalues of one layer group's correlation matrices.
 EIGENVALUE = "eigenvalue"
@@ -24,16 +24,39 @@ def _matrix_eigenvalues(w: torch.Tensor) -> np.ndarray:
     return (s * s / n).numpy()
 
 
+def weight_matrices(model: nn.Module, names) -> list[torch.Tensor]:
+    """The weight matrices among the parameters ``names`` of ``model`` (see
+    :func:`weight_spectrum`'s Notes for which parameters are matrices)."""
+    model = unwrap(model)
+    params = owned_parameters(model)
+    modules = dict(model.named_modules())
+    mats = []
+    for name in names:
+        p = params[name]
+        owner, _, leaf = name.rpartition(".")
+        module = modules.get(owner)
+        if isinstance(module, nn.MultiheadAttention) and leaf == "in_proj_weight":
+            mats += list(p.chunk(3, dim=0))           # W_q, W_k, W_v: three matrices
+            continue
+        if leaf != "weight":                          # a bare parameter: (1, L, d) -> (L, d)
+            while p.ndim > 2 and p.shape[0] == 1:
+                p = p[0]
+        if p.ndim >= 2:
+            mats.append(p)
+    return mats
+
+
 def weight_spectrum(model: nn.Module, *, groups=None) -> xr.Dataset:
     """Eigenvalues of ``W^T W / N`` of every weight matrix, gathered per layer group.
 
     Parameters
     ----------
     model : torch.nn.Module
-        Any model; its layer groups come from :func:`workbench.models.layer_groups`
-        (``model.groups``, or its direct children).
-    groups : sequence of str, optional
-        Only these groups (default: all).
+        Any model; its layer groups come from :func:`workbench.groups.resolve_groups`
+        (``model.groups`` for the built-in models, else the automatic groups).
+    groups : mapping or sequence of str, optional
+        A mapping name → module/parameter prefixes (``Run.groups``), or names of the
+        model's groups (default: all).
 
     Returns
     -------
@@ -51,6 +74,14 @@ def weight_spectrum(model: nn.Module, *, groups=None) -> xr.Dataset:
     :math:`\\sigma_i` of W (computed in float64). Conv kernels (out, in, kh, kw) are
     reshaped to (out, in·kh·kw) first. Parameters with fewer than 2 dims (biases,
     normalisation scales) are not matrices and are left out.
+
+    **Transformers.** Every 2-D weight counts, attention projections included:
+    ``nn.MultiheadAttention``'s packed ``in_proj_weight`` (3d × d) is **split into its three
+    matrices** W_q, W_k, W_v (d × d each), as they are three linear maps (and separate
+    matrices in most other implementations); its ``out_proj`` is a Linear like any other.
+    **Embeddings are included**: an ``nn.Embedding`` weight (vocabulary × d) is a 2-D weight
+    matrix, as is a bare positional-embedding parameter, whose leading singleton dims are
+    dropped first ((1, L, d) → (L, d)). A module's ``weight`` keeps the conv reshape above.
 
     **A group with several weight matrices** (a ResNet stage: its convolutions and its
     down-sampling shortcut) gets the union of its matrices' eigenvalues: each matrix is
@@ -75,10 +106,10 @@ def weight_spectrum(model: nn.Module, *, groups=None) -> xr.Dataset:
     >>> [round(v, 6) for v in ds.eigenvalues.sel(layer="0").values.tolist()]
     [1.333333, 0.333333]
     """
-    params = group_parameters(model, groups)
+    names = group_parameter_names(model, groups)
     values, counts = {}, {}
-    for name, ps in params.items():
-        mats = [p for p in ps if p.ndim >= 2]
+    for name, pnames in names.items():
+        mats = weight_matrices(model, pnames)
         eig = (np.concatenate([_matrix_eigenvalues(p) for p in mats]) if mats
                else np.empty(0))
         values[name] = np.sort(eig)[::-1]

@@ -66,6 +66,11 @@ class DampingView(View):
                 f"ζ = {float(at['network_damping_ratio']):.3g}, "
                 f"<b>{html.escape(_text(at['network_regime']))}</b>"
                 f" (lr {float(at['lr']):.3g}, momentum {float(at['momentum']):.3g})")
+        if self.data.attrs.get("optimizer_kind") == "adam":
+            text += ("<br><b>Adam-type optimizer: the heavy-ball analogy.</b> β₁ plays the "
+                     "momentum and each group's effective step size (1 − β₁)·‖Δθ‖/‖g‖ plays "
+                     "the lr in the per-layer regime; the network-wide verdict uses the "
+                     "optimizer's lr")
         if disagree:
             text += ("<br>the update-cosine signal disagrees with the curvature regime in "
                      + ", ".join(disagree) + ": the curvature is measured at the epoch's end, "

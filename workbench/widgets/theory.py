@@ -209,9 +209,10 @@ def run_hyperparameters(run, *, epoch: int = -1, layer: str | None = None) -> di
     if epoch not in set(ep.tolist()):
         raise ValueError(f"run {run.path} has no steps of epoch {epoch}; "
                          f"got epochs {sorted(set(ep.tolist()))}")
-    sel = ep == epoch
-    lr = float(np.nanmedian(steps["lr"].values[sel]))
-    mu = float(np.nanmedian(steps["momentum"].values[sel]))
+    from ..diagnostics.damping import epoch_lr_momentum
+
+    hp = epoch_lr_momentum(steps, epoch)  # the one per-epoch summary
+    lr, mu = float(hp["lr"]), float(hp["momentum"])
     damping = run.analysis("damping")
     if damping is not None and "curvature" in damping:
         curv, source = damping["curvature"], "analysis/damping"

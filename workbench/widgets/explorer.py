@@ -69,6 +69,19 @@ def tabs_for(analyses: dict) -> dict:
     return out
 
 
+def _view_or_generic(make, tree, ds, state, **kw):
+    """The analysis' own view; where its data is not of the shape that view draws (a token
+    run's attribution has token attributions, not images), the generic view of it."""
+    from .generic import displayable, generic_tab
+
+    try:
+        return make(tree, ds, state, **kw)
+    except ValueError:
+        if make is generic_tab or not displayable(ds):
+            raise
+        return generic_tab(tree, ds, state, **kw)
+
+
 def analyses_of(tree: xr.DataTree) -> dict:
     """name → Dataset of each /analysis group holding at least one epoch."""
     if "analysis" not in tree:
@@ -174,8 +187,9 @@ class Explorer:
                 probs = softmax(tree["probe"]["logits"]).load()
                 self.views["probe"] = ProbeView(probs, images, self.state, classes=classes)
             for name, make in tabs_for(analyses).items():
-                self.views[name] = make(tree, analyses[name], self.state, images=images,
-                                        classes=classes, run=run, name=name)
+                self.views[name] = _view_or_generic(make, tree, analyses[name], self.state,
+                                                    images=images, classes=classes, run=run,
+                                                    name=name)
         self.phases, why = run_phases(tree)
         by_step = phases_on_steps(self.phases, tree)
         for view in self.views.values():

@@ -128,7 +128,7 @@ class Run:
         if need == "features":
             return None if "features" in self.tree else (
                 "needs recorded probe-set features (/features): train --features or "
-                "watch(features=[...])")
+                "watch(features=[...]); the run has none")
         if need == "steps":
             ok = "steps" in self.tree and "lr" in self.tree["steps"]
             return None if ok else "needs the recorded steps' lr (/steps)"

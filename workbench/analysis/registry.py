@@ -184,6 +184,14 @@ def load_all() -> dict[str, Analysis]:
         if info.name != "registry" and not info.name.startswith("_"):
             importlib.import_module(f"{__package__}.{info.name}")
     _load_entry_points()
+    # one order whatever was imported first: the package's own by module name, then the rest
+    # (plugins, analyses registered at run time) in registration order
+    own = sorted((n for n, a in ANALYSES.items() if a.compute.__module__.startswith(
+        f"{__package__}.")), key=lambda n: (ANALYSES[n].compute.__module__, n))
+    ordered = {n: ANALYSES[n] for n in own}
+    ordered.update((n, a) for n, a in ANALYSES.items() if n not in ordered)
+    ANALYSES.clear()
+    ANALYSES.update(ordered)
     _loaded = True
     return ANALYSES
 

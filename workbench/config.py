@@ -121,14 +121,7 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
         """Parse a stored config; unknown fields are refused with their names."""
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise ValueError(f"a run config must be a JSON object; got {type(raw).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"unknown run settings {unknown}; expected only {sorted(known)}")
-        return cls(**raw)
+        return _from_json(cls, text)
 
     def same_run(self, other: TrainConfig) -> bool:
         """Equal in everything but the number of epochs and the device."""
@@ -182,14 +175,19 @@ class WatchConfig:
     @classmethod
     def from_json(cls, text: str) -> WatchConfig:
         """Parse a stored watch config; unknown fields are refused with their names."""
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise ValueError(f"a run config must be a JSON object; got {type(raw).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"unknown run settings {unknown}; expected only {sorted(known)}")
-        return cls(**raw)
+        return _from_json(cls, text)
+
+
+def _from_json(cls, text: str):
+    """``cls`` from a stored JSON object; unknown fields are refused with their names."""
+    raw = json.loads(text)
+    if not isinstance(raw, dict):
+        raise ValueError(f"a run config must be a JSON object; got {type(raw).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ValueError(f"unknown run settings {unknown}; expected only {sorted(known)}")
+    return cls(**raw)
 
 
 def _integer(cfg, name, *, low, high=None):

@@ -1,12 +1,17 @@
 """Every bench script logs what it printed, and on what, to ``bench/logs/<script>.log``.
 
 Call :func:`start` first thing in ``main()``. From then on everything written to stdout also
-goes to the log, after a header that says when (UTC), at which git commit (and whether the
-tree had uncommitted changes), with which command, on which machine (CPUs, memory, torch
-threads) and under what load (the 1-minute load average at the start, sampled every 5 s
-while the script runs). When the script ends, a footer with the wall time and the load range
-is inserted just *before* the last line, so that the headline (``name: value``) stays the
-log's last line, as it is stdout's.
+goes to the log. Every run is *appended* to its log (the log keeps its history: a reader
+can see every earlier run, not only the last), under a header that says when (UTC), at
+which git commit (and whether the tree had uncommitted changes), with which command, on
+which machine (CPUs, memory, torch threads) and under what load (the 1-minute load average
+at the start, sampled every 5 s while the script runs). When the script ends, a footer with
+the wall time and the load range (minimum, median, maximum) is inserted just *before* the
+run's last line, so that the headline (``name: value``) stays the run's last line, as it is
+stdout's (and the log's last line is the newest headline).
+
+Each run's header starts with ``# ===== run <date> UTC`` so that RESULTS.md can cite the run
+it quotes by its date, and ``bench/check_results.py`` can find it.
 
 A run on a loaded machine is still a run: the header and footer say so, and RESULTS.md must
 repeat it.
@@ -91,18 +96,26 @@ def start(name: str | None = None) -> Path:
     name = name or os.environ.get("BENCH_LOG") or Path(sys.argv[0]).stem
     LOGS.mkdir(exist_ok=True)
     path = LOGS / f"{name}.log"
-    f = open(path, "w", buffering=1)  # noqa: SIM115  (closed at exit)
-    dirty = " (uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") \
-        else ""
+    earlier = path.read_text() if path.exists() else ""
+    f = open(path, "a", buffering=1)  # noqa: SIM115  (closed at exit)
+    if earlier and not earlier.endswith("\n"):
+        f.write("\n")
+    when = _dt.datetime.now(_dt.timezone.utc)
+    dirty = (" (DIRTY: uncommitted changes in tracked files)"
+             if _git("status", "--porcelain", "--untracked-files=no") else " (clean tree)")
     load0 = os.getloadavg()[0]
     busy = "quiet" if load0 < 0.5 * (os.cpu_count() or 1) else "LOADED: other jobs share the CPUs"
-    f.write(f"# {path.name}: written by bench/_log.py\n"
-            f"# date: {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n"
+    f.write(f"{'' if not earlier else chr(10)}# ===== run {when:%Y-%m-%d %H:%M:%S} UTC "
+            f"=====\n"
+            f"# {path.name}: written by bench/_log.py (runs appended, newest last)\n"
+            f"# date: {when:%Y-%m-%d %H:%M:%S} UTC\n"
             f"# git commit: {_git('rev-parse', '--short=12', 'HEAD')}{dirty}\n"
             f"# command: python {' '.join(sys.argv)}\n"
             f"# machine: {machine()}\n"
             f"# load average (1 min) at start: {load0:.2f} "
             f"({busy}; the load includes this script once it runs)\n")
+    f.flush()
+    start_at = len(path.read_text())  # this run's output starts here (its header is above)
     loads, stop = [load0], threading.Event()
 
     def sample():
@@ -121,12 +134,14 @@ def start(name: str | None = None) -> Path:
         footer = (f"# wall time: {time.perf_counter() - t0:.1f} s; load average (1 min) during "
                   f"the run: {min(loads):.2f}-{max(loads):.2f} "
                   f"(median {sorted(loads)[len(loads) // 2]:.2f}) on {os.cpu_count()} CPUs\n")
-        lines = path.read_text().splitlines(keepends=True)
+        text = path.read_text()
+        head, run = text[:start_at], text[start_at:]
+        lines = run.splitlines(keepends=True)
         last = len(lines)
         while last > 0 and not lines[last - 1].strip():
             last -= 1
         at = max(last - 1, 0)
-        path.write_text("".join(lines[:at] + [footer] + lines[at:]))
+        path.write_text(head + "".join(lines[:at] + [footer] + lines[at:]))
 
     atexit.register(finish)
     return path

@@ -1,9 +1,11 @@
 """What moves first when a transformer groks? Every diagnostic against the test-accuracy jump.
 
-For each seed this trains ``examples/grokking.py`` (a+b mod p, a one-layer transformer,
-full-batch AdamW with weight decay 1) through ``workbench.watch`` at the example's default
-size, times it (training and recording: ``grokking_minutes``), runs ``workbench.analyze`` on
-the run, then reads back per commit point ("epoch", every ``every`` steps):
+For each seed this runs the preset exactly as ``workbench demo --preset grokking --seed S``
+does (:func:`workbench.presets_grokking.run_grokking` at size ``full``: it trains
+``examples/grokking.py``, a+b mod p with a one-layer transformer and full-batch AdamW,
+through ``workbench.watch``, runs every analysis and writes REPORT.md), times all of it
+(``grokking_minutes``: training, recording, analysis and report), then reads back per commit
+point ("epoch", every ``every`` steps):
 
 =================  ==============================================  =========================
 diagnostic         from the run store                              per commit point
@@ -35,7 +37,7 @@ A run that does not grok (no plateau, or no jump) is reported and left out of th
 
 Run:  PYTHONPATH=$PWD python bench/grokking.py [--seeds 0,1,2] [--keep DIR]
 Writes bench/logs/grokking.log; the last line is ``grokking_minutes: X`` (the slowest seed's
-training and recording wall time, in minutes).
+whole preset wall time, in minutes: the issue's budget is 10).
 """
 
 from __future__ import annotations
@@ -136,19 +138,15 @@ def moves_first(series: dict, phase: xr.DataArray, step_of: xr.DataArray) -> lis
 
 
 def one_seed(seed: int, root: Path, args) -> tuple[float, list[dict], xr.DataArray]:
-    import grokking as example
-
+    """Run ``workbench demo --preset grokking --seed <seed>`` (train, analyse, report) and
+    time all of it; then read the run back."""
     import workbench
+    from workbench.presets_grokking import run_grokking
 
-    out = root / f"seed{seed}"
     t0 = time.perf_counter()
-    example.main(out, seed=seed, progress=False)
+    run_grokking(root, seed=seed, size="full", progress=False)
     minutes = (time.perf_counter() - t0) / 60
-    defaults = example.main.__kwdefaults__
-    run = workbench.Run(out, model=lambda: example.make_model(defaults["p"]),
-                        data=example.datasets(defaults["p"], defaults["frac"], seed))
-    workbench.analyze(run, progress=False)
-    tree = run.tree
+    tree = workbench.Run(root / f"seed{seed}").tree
     ep = tree["epochs"].to_dataset()
     phase = grokking_phases(ep["train_acc"].load(), ep["test_acc"].load())
     rows = moves_first(epoch_series(tree), phase, epoch_steps(tree))

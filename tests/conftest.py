@@ -66,6 +66,36 @@ def momentum_preset(tmp_path_factory):
     return out
 
 
+#: The grokking example at the CI size (p = 23, 300 steps, a commit point every 25): it does
+#: not grok; it checks the pipeline. Seed 1, so that a test can tell it from the default 0.
+GROK_SEED = 1
+
+
+@pytest.fixture(scope="session")
+def grokking_preset(tmp_path_factory):
+    """``workbench demo --preset grokking --size tiny --seed 1``, made once: the folder holding
+    ``REPORT.md`` and the trained and analysed run ``seed1``; do not modify it (copy it)."""
+    from workbench.presets_grokking import run_grokking
+
+    out = tmp_path_factory.getbasetemp() / "preset_grokking"
+    run_grokking(out, seed=GROK_SEED, size="tiny", progress=False)
+    return out
+
+
+def grokking_env(preset, dst) -> dict:
+    """Notebook 08's environment for a copy (at ``dst``) of the tiny grokking run: the CI size
+    and the run already trained and analysed (the notebook keeps a recorded run)."""
+    import shutil
+
+    from workbench.presets_grokking import SIZES
+
+    shutil.copytree(preset / f"seed{GROK_SEED}", dst)
+    tiny = SIZES["tiny"]
+    return {"WORKBENCH_GROK_P": str(tiny["p"]), "WORKBENCH_GROK_STEPS": str(tiny["steps"]),
+            "WORKBENCH_GROK_EVERY": str(tiny["every"]), "WORKBENCH_GROK_SEED": str(GROK_SEED),
+            "WORKBENCH_GROK_RUN": str(dst)}
+
+
 def copy_run(src, dst):
     """A copy of the run ``src`` at ``dst`` without its ``/analysis`` groups (the shared tiny
     run gets analysed in place by the notebooks and explorer tests). Returns a Run."""

@@ -57,10 +57,13 @@ def test_notebook_runs(path, tiny_run, tmp_path, monkeypatch, request):
     monkeypatch.setenv("WORKBENCH_RUN", str(tiny_run))
     if path.name == "07_course.ipynb":  # the course reads a classroom preset's runs
         monkeypatch.setenv("WORKBENCH_PRESET", str(request.getfixturevalue("momentum_preset")))
-    if path.name == "08_your_own_model.ipynb":  # the example at the CI size (does not grok)
-        for key, value in {"P": "23", "STEPS": "300", "EVERY": "25",
-                           "RUN": str(tmp_path / "grokking")}.items():
-            monkeypatch.setenv(f"WORKBENCH_GROK_{key}", value)
+    if path.name == "08_your_own_model.ipynb":  # the example at the CI size (does not grok),
+        # recorded and analysed once by the preset fixture (test_presets_grokking checks it)
+        from tests.conftest import grokking_env
+
+        env = grokking_env(request.getfixturevalue("grokking_preset"), tmp_path / "grokking")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
     monkeypatch.setenv("PYTHONPATH",
                        os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     nb = nbformat.read(path, as_version=4)

@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _log  # noqa: E402
 
 from workbench.diagnostics import grokking_phases, plateau_departure  # noqa: E402
+from workbench.dims import DimsError  # noqa: E402
 
 K, PERSIST, MIN_BASELINE = 3.0, 3, 3
 
@@ -127,13 +128,18 @@ def moves_first(series: dict, phase: xr.DataArray, step_of: xr.DataArray) -> lis
     rows = []
     for name, x in series.items():
         x = x.sel(epoch=slice(base.start, None))
-        dep = plateau_departure(x, baseline=base, k=K, persist=PERSIST)["departure"]
-        for layer in (dep["layer"].values if "layer" in dep.dims else [None]):
-            d = float(dep.sel(layer=layer) if layer is not None else dep)
+        for layer in (x["layer"].values if "layer" in x.dims else [None]):
+            xl = x.sel(layer=layer) if layer is not None else x
+            try:
+                d = float(plateau_departure(xl, baseline=base, k=K,
+                                            persist=PERSIST)["departure"])
+                why = "never left the band" if np.isnan(d) else ""
+            except DimsError:  # fewer than 3 finite points in the baseline (NaN there)
+                d, why = np.nan, "not measured on the plateau (NaN)"
             step = None if np.isnan(d) else int(step_of.sel(epoch=d))
             rows.append({"diagnostic": name, "layer": "" if layer is None else str(layer),
                          "departure_step": step, "jump_step": jump_step,
-                         "lead": None if step is None else jump_step - step})
+                         "lead": None if step is None else jump_step - step, "why": why})
     return rows
 
 
@@ -180,7 +186,7 @@ def main(argv=None) -> int:
         dep = "-" if r["departure_step"] is None else r["departure_step"]
         lead = "-" if r["lead"] is None else f"{r['lead']:+d}"
         print(f"{r['seed']:>4} {r['diagnostic']:<14} {r['layer']:<12} {dep:>11} "
-              f"{r['jump_step']:>9} {lead:>6}")
+              f"{r['jump_step']:>9} {lead:>6}  {r['why']}")
     print("\nper diagnostic and layer, over seeds: leads (moved before the jump) / lags / "
           "never left the band; median lead in steps")
     keys = sorted({(r["diagnostic"], r["layer"]) for r in table})
@@ -188,8 +194,11 @@ def main(argv=None) -> int:
         leads = [r["lead"] for r in table if (r["diagnostic"], r["layer"]) == key]
         moved = [x for x in leads if x is not None]
         med = f"{np.median(moved):+.0f}" if moved else "-"
+        nan = sum(r["why"].startswith("not measured") for r in table
+                  if (r["diagnostic"], r["layer"]) == key)
         print(f"  {key[0]:<14} {key[1]:<12} {sum(x > 0 for x in moved)} / "
-              f"{sum(x <= 0 for x in moved)} / {len(leads) - len(moved)}   median {med}")
+              f"{sum(x <= 0 for x in moved)} / {len(leads) - len(moved)}   median {med}"
+              + (f"   ({nan} not measured on the plateau)" if nan else ""))
     print(f"grokking_minutes: {max(minutes.values()):.1f}")
     return 0
 

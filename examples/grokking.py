@@ -199,10 +199,14 @@ def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int =
     if record:
         import workbench
 
+        # probe-set outputs of these groups are kept at every commit point: the separation
+        # analysis reads how each one separates the p classes
+        features = ["embed", *(f"blocks.{i}.{part}" for i in range(n_layers)
+                               for part in ("attn", "mlp")), "unembed"]
         rec = workbench.watch(model, optimizer, out, probe=(x_test[:probe_size],
                               y_test[:probe_size]), classes=[str(c) for c in range(p)],
                               config=config, every_steps=every, metrics=metrics,
-                              progress=progress)
+                              features=features, progress=progress)
     else:
         rec = NotRecording(optimizer, every_steps=every, metrics=metrics)
     try:

@@ -43,7 +43,7 @@ def test_tiny_grokking_preset_reports_the_phases_of_its_accuracies(grokking_pres
     te = run.tree["epochs"]["test_acc"].values
     assert len(tr) == SIZES["tiny"]["steps"] // every and run.config.user["seed"] == 1
     tables = _tables(path.read_text())
-    summary, phases, analyses = tables
+    summary, seeds, phases, analyses = tables
     # one cell per value, every row as wide as its header
     for t in tables:
         assert {len(r) for r in t} == {len(t[0])}
@@ -54,10 +54,18 @@ def test_tiny_grokking_preset_reports_the_phases_of_its_accuracies(grokking_pres
     assert row["train ≥ 99% at step"] == ("-" if first is None else str((first + 1) * every))
     assert float(row["final test acc"]) == pytest.approx(te[-1], abs=5e-4)
     assert float(row["total wall min"]) >= float(row["training wall min"]) > 0
-    # run again: the recorded run is kept (not retrained), and the report says so
-    again = _tables(run_grokking(tmp_path / "g", seed=1, size="tiny", progress=False)
-                    .read_text())[0]
+    # the seeds table: one row per seed run here, the same verdict
+    assert [r[:2] for r in seeds[1:]] == [["1", row["grokked"]]]
+    n_grok = int(grokked)
+    assert f"Grokked on {n_grok} of 1 seed (" in path.read_text()
+    # run again with a second seed's run beside it (a copy): the recorded run is kept (not
+    # retrained), the report says so, and the seeds table now holds both
+    shutil.copytree(tmp_path / "g" / "seed1", tmp_path / "g" / "seed7")
+    text = run_grokking(tmp_path / "g", seed=1, size="tiny", progress=False).read_text()
+    again, seeds = _tables(text)[:2]
     assert again[1][again[0].index("training wall min")] == "-"
+    assert [r[:2] for r in seeds[1:]] == [["1", row["grokked"]], ["7", row["grokked"]]]
+    assert f"Grokked on {2 * n_grok} of 2 seeds (" in text
     # the phases: runs of equal labels covering every commit point, in order
     labels = [_phase(a, b) for a, b in zip(tr, te, strict=True)]
     got = []

@@ -131,6 +131,38 @@ def phase_rows(phases, every: int) -> list[tuple]:
     return rows
 
 
+def seeds_section(out, every: int) -> list[str]:
+    """Every seed recorded under ``out`` so far (``seed<N>`` folders): did it grok, and did
+    it hold for all of them? Lines of Markdown, ending with an empty line."""
+    from .diagnostics.grokking import grokking_phases
+    from .run import Run
+
+    rows, grokked = [], 0
+    seeds = sorted((int(d.name[4:]), d) for d in Path(out).glob("seed*")
+                   if d.name[4:].isdigit() and (d / "record.zarr").exists())
+    for s, where in seeds:
+        try:
+            ep = Run(where).tree["epochs"]
+            a = grokking_phases(ep["train_acc"].load(), ep["test_acc"].load()).attrs
+        except Exception as e:  # noqa: BLE001 - a damaged run is named, not fatal
+            rows.append((s, f"unreadable: {type(e).__name__}", None, None, None, None))
+            continue
+        grokked += bool(a["grokked"])
+        mem = a["memorised_at"]
+        rows.append((s, "yes" if a["grokked"] else "no",
+                     None if mem is None else (int(mem) + 1) * every, a["test_at_memorised"],
+                     float(ep["test_acc"].values[-1]), a["reason"]))
+    n = len(rows)
+    held = ("it held on every seed" if grokked == n else
+            f"it did not hold on {n - grokked} of them")
+    return ["## Every seed run here", "",
+            f"Grokked on {grokked} of {n} seed{'s' if n != 1 else ''} ({held}). The issue's "
+            "check is 3 of 3: run `workbench demo --preset grokking --seed N` for N = 0, 1, 2 "
+            "(or `bench/grokking.py`).", "",
+            *table(["seed", "grokked", "train ≥ 99% at step", "test acc then",
+                    "final test acc", "why"], rows), ""]
+
+
 def report(run, *, seed, size, every, analyses, minutes, train_minutes) -> str:
     """The preset's REPORT.md: the verdict, the phases, the analyses (name → what was
     stored, or why not) and the wall time."""
@@ -155,16 +187,18 @@ def report(run, *, seed, size, every, analyses, minutes, train_minutes) -> str:
                       a["test_at_memorised"], step(a["generalised_at"]),
                       float(ep["train_acc"].values[-1]), float(ep["test_acc"].values[-1]),
                       train_minutes, minutes)]),
-             "", f"Verdict: {a['reason']}.", "", "## Phases (grokking_phases)", "",
+             "", f"Verdict: {a['reason']}.", "", *seeds_section(run.path.parent, every),
+             f"## Phases of seed {seed} (grokking_phases)", "",
              *table(["phase", "first epoch", "last epoch", "first step", "last step",
                      "commit points"], phase_rows(ph, every)),
              "", "## Analyses", "",
              *table(["analysis", "result"],
                     list(analyses.items())),
-             "", f"One seed ({seed}); repeat with `--seed` for the spread. Wall minutes are "
-             f"on this machine, as loaded as it was (training \"-\": a run already "
-             f"recorded was kept)."]
+             "", f"Wall minutes are seed {seed}'s, on this machine, as loaded as it was "
+             f"(training \"-\": a run already recorded was kept). Each `--seed` adds its run "
+             f"to the seeds table above."]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["EXAMPLE", "SIZES", "example", "phase_rows", "report", "run_grokking", "table"]
+__all__ = ["EXAMPLE", "SIZES", "example", "phase_rows", "report", "run_grokking",
+           "seeds_section", "table"]

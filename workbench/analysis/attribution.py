@@ -19,7 +19,7 @@ import xarray as xr
 from ..dims import LAYER, SAMPLE
 from .registry import register
 
-__all__ = ["attribution", "K", "probe_data"]
+__all__ = ["attribution", "K", "nothing_to_attribute", "probe_data"]
 
 POSITION = "position"
 
@@ -61,8 +61,13 @@ def attribution(run, epoch: int) -> xr.Dataset:
 
     model = run.model(epoch)
     test = run.test_data()
-    ds = misclassified_attribution(model, test, ig_top=0, groups=run.groups,
-                                   forward=run.forward)
+    try:
+        ds = misclassified_attribution(model, test, ig_top=0, groups=run.groups,
+                                       forward=run.forward)
+    except ValueError as e:  # every test example right (or wrong): nothing to compare
+        if "no misclassified" not in str(e) and "no correctly classified" not in str(e):
+            raise
+        ds = nothing_to_attribute(model, run.groups, test, str(e))
     x, y, idx = probe_data(run)
     tokens = _is_tokens(x)
     if tokens:
@@ -129,6 +134,31 @@ def attribution(run, epoch: int) -> xr.Dataset:
     out.attrs = {k: v for k, v in ds.attrs.items()
                  if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     return out
+
+
+def nothing_to_attribute(model, groups, test, why: str) -> xr.Dataset:
+    """The group table of an epoch whose test set has no misclassified (or no correct)
+    example: every number NaN, every verdict "inconclusive", and ``why`` in the attrs
+    (e.g. a grokked transformer is right on the whole held-out set)."""
+    from ..groups import group_parameters
+    from ..probes.attribution import as_tensors
+    from ..verdicts import INCONCLUSIVE
+
+    _, y, _ = as_tensors(test)
+    params = group_parameters(model, groups)
+    names = list(params)
+    n_params = np.array([sum(p.numel() for p in params[n]) for n in names], dtype=np.int64)
+    nan = np.full(len(names), np.nan)
+    right = "no misclassified" in why
+    ds = xr.Dataset({v: (LAYER, nan.copy()) for v in (
+        "grad_rms_misclassified", "grad_rms_correct", "log_ratio", "flag_frequency",
+        "attribution")}, coords={LAYER: names})
+    ds["verdict"] = (LAYER, np.array([INCONCLUSIVE] * len(names)))
+    ds["n_params"] = (LAYER, n_params)
+    ds["param_share"] = (LAYER, n_params / max(1, int(n_params.sum())))
+    ds.attrs = {"n_misclassified": 0 if right else len(y),
+                "n_correct": len(y) if right else 0, "reason": why}
+    return ds
 
 
 register("attribution", compute=attribution,

@@ -79,11 +79,18 @@ def grokking_phases(train_acc, test_acc, *, dim: str = EPOCH, memorised: float =
     Per commit point, with train accuracy :math:`a` and test accuracy :math:`b`:
 
     - ``"generalising"``: :math:`b \ge` ``generalised`` (whatever :math:`a`);
-    - ``"memorising"``: :math:`a <` ``memorised`` (and :math:`b <` ``generalised``);
-    - ``"plateau"``: :math:`a \ge` ``memorised`` and :math:`b <` ``plateau_below``;
-    - ``"transition"``: :math:`a \ge` ``memorised`` and ``plateau_below`` :math:`\le b <`
-      ``generalised`` (the climb between the plateau and generalisation);
+    - ``"memorising"``: :math:`a <` ``memorised`` (and :math:`b <` ``generalised``), before
+      the first point where :math:`a \ge` ``memorised``;
+    - ``"plateau"``: from that first point on, :math:`b <` ``plateau_below``;
+    - ``"transition"``: from that first point on, ``plateau_below`` :math:`\le b <`
+      ``generalised`` (the climb between the plateau and generalisation, or a later dip);
     - ``"unknown"``: :math:`a` or :math:`b` is NaN.
+
+    Memorisation is a phase the run leaves once: after the first point with
+    :math:`a \ge` ``memorised``, a momentary dip of the training accuracy (full-batch AdamW
+    has loss spikes) does not send the run back to "memorising"; the test accuracy alone
+    then says where it is. A dip of the *test* accuracy is shown as it is (a late collapse
+    reads "transition" or "plateau" again).
 
     The run *grokked* when, at the first point where :math:`a \ge` ``memorised``,
     :math:`b <` ``plateau_below``, and at the last point where both are measured,
@@ -105,14 +112,15 @@ def grokking_phases(train_acc, test_acc, *, dim: str = EPOCH, memorised: float =
     # 1. validate and load (two short curves)
     tr, te = _aligned(train_acc, test_acc, "grokking_phases", dim)
     # 2. label each point; NaN comparisons are False, so "unknown" is set last
+    mem = np.flatnonzero(np.isfinite(te) & (tr >= memorised))
+    after_mem = np.arange(tr.size) >= (mem[0] if mem.size else tr.size)
     phase = np.full(tr.shape, "transition", dtype="<U12")
-    phase[tr < memorised] = "memorising"
-    phase[(tr >= memorised) & (te < plateau_below)] = "plateau"
+    phase[(tr < memorised) & ~after_mem] = "memorising"
+    phase[((tr >= memorised) | after_mem) & (te < plateau_below)] = "plateau"
     phase[te >= generalised] = "generalising"
     phase[~(np.isfinite(tr) & np.isfinite(te))] = "unknown"
     # 3. the verdict: a plateau at the first memorised point, and generalised at the end
     measured = np.flatnonzero(np.isfinite(tr) & np.isfinite(te))
-    mem = np.flatnonzero(np.isfinite(te) & (tr >= memorised))
     gen = np.flatnonzero(te >= generalised)
     i_mem = int(mem[0]) if mem.size else None
     at_mem = float(te[i_mem]) if i_mem is not None else None

@@ -163,7 +163,7 @@ class NotRecording:
         self._handle.remove()
 
 
-def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int = 50,
+def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int = 100,
          seed: int = 0, d_model: int = 64, n_heads: int = 4, d_mlp: int = 256,
          n_layers: int = 1, lr: float = 3e-3, weight_decay: float = 2.0,
          probe_size: int = 256, record: bool = True, progress: bool = True,
@@ -231,7 +231,7 @@ def _cli():
     parser.add_argument("--p", type=int, default=47)
     parser.add_argument("--frac", type=float, default=0.4)
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--every", type=int, default=50)
+    parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", dest="record", action="store_false")
     args = parser.parse_args()

@@ -30,7 +30,7 @@ from .dims import choice
 
 #: ``main`` keywords per size: ``full`` groks on 2 CPU cores (the example's defaults, see
 #: its docstring); ``tiny`` is the CI size (checks the pipeline, not grokking).
-SIZES = {"full": {"p": 47, "frac": 0.4, "steps": 3000, "every": 50},
+SIZES = {"full": {"p": 47, "frac": 0.4, "steps": 3000, "every": 100},
          "tiny": {"p": 23, "frac": 0.4, "steps": 300, "every": 25}}
 #: The example, from the checkout (the repository root holds ``workbench/`` and ``examples/``).
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "grokking.py"

@@ -30,6 +30,7 @@ import atexit
 import datetime as _dt
 import os
 import platform
+import shlex
 import signal
 import subprocess
 import sys
@@ -103,6 +104,12 @@ def machine() -> str:
             f"{platform.release()}, Python {platform.python_version()}{t}")
 
 
+def command() -> str:
+    """The command line as a shell would take it again (``BENCH_LOG`` too, when set)."""
+    env = os.environ.get("BENCH_LOG")
+    return (f"BENCH_LOG={shlex.quote(env)} " if env else "") + "python " + shlex.join(sys.argv)
+
+
 def start(name: str | None = None) -> Path:
     """Tee stdout to ``bench/logs/<name>.log``.
 
@@ -129,7 +136,7 @@ def start(name: str | None = None) -> Path:
             f"# {path.name}: written by bench/_log.py (runs appended, newest last)\n"
             f"# date: {when:%Y-%m-%d %H:%M:%S} UTC\n"
             f"# git commit: {_git('rev-parse', '--short=12', 'HEAD') or '?'} {tree_state()}\n"
-            f"# command: python {' '.join(sys.argv)}\n"
+            f"# command: {command()}\n"
             f"# machine: {machine()}\n"
             f"# load average (1 min) at start: {load0:.2f} "
             f"({busy}; the load includes this script once it runs)\n")

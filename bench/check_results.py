@@ -21,18 +21,21 @@ line says DIRTY (or "uncommitted changes"), ``loaded`` exactly when its load lin
 LOADED, ``no header`` exactly when it has no ``# git commit:`` line (then nobody can tell the
 commit, the tree or the load).
 
-**Figures.** A figure is a code span ```name: value``` (``name`` a lower-case identifier,
-dots allowed). Each must be in a run cited in its block: a row of the Headlines table, else
+**Figures.** A figure is a code span that holds ``": "``, as ```name: value``` (a bench's
+headline line) or any other line of a log quoted as it stands; its name is what precedes the
+first ``": "``. Each must be in a run cited in its block: a row of the Headlines table, else
 its paragraph (lines between blank lines, so a whole table or list). It is in the run when a
-line of the run is ``name: value`` or begins with ``name: value`` and a space.
+line of the run, stripped, is the figure or begins with the figure and a space. So RESULTS.md
+puts no other code span with ``": "`` in it.
 
 **Headlines** (the first table after ``## Headlines``): every row quotes a figure and cites a
 run of the log it comes from; that run must be the newest run of that log that prints the
 figure's name (a newer run must be quoted, or the row marked). A row marked ``to re-measure``
-(its text holds these words) must be listed, by its figure's name in a code span, in the
-section ``## To re-measure`` at the end, and every name listed there must belong to a marked
-row. A row whose cited run is dirty or has no header must be marked. ``--strict`` also fails
-on every marked row: the state to reach once every headline is re-measured.
+(its text holds these words) must be listed, by its figure's name in a code span (the first
+code span of a list item, a line that begins with ``- ``), in the section
+``## To re-measure`` at the end, and every name listed there must belong to a marked row. A
+row whose cited run is dirty or has no header must be marked. ``--strict`` also fails on
+every marked row: the state to reach once every headline is re-measured.
 
 Examples
 --------
@@ -55,7 +58,7 @@ RUN_HEADER = re.compile(r"^# ===== run (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC ====
 DATE_LINE = re.compile(r"^# date: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC")
 ANY_DATE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?)")
 CITATION = re.compile(r"\[log: ([\w.+-]+\.log) @ ([^\];]+?)\s*(?:;\s*([^\]]*))?\]")
-FIGURE = re.compile(r"`([a-z][a-z0-9_.]*: [^`]+)`")
+FIGURE = re.compile(r"`([^`\n]*?: [^`\n]+)`")
 FLAGS = ("dirty", "loaded", "no header")
 MARK = "to re-measure"
 
@@ -87,9 +90,9 @@ class Run:
         return any(line.strip() == figure or line.strip().startswith(figure + " ")
                    for line in self.lines)
 
-    def names(self) -> set[str]:
-        return {line.split(":", 1)[0] for line in self.lines
-                if re.match(r"^[a-z][a-z0-9_.]*: \S", line)}
+    def gives(self, name: str) -> bool:
+        """Whether a line of the run gives a figure of that name (``name: ...``)."""
+        return any(line.strip().startswith(name + ": ") for line in self.lines)
 
 
 def parse_log(text: str) -> list[Run]:
@@ -167,11 +170,12 @@ def blocks(text: str) -> list[Block]:
 
 
 def remeasure_list(text: str) -> set[str]:
-    """Figure names listed (in code spans) in the ``## To re-measure`` section."""
+    """Figure names listed in the ``## To re-measure`` section: each item's first code span."""
     m = re.search(r"^## To re-measure\s*$(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
     if not m:
         return set()
-    return set(re.findall(r"`([a-z][a-z0-9_.]*)`", m.group(1)))
+    return {span.group(1) for line in m.group(1).splitlines()
+            if line.startswith("- ") and (span := re.search(r"`([^`]+)`", line))}
 
 
 def check(results: Path, logs: Path, strict: bool = False) -> list[str]:
@@ -236,7 +240,7 @@ def check(results: Path, logs: Path, strict: bool = False) -> list[str]:
                             f"figure or without a citation")
             continue
         for _, fig in figures:
-            name = fig.split(":", 1)[0]
+            name = fig.split(": ", 1)[0]
             if is_marked:
                 marked.add(name)
             for c, run in cited:
@@ -244,7 +248,7 @@ def check(results: Path, logs: Path, strict: bool = False) -> list[str]:
                     continue
                 runs = runs_of(c.log)
                 at = next(k for k, r in enumerate(runs) if r is run)
-                newer = [r for r in runs[at + 1:] if name in r.names()]
+                newer = [r for r in runs[at + 1:] if r.gives(name)]
                 if newer and not is_marked:
                     problems.append(f"{where}:{block.start}: `{name}`: {c.log} has a newer run "
                                     f"({newer[-1].date}) than the one cited ({run.date}); "

@@ -126,10 +126,10 @@ def test_an_undated_log_needs_no_header_said_and_a_mark(tmp_path):
     logs = {"b.log": LEGACY}
     assert [r.date for r in check_results.parse_log(LEGACY)] == ["undated"]
     unsaid = _results("| b | `b_ratio: 0.53` to re-measure | [log: b.log @ undated] |",
-                      remeasure="`b_ratio`")
+                      remeasure="- `b_ratio`")
     assert any("run has no header" in p for p in _check(tmp_path, unsaid, logs))
     said = _results("| b | `b_ratio: 0.53` to re-measure | [log: b.log @ undated; no header] |",
-                    remeasure="`b_ratio`")
+                    remeasure="- `b_ratio`")
     assert _check(tmp_path, said, logs) == []
 
 

@@ -68,7 +68,8 @@ def _git(*args) -> str | None:
                               timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip() if done.returncode == 0 else None
+    # rstrip, not strip: a porcelain status line may begin with a space (" M path")
+    return done.stdout.rstrip() if done.returncode == 0 else None
 
 
 def tree_state() -> str:

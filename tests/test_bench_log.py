@@ -1,8 +1,9 @@
 """bench/_log.py appends every run to its log, under a dated header (issue 21).
 
-A tiny script that uses a copy of ``_log.py`` runs twice in a temporary git repository, so
-its ``LOGS`` folder (next to the copy) is in the temporary folder: the log must then hold
-both runs, oldest first, each with its header, its footer and its headline last.
+A tiny script that uses a copy of ``_log.py`` runs several times in a temporary git
+repository, so its ``LOGS`` folder (next to the copy) is in the temporary folder: the log must
+then hold every run, oldest first, each with its dated header (clean or DIRTY tree), its
+footer and its headline last.
 """
 
 from __future__ import annotations

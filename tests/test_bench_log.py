@@ -33,8 +33,9 @@ def _check_results():
     spec = importlib.util.spec_from_file_location("check_results",
                                                   ROOT / "bench" / "check_results.py")
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    sys.modules.setdefault("check_results", mod)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules["check_results"])
+    return sys.modules["check_results"]
 
 
 def _git(repo, *args):

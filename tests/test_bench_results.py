@@ -16,8 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("check_results", ROOT / "bench" / "check_results.py")
-check_results = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check_results)
+check_results = sys.modules.setdefault("check_results", importlib.util.module_from_spec(spec))
+spec.loader.exec_module(check_results)  # registered first: dataclasses look their module up
 
 CLEAN = """# ===== run 2026-12-01 10:00:00 UTC =====
 # git commit: 111111111111 (clean tree)

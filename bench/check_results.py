@@ -58,7 +58,7 @@ RUN_HEADER = re.compile(r"^# ===== run (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC ====
 DATE_LINE = re.compile(r"^# date: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC")
 ANY_DATE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?)")
 CITATION = re.compile(r"\[log: ([\w.+-]+\.log) @ ([^\];]+?)\s*(?:;\s*([^\]]*))?\]")
-FIGURE = re.compile(r"`([^`\n]*?: [^`\n]+)`")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")  # paired left to right, as Markdown pairs them
 FLAGS = ("dirty", "loaded", "no header")
 MARK = "to re-measure"
 
@@ -141,7 +141,7 @@ class Block:
 
     def figures(self) -> list[tuple[int, str]]:
         return [(self.start + self.text[:m.start()].count("\n"), m.group(1).strip())
-                for m in FIGURE.finditer(self.text)]
+                for m in CODE_SPAN.finditer(self.text) if ": " in m.group(1)]
 
 
 def blocks(text: str) -> list[Block]:

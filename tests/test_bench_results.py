@@ -90,7 +90,8 @@ def test_a_dirty_or_loaded_run_must_be_said_and_marked(tmp_path):
     assert any("comes from a run that is dirty" in p for p in problems)
     said = _results("| a | `a_speedup: 14.0` **to re-measure** | "
                     "[log: a.log @ 2026-12-02 11:30; loaded, dirty] |",
-                    remeasure="- `a_speedup`: made on a dirty tree.")
+                    remeasure="- `a_speedup`: made on a dirty tree; `python bench/a.py` "
+                              "re-makes it.")  # two code spans, no figure between them
     assert _check(tmp_path, said, logs) == []
     strict = _check(tmp_path, said, logs, strict=True)
     assert strict == ["RESULTS.md: `a_speedup` is still to re-measure (--strict)"]

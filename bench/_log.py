@@ -75,14 +75,15 @@ def _git(*args) -> str | None:
 def tree_state() -> str:
     """``(clean tree)``, ``(DIRTY: ...)`` naming the changed tracked files, or ``(tree unknown)``.
 
-    Changes under ``bench/logs/`` do not count: an earlier run's appended log is not a change
-    to the code that made this run.
+    Changes under ``bench/logs/`` and ``bench/figures/`` do not count: what earlier runs wrote
+    (an appended log, a redrawn figure) is not a change to the code that makes this run.
     """
     status = _git("status", "--porcelain", "--untracked-files=no")
     if status is None:
         return "(tree unknown: git failed)"
+    outputs = tuple(f"{LOGS.parent.name}/{d}/" for d in (LOGS.name, "figures"))
     changed = [line[3:] for line in status.splitlines()
-               if not line[3:].split(" -> ")[-1].startswith(f"{LOGS.parent.name}/{LOGS.name}/")]
+               if not line[3:].split(" -> ")[-1].startswith(outputs)]
     if not changed:
         return "(clean tree)"
     shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """import sys
 import _log
@@ -65,6 +67,7 @@ def _runs(log: str) -> list[str]:
     return [log[a:b] for a, b in zip(starts, starts[1:] + [len(log)], strict=True)]
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git (the header's commit)")
 def test_two_runs_are_appended_with_header_footer_and_headline_last(tmp_path):
     bench = _bench(tmp_path)
     first = _run(bench, "1.5")

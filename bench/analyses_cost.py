@@ -9,7 +9,8 @@ analysis on each epoch, repeating with the order of the analyses alternated (for
 reversed) so that a warm cache favours no side. Other agents share these 2 cores: see the
 load average printed with the figures.
 
-Run:  PYTHONPATH=$PWD python bench/analyses_cost.py [--train-size 6000 --repeats 2]
+Run:  PYTHONPATH=$PWD python bench/analyses_cost.py [--train-size 6000 --repeats 6]
+Appends its run to bench/logs/analyses_cost.log (bench/_log.py).
 """
 
 import argparse
@@ -19,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _log  # noqa: I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 import torch
 
@@ -27,7 +29,6 @@ from workbench.analysis import ANALYSES, load_all
 from workbench.config import TrainConfig
 from workbench.train import train
 
-LOG = Path(__file__).parent / "logs" / "analyses_cost.log"
 NAMES = ("dynamics", "forces", "separation")
 
 
@@ -35,15 +36,13 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train-size", type=int, default=6000)
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=6)
     args = p.parse_args()
+    _log.start()
     torch.set_num_threads(2)
-    LOG.parent.mkdir(exist_ok=True)
-    lines = []
 
     def say(msg):
         print(msg, flush=True)
-        lines.append(msg)
 
     say(f"python {sys.version.split()[0]}, torch {torch.__version__}, threads 2, "
         f"load average {os.getloadavg()}")
@@ -75,7 +74,6 @@ def main():
     say(f"demo (3 epochs) estimate: {3 * total:.1f} s for the three analyses; load average "
         f"{os.getloadavg()}")
     say(f"analyses_per_epoch_s: {total:.2f}")
-    LOG.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

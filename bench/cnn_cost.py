@@ -4,7 +4,8 @@ The old default (one big dense layer, 206,922 parameters, 97% of them in ``fc1``
 here; the new one is ``build_model("cnn")``. Each round times ``--steps`` SGD steps of batch
 128 on Fashion-MNIST images for both, the order alternating between rounds; the headline is
 the median over rounds of new / old. The demo's training time scales with it (the old demo
-trained in 58 s, bench/RESULTS.md). Log: ``bench/logs/cnn_cost.log``.
+trained in 58 s, bench/RESULTS.md). 6 rounds. Log: ``bench/logs/cnn_cost.log`` (every run
+appended, bench/_log.py).
 
 Run: ``PYTHONPATH=. python bench/cnn_cost.py``
 """
@@ -14,8 +15,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
+import _log  # noqa: I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 import torch
 from torch import nn
@@ -51,16 +52,13 @@ def step_time(model, x, y, steps):
 
 
 def main():
-    log = Path(__file__).parent / "logs" / "cnn_cost.log"
-    log.parent.mkdir(exist_ok=True)
-    lines = []
+    _log.start()
 
     def say(s):
         print(s, flush=True)
-        lines.append(s)
 
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-    steps, rounds = 8, 4
+    steps, rounds = 8, 6
     ds = load_dataset("fashion-mnist", train=True)
     x, y = ds.images[:steps * 128], ds.targets[:steps * 128]
     torch.manual_seed(0)
@@ -80,7 +78,6 @@ def main():
             f"ratio {ratios[-1]:.2f}")
     say(f"# load average at end {os.getloadavg()}")
     say(f"cnn_step_time_ratio_new_over_old: {np.median(ratios):.2f}")
-    log.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from workbench.diagnostics import early_convergence_lead, stability
+from workbench.models import build_model, count_parameters
 from workbench.record.store import open_run, signals
 from workbench.train import TrainConfig, train
 
@@ -63,7 +64,8 @@ def main():
     args = p.parse_args()
     _log.start()
     torch.set_num_threads(1)
-    print(f"torch threads: 1; CNN on Fashion-MNIST ({args.train_size} train, "
+    print(f"torch threads: 1; default CNN (P = {count_parameters(build_model('cnn'))}) on "
+          f"Fashion-MNIST ({args.train_size} train, "
           f"{args.test_size} test), {args.epochs} epochs, batch {args.batch_size}, "
           f"lr {args.lr} cosine, momentum 0.9; window {args.window} steps, stride "
           f"{args.stride}, volatility over {args.volatility_window} windows; frac {args.frac}, "

@@ -8,7 +8,7 @@ epoch slider is moved ``--moves`` times through the epochs and ``View.times_ms``
 render + PNG) is collected. Only the kernel side: the browser side is
 ``bench/widget_latency.py``.
 
-Usage: ``PYTHONPATH=$PWD python bench/image_sprites.py --run RUN [--rounds 4] [--moves 30]``
+Usage: ``PYTHONPATH=$PWD python bench/image_sprites.py --run RUN [--rounds 6] [--moves 30]``
 (a run with its analyses, e.g. ``runs/demo``). Writes ``bench/logs/image_sprites.log``; last
 line ``attribution_image_sprite_speedup: X`` (median redraw without / with, attribution tab).
 """
@@ -56,7 +56,7 @@ def timed(run, tab: str, sprites: bool, moves: int) -> tuple[list[float], int]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True, type=Path)
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--moves", type=int, default=30)
     a = ap.parse_args(argv)
     _log.start()

@@ -11,11 +11,12 @@ Three parts, all in one run (BLAS pinned to 1 thread):
    all three methods.
 3. Headline: 64 spectra of 256 values (Pareto, alpha cycling 2.5 / 3.5 / 4.5): the time of a
    powerlaw.Fit loop over them against one powerlaw_alpha call, interleaved over --rounds
-   rounds with the order of the two sides alternating. ``powerlaw_speedup`` is the median
-   per-round ratio.
+   rounds (5 by default) with the order of the two sides alternating. ``powerlaw_speedup``
+   is the median per-round ratio.
 
-Run:  PYTHONPATH=$PWD python bench/spectra.py [--runs DIR ...] [--rounds 2]
-Writes bench/logs/spectra.log; the headline ``powerlaw_speedup`` is printed last.
+Run:  PYTHONPATH=$PWD python bench/spectra.py [--runs DIR ...] [--rounds 5]
+Appends its run to bench/logs/spectra.log (bench/_log.py); the headline ``powerlaw_speedup``
+is printed last.
 """
 
 import os
@@ -28,6 +29,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
@@ -37,13 +39,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import powerlaw  # noqa: E402
 
-LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "logs", "spectra.log")
-_lines = []
-
-
 def log(text=""):
     print(text, flush=True)
-    _lines.append(text)
 
 
 def pareto(alpha, n, seed, xmin=1.0):
@@ -110,8 +107,9 @@ def real_spectra(runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="*", default=[])
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    _log.start()
     log(f"machine: {os.cpu_count()} cores shared with other jobs; load average at start "
         f"{os.getloadavg()[0]:.1f}; BLAS threads pinned to 1; powerlaw "
         f"{getattr(powerlaw, '__version__', '?')}")
@@ -169,9 +167,6 @@ def main():
     log(f"per-round ratios {np.round(ratios).astype(int).tolist()}; load average at end "
         f"{os.getloadavg()[0]:.1f}")
     log(f"powerlaw_speedup: {np.median(ratios):.0f}")
-    os.makedirs(os.path.dirname(LOG), exist_ok=True)
-    with open(LOG, "w") as fh:
-        fh.write("\n".join(_lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Squeezing effect on a trained small CNN (Fashion-MNIST subset).
 
-Trains the CNN (width 8, hidden 64) for a few epochs on a clean train subset, then for
-each of 500 test images takes ONE negative-gradient step (lowering log π of class y⁻,
-from the same trained weights for every image) and measures Δπ of the dominant
-(arg-max) class, of y⁻ and of the rest. y⁻ = the least likely class (the squeezing case)
-or the second most likely class (for contrast).
+Trains the default CNN (``build_model("cnn")``, 19,154 parameters) for a few epochs on a
+clean train subset, then for each of 500 test images takes ONE negative-gradient step
+(lowering log π of class y⁻, from the same trained weights for every image) and measures Δπ
+of the dominant (arg-max) class, of y⁻ and of the rest. y⁻ = the least likely class (the
+squeezing case) or the second most likely class (for contrast).
 Last line: ``squeezing_dominant_gain: X`` (mean Δπ of the dominant class, y⁻ = least
 likely, η = 0.05).
 Usage: python bench/squeezing.py [--threads 1]
@@ -26,7 +26,7 @@ import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from _fmnist import (  # noqa: E402,I001
     accuracy, noisy_subset, predict, seed_all, test_subset, train_epoch)
 
-from workbench.models import build_model  # noqa: E402
+from workbench.models import build_model, count_parameters  # noqa: E402
 from workbench.probes.squeezing import squeezing  # noqa: E402
 
 
@@ -42,15 +42,16 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     x, y, _, _ = noisy_subset(args.train_size, 0.0, 0)
     gen = seed_all(0)
-    model = build_model("cnn", width=8, hidden=64)
+    model = build_model("cnn")
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for _ in range(args.epochs):
         train_epoch(model, opt, x, y, batch=64, gen=gen, loss_fn=F.cross_entropy)
     xt, yt = test_subset(args.samples)
     p = predict(model, xt)
-    print(f"CNN trained {args.epochs} epochs on {args.train_size} clean Fashion-MNIST train "
-          f"images (test acc {100 * accuracy(model, xt, yt):.1f}% on {args.samples} test "
-          f"images; mean max π {float(p.max(-1).values.mean()):.3f}); one negative-gradient "
+    print(f"default CNN (P = {count_parameters(model)}) trained {args.epochs} epochs on "
+          f"{args.train_size} clean Fashion-MNIST train images (test acc "
+          f"{100 * accuracy(model, xt, yt):.1f}% on {args.samples} test images; mean max π "
+          f"{float(p.max(-1).values.mean()):.3f}); one negative-gradient "
           f"step per test image; torch threads = {args.threads}")
     second = p.argsort(-1, descending=True)[:, 1]
     print(f"\n{'y⁻':<16}{'η':>6}{'Δπ dominant':>13}{'Δπ y⁻':>10}{'Δπ others':>11}"

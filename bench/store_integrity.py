@@ -7,7 +7,8 @@ alternating which side goes first: *checked* is :meth:`RunStore.commit_epoch` as
 call with both switched off. The first round is a warm-up and is discarded. It also times
 ``verify`` (decode every chunk) and the cheap presence check ``open_run`` does.
 
-Usage: python bench/store_integrity.py [--rounds 5] [--epochs 10]
+Usage: python bench/store_integrity.py [--rounds 7] [--epochs 10] (6 measured rounds; every
+run appended to bench/logs/store_integrity.log by bench/_log.py)
 Last line: ``integrity_commit_ratio: X`` (median over rounds of checked / plain commit time).
 """
 
@@ -22,6 +23,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import _log  # noqa: I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 import xarray as xr
 
@@ -79,17 +81,13 @@ def _null():
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--epochs", type=int, default=10)
     args = p.parse_args(argv)
-    log_dir = Path(__file__).resolve().parent / "logs"
-    log_dir.mkdir(exist_ok=True)
-    log = open(log_dir / "store_integrity.log", "w")
+    _log.start()
 
     def say(line: str) -> None:
-        print(line)
-        log.write(line + "\n")
-        log.flush()
+        print(line, flush=True)
 
     say(f"# store_integrity: {args.rounds} rounds (first discarded) x {args.epochs} epochs of "
         f"{STEPS} steps x {len(LAYERS)} layers; python {sys.version.split()[0]}; "
@@ -125,7 +123,6 @@ def main(argv=None) -> int:
         f"{statistics.median(plain_t) * 1e3:.1f} ms; per-round ratios "
         f"{min(ratios):.3f}-{max(ratios):.3f}")
     say(f"integrity_commit_ratio: {statistics.median(ratios):.3f}")
-    log.close()
     return 0
 
 

@@ -9,8 +9,8 @@ then ArrowLeft, so each press changes the value); a MutationObserver times keydo
 <img> decoded and painted. The kernel-side time per move (update, simulation, render, PNG)
 is the widget's own ``times_ms``.
 
-Usage: ``python bench/theory_browser_latency.py [--presses 3] [--rounds 4]``. Writes
-``bench/logs/theory_browser_latency.log``; last line ``theory_browser_p95_ms: X`` (all
+Usage: ``python bench/theory_browser_latency.py [--presses 3] [--rounds 6]``. Appends its run
+to ``bench/logs/theory_browser_latency.log``; last line ``theory_browser_p95_ms: X`` (all
 presses; goal ≤ 100 ms).
 """
 
@@ -59,7 +59,7 @@ def pct(x, q):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presses", type=int, default=3, help="presses per slider and round")
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=6)
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 

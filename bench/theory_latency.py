@@ -12,8 +12,8 @@ wall time). It also times the bare Kuramoto simulation, N = 200 x 2000
 Euler steps.
 
 Usage: PYTHONPATH=$PWD python bench/theory_latency.py [--moves 50]
-Writes bench/logs/theory_latency.log. Last line: ``theory_slider_p95_ms: X`` (the worst p95
-over the three widgets as shipped; goal < 100 ms).
+Appends its run to bench/logs/theory_latency.log (bench/_log.py). Last line:
+``theory_slider_p95_ms: X`` (the worst p95 over the three widgets as shipped; goal < 100 ms).
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ import io
 import os
 import platform
 import time
-from pathlib import Path
 
+import _log  # noqa: I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 
 from workbench.theory.kuramoto import _simulate, lorentzian_frequencies
 from workbench.widgets.theory import HeavyBallWidget, KuramotoWidget, SpringBlockWidget
-
-LOG = Path(__file__).parent / "logs" / "theory_latency.log"
 
 
 def naive(cls):
@@ -76,6 +74,7 @@ def main():
     p.add_argument("--moves", type=int, default=50)
     p.add_argument("--block", type=int, default=5)
     args = p.parse_args()
+    _log.start()
     lines = [f"theory_latency: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}",
              f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"load average {os.getloadavg()[0]:.2f} at start (shared with other agents)",
@@ -83,7 +82,6 @@ def main():
 
     def log(s):
         print(s, flush=True)
-        lines.append(s)
 
     for line in lines:
         print(line)
@@ -120,8 +118,6 @@ def main():
         f"(20 runs)")
     log(f"load average at end {os.getloadavg()[0]:.2f}")
     log(f"theory_slider_p95_ms: {worst:.1f}")
-    LOG.parent.mkdir(exist_ok=True)
-    LOG.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

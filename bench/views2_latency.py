@@ -16,8 +16,8 @@ import argparse
 import os
 import platform
 import time
-from pathlib import Path
 
+import _log  # noqa: I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 import xarray as xr
 
@@ -70,6 +70,7 @@ def main() -> None:
     p.add_argument("--moves", type=int, default=40)
     p.add_argument("--epochs", type=int, default=10)
     args = p.parse_args()
+    _log.start()
     data = {"attribution": (AttributionView, attribution(args.epochs)),
             "forces": (ForcesView, forces(args.epochs))}
     views = {}
@@ -106,11 +107,7 @@ def main() -> None:
         p95[name] = float(np.percentile(row["in place"], 95))
     lines.append("")
     lines.append(f"views2_update_p95_ms: {max(p95.values()):.1f}")
-    text = "\n".join(lines)
-    log = Path(__file__).resolve().parent / "logs" / "views2_latency.log"
-    log.parent.mkdir(exist_ok=True)
-    log.write_text(text + "\n")
-    print(text)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ each redraw (``View.times_ms``) is reported per view.
 Usage: ``python bench/widget_latency.py [--run RUN] [--presses 5] [--rounds 5]``. Without
 ``--run`` it trains a tiny 3-epoch run in a temporary folder. Analyses missing from the run
 are filled with schema-shaped synthetic groups (``tests/widgets/synthetic.fill_analysis``);
-the log says which.
+the log says which. Every run is appended to ``bench/logs/widget_latency.log``
+(``bench/_log.py``).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import _log  # noqa: E402,I001  (bench/_log.py: tee stdout to bench/logs/)
 from tests.ui import labtools  # noqa: E402
 from tests.widgets.synthetic import fill_analysis  # noqa: E402
 
-LOG = ROOT / "bench" / "logs" / "widget_latency.log"
 SIDES = ("new", "old")                      # explorer 0 and 1 in the notebook
 
 
@@ -69,12 +70,10 @@ def main(argv=None) -> int:
     from workbench import Run
     from workbench.widgets import ensure_run
 
-    LOG.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
+    _log.start()
 
     def log(msg=""):
         print(msg, flush=True)
-        lines.append(msg)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -153,7 +152,6 @@ def main(argv=None) -> int:
         log(f"problems shown in cells: {problems or 'none'}")
         log("goal: p95 <= 100 ms")
         log(f"widget_redraw_p95_ms: {pct(new, 95):.1f}")
-    LOG.write_text("\n".join(lines) + "\n")
     return 0
 
 

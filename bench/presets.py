@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _log  # noqa: E402
 
 #: The numbers of ``summary`` worth following per preset.
-KEYS = {"momentum": ("final_test_acc", "steps_to_80%", "steps_to_85%"),
+KEYS = {"momentum": ("final_test_acc", "steps_to_80%", "steps_to_85%", "steps_to_90%"),
         "label-noise": ("final_test_acc", "integration"),
         "depth": ("final_test_acc",)}
 

@@ -8,7 +8,7 @@ import zarr
 
 from workbench import Run
 from workbench.cli import main
-from workbench.compare import compare, jaccard, stack, steps_to
+from workbench.compare import accuracy_curve, compare, jaccard, stack, steps_to
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,33 @@ def test_steps_to_and_jaccard_know_the_answer():
     assert np.isnan(steps_to(ep, 0.95, steps_per_epoch=10))
     assert jaccard({"a", "b"}, {"b", "c"}) == pytest.approx(1 / 3)
     assert np.isnan(jaccard([], []))  # the one overlap (workbench.verdicts): undefined
+
+
+def test_steps_to_reads_evals_when_present_and_states_the_resolution():
+    import xarray as xr
+
+    ev = xr.Dataset({"acc": ("eval_step", [0.5, 0.86, 0.84, 0.91, 0.93])},
+                    coords={"eval_step": [8, 16, 24, 32, 40],
+                            "epoch": ("eval_step", [0, 0, 0, 1, 1])},
+                    attrs={"subset_size": 1000})
+    assert steps_to(ev, 0.85) == 16.0 and steps_to(ev, 0.9) == 32.0
+    assert np.isnan(steps_to(ev, 0.95))
+    ep = xr.Dataset({"test_acc": ("epoch", [0.84, 0.92])}, coords={"epoch": [0, 1]})
+    tree = xr.DataTree.from_dict({"/epochs": ep, "/evals": ev})
+    tree.attrs["steps_per_epoch"] = 30
+    curve, res = accuracy_curve(tree)
+    assert res == "every 8 steps on a fixed stratified subset of 1000 test samples (/evals)"
+    assert steps_to(curve, 0.9, steps_per_epoch=30) == 32.0  # not the epoch end, 60
+    flat = xr.DataTree.from_dict({"/epochs": ep})
+    flat.attrs["steps_per_epoch"] = 30
+    curve, res = accuracy_curve(flat)
+    assert res == ("once an epoch (every 30 steps) on the full test set (/epochs; the run "
+                   "has no /evals)")
+    assert steps_to(curve, 0.9, steps_per_epoch=30) == 60.0
+    with pytest.raises(ValueError, match="with steps_per_epoch"):
+        steps_to(ep, 0.9)
+    with pytest.raises(ValueError, match="needs the variable 'acc'; the curve holds"):
+        steps_to(ev.rename(acc="accuracy"), 0.9)
 
 
 def test_compare_reports_the_differences(runs, capsys):

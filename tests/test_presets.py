@@ -7,7 +7,6 @@ import pytest
 from conftest import PRESET_SCALE
 
 from workbench import Run
-from workbench.compare import steps_to
 from workbench.presets import PRESETS, findings, preset_configs, run_preset
 
 
@@ -40,15 +39,20 @@ def test_momentum_preset_keeps_each_schedules_best_lr_and_reports_what_held(mome
         assert run.config.lr == min(losses, key=losses.get)
     report = (momentum_preset / "REPORT.md").read_text()
     assert "Rule:" in report and json.dumps(PRESETS["momentum"].grid) in report
-    # each finding agrees with the steps recomputed here, and the report says the same
-    for claim, held, _ in findings("momentum", list(runs.values())):
+    # each finding agrees with the steps recomputed here from the runs' /evals (test
+    # accuracy every K steps on the stratified subset), and the report says the same
+    found = findings("momentum", list(runs.values()))
+    assert {c.split()[2] for c, _, _ in found} == {"80%", "85%", "90%"}
+    for claim, held, evidence in found:
         other, t = claim.split()[0], claim.split()[2]
         thr = float(t.rstrip("%")) / 100
         mine = {}
         for k in (other, "constant"):
-            r = runs[k]
-            mine[k] = steps_to(r.tree["epochs"].to_dataset(), thr,
-                               steps_per_epoch=int(r.tree.attrs["steps_per_epoch"]))
+            ev = runs[k].tree["evals"].to_dataset()
+            assert ev.sizes["eval_step"] >= 2 * runs[k].config.epochs  # finer than epochs
+            hit = np.flatnonzero(ev["acc"].values >= thr)
+            mine[k] = float(ev["eval_step"].values[hit[0]]) if hit.size else np.nan
+        assert "/evals" in evidence  # the resolution used is stated
         expect = None if np.isnan(mine[other]) and np.isnan(mine["constant"]) else \
             bool(np.nan_to_num(mine[other], nan=np.inf) < np.nan_to_num(mine["constant"],
                                                                           nan=np.inf))

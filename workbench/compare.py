@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .dims import EPOCH, LAYER, STEP, choice
+from .dims import EPOCH, EVAL_STEP, LAYER, STEP, choice
 from .verdicts import INCONCLUSIVE, overlap, overlap_text, problematic, with_verdict
 
 #: Where a run's epoch count and layer set must match to stack without ``join``.
@@ -91,22 +91,79 @@ def _describe(coord) -> str:
     return ", ".join(map(str, coord))
 
 
-def steps_to(epochs: xr.Dataset, threshold: float, *, steps_per_epoch: int,
-             metric: str = "test_acc") -> float:
-    """Optimizer steps until ``metric`` first reaches ``threshold`` at an epoch end (NaN if
-    never): ``(e + 1) · steps_per_epoch`` for the first such epoch ``e``.
+def steps_to(curve: xr.Dataset, threshold: float, *, steps_per_epoch: int | None = None,
+             metric: str | None = None) -> float:
+    """Optimizer steps until a test accuracy first reaches ``threshold`` (NaN if never).
+
+    Parameters
+    ----------
+    curve : xarray.Dataset
+        A run's ``/evals`` (dim ``eval_step``, the optimizer steps taken at each point;
+        ``metric`` defaults to ``"acc"``, on the fixed stratified test subset): the first
+        ``eval_step`` whose accuracy is at or above ``threshold``. Or its ``/epochs`` (dim
+        ``epoch``; ``metric`` defaults to ``"test_acc"``, the full test set):
+        ``(e + 1) · steps_per_epoch`` for the first such epoch ``e``.
+        :func:`accuracy_curve` picks the finer one a run holds and says which.
+    threshold : float
+    steps_per_epoch : int
+        Needed for ``/epochs``.
+    metric : str, optional
+
+    The answer is exact only to the curve's resolution: the spacing of its points.
 
     Examples
     --------
     >>> ep = xr.Dataset({"test_acc": ("epoch", [0.7, 0.85, 0.9])}, coords={"epoch": [0, 1, 2]})
     >>> steps_to(ep, 0.8, steps_per_epoch=100)
     200.0
+    >>> ev = xr.Dataset({"acc": ("eval_step", [0.7, 0.82, 0.79, 0.9])},
+    ...                 coords={"eval_step": [10, 20, 30, 40]})
+    >>> steps_to(ev, 0.8), steps_to(ev, 0.85)
+    (20.0, 40.0)
     """
-    acc = np.asarray(epochs[metric].values, dtype=float)
+    by_eval = EVAL_STEP in curve.dims
+    metric = metric or ("acc" if by_eval else "test_acc")
+    if metric not in curve:
+        raise ValueError(f"steps_to needs the variable {metric!r}; the curve holds "
+                         f"{sorted(map(str, curve.data_vars))}")
+    acc = np.asarray(curve[metric].values, dtype=float)
     hit = np.flatnonzero(acc >= threshold)
     if not hit.size:
         return float("nan")
-    return float((int(epochs[EPOCH].values[hit[0]]) + 1) * steps_per_epoch)
+    if by_eval:
+        return float(curve[EVAL_STEP].values[hit[0]])
+    if EPOCH not in curve.dims or steps_per_epoch is None:
+        raise ValueError(f"steps_to needs an 'eval_step' curve (/evals), or an 'epoch' curve "
+                         f"(/epochs) with steps_per_epoch; got dims {tuple(curve.dims)}, "
+                         f"steps_per_epoch={steps_per_epoch}")
+    return float((int(curve[EPOCH].values[hit[0]]) + 1) * steps_per_epoch)
+
+
+def accuracy_curve(tree: xr.DataTree) -> tuple[xr.Dataset, str]:
+    """The finest test-accuracy curve a run holds, and its resolution in words.
+
+    ``/evals`` when the run has points there (test accuracy every K steps on a fixed
+    stratified subset), else ``/epochs`` (full test set, once an epoch). The words name the
+    group, the spacing in steps (read from the points themselves) and the test set.
+
+    Examples
+    --------
+    >>> tree = xr.DataTree.from_dict({"/epochs": xr.Dataset(
+    ...     {"test_acc": ("epoch", [0.8, 0.9])}, coords={"epoch": [0, 1]})})
+    >>> tree.attrs["steps_per_epoch"] = 79
+    >>> accuracy_curve(tree)[1]
+    'once an epoch (every 79 steps) on the full test set (/epochs; the run has no /evals)'
+    """
+    if "evals" in tree.children and tree["evals"].to_dataset().sizes.get(EVAL_STEP, 0):
+        ev = tree["evals"].to_dataset()
+        gaps = np.unique(np.diff(np.r_[0, ev[EVAL_STEP].values.astype(np.int64)]))
+        every = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps.min()}-{gaps.max()}"
+        size = ev.attrs.get("subset_size", "?")
+        return ev, (f"every {every} steps on a fixed stratified subset of {size} test "
+                    f"samples (/evals)")
+    spe = int(tree.attrs.get("steps_per_epoch", 0) or 0)
+    return tree["epochs"].to_dataset(), (f"once an epoch (every {spe} steps) on the full "
+                                         f"test set (/epochs; the run has no /evals)")
 
 
 #: The overlap of two runs' problematic groups: :func:`workbench.verdicts.overlap` (NaN when
@@ -118,6 +175,7 @@ def summary(run, *, thresholds=(0.8, 0.85, 0.9)) -> dict:
     """What :func:`compare` reports of one run, as plain values."""
     ep = run.tree["epochs"].to_dataset()
     spe = int(run.tree.attrs.get("steps_per_epoch", 0))
+    curve, resolution = accuracy_curve(run.tree)
     out = {"name": run.path.name, "model": run.config.model,
            "optimizer": run.config.optimizer, "momentum": run.config.momentum,
            "lr": run.config.lr, "label_noise": run.config.label_noise,
@@ -127,7 +185,8 @@ def summary(run, *, thresholds=(0.8, 0.85, 0.9)) -> dict:
            "best_test_acc": float(ep["test_acc"].max()) if ep.sizes.get(EPOCH) else
            float("nan")}
     for t in thresholds:
-        out[f"steps_to_{t:.0%}"] = steps_to(ep, t, steps_per_epoch=spe)
+        out[f"steps_to_{t:.0%}"] = steps_to(curve, t, steps_per_epoch=spe)
+    out["steps_resolution"] = resolution
     damping = run.analysis("damping")
     if damping is not None and "network_regime" in damping:
         out["regimes"] = [str(v) for v in damping["network_regime"].values]
@@ -181,6 +240,10 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
         lines.append(f"{k:<16}{mark}" + "".join(f"{v:>{width + 2}}" for v in vals))
     lines.append("(* = differs between the runs; '-' = not recorded or not analysed yet: "
                  "run 'workbench analyze RUN')")
+    res = [r["steps_resolution"] for r in rows]
+    lines.append("steps_to: the first evaluated step at or above the threshold; test accuracy "
+                 "measured " + (res[0] if len(set(res)) == 1 else "; ".join(
+                     f"{n}: {r}" for n, r in zip(names, res, strict=True))))
     if all("problematic" in r for r in rows):
         lines.append("problematic groups, Jaccard overlap:")
         for i in range(len(rows)):
@@ -190,4 +253,5 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["stack", "compare", "summary", "steps_to", "jaccard", "run_names"]
+__all__ = ["stack", "compare", "summary", "steps_to", "accuracy_curve", "jaccard",
+           "run_names"]

@@ -59,6 +59,12 @@ class TrainConfig:
     record_every: int = 1
     signal_every: int = 8
     signal_batch: int = 32
+    #: Test accuracy on a fixed stratified subset every K optimizer steps (``/evals``):
+    #: None is about ten points an epoch (:func:`workbench.record.evals.default_every`), 0
+    #: none.
+    eval_every: int | None = None
+    #: Samples of that subset (clipped to the test split).
+    eval_size: int = 1000
     label_noise: float = 0.0
     data_root: str | None = None
     memory_budget_mb: float = 2048.0
@@ -78,6 +84,9 @@ class TrainConfig:
         for name in ("train_size", "test_size"):
             if getattr(self, name) is not None:
                 _integer(self, name, low=1)
+        if self.eval_every is not None:
+            _integer(self, "eval_every", low=0)
+        _integer(self, "eval_size", low=1)
         _integer(self, "curvature_iters", low=0)
         _integer(self, "seed", low=0, high=2**32 - 1)
         _number(self, "lr", positive=True)

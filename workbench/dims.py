@@ -7,6 +7,7 @@ name, never by axis number.
 name       meaning
 ========== =============================================================
 step       global optimizer step (the index of the /steps and /layers groups)
+eval_step  optimizer steps taken when the test subset was evaluated (/evals)
 epoch      training epoch
 layer      a layer or layer group, named as in ``model.named_modules()``
 sample     a dataset index (not a position in a batch)
@@ -27,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 STEP = "step"
+EVAL_STEP = "eval_step"
 EPOCH = "epoch"
 LAYER = "layer"
 SAMPLE = "sample"
@@ -41,8 +43,8 @@ COMPONENT = "component"
 SCALE = "scale"
 
 __all__ = [
-    "STEP", "EPOCH", "LAYER", "SAMPLE", "UNIT", "LABEL", "SAMPLE_I", "SAMPLE_J", "LABEL_I",
-    "LABEL_J", "SAMPLE_U", "COMPONENT", "SCALE", "DimsError", "require", "choice",
+    "STEP", "EVAL_STEP", "EPOCH", "LAYER", "SAMPLE", "UNIT", "LABEL", "SAMPLE_I", "SAMPLE_J",
+    "LABEL_I", "LABEL_J", "SAMPLE_U", "COMPONENT", "SCALE", "DimsError", "require", "choice",
 ]
 
 

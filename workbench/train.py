@@ -32,6 +32,7 @@ from .optim import (
     set_hyperparameters,
 )
 from .record import distributed as ddp_
+from .record.evals import Evaluator, default_every, eval_subset
 from .record.layout import CHECKPOINTS, LOCK, RECORD, REPORT
 from .record.lock import RunLock
 from .record.recorder import Probe, Recorder
@@ -232,12 +233,13 @@ def create_run(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool =
     opt = build_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr, momentum=mom_fn,
                           weight_decay=cfg.weight_decay)
     use_amp = cfg.amp and device.type == "cuda"
+    evaluator = _evaluator(cfg, test_ds, steps_per_epoch)
     recorder = Recorder(model, store=store, schedule=every(cfg.record_every),
                         signal_schedule=every(cfg.signal_every),
                         signal_batch=probe.x[:cfg.signal_batch], probe=probe,
                         feature_layers=cfg.feature_layers, steps_per_epoch=steps_per_epoch,
                         memory_budget=int(cfg.memory_budget_mb * 2**20),
-                        epoch_probes=list(epoch_probes))
+                        epoch_probes=list(epoch_probes), evaluator=evaluator)
     # everything is checked: from here on, files are created, deleted and written
     if ddp.distributed and not ddp.writer:
         torch.distributed.barrier()  # rank 0 prepares (locks, creates, trims) the run first
@@ -271,6 +273,17 @@ def create_run(cfg: TrainConfig, out, *, resume: bool = False, overwrite: bool =
     return TrainSetup(cfg, model, net, opt, rec, train_ds, test_ds, lr_fn, mom_fn,
                       steps_per_epoch, start_epoch, device, ddp, lock,
                       torch.amp.GradScaler("cuda") if use_amp else None, state)
+
+
+def _evaluator(cfg: TrainConfig, test_ds, steps_per_epoch: int) -> Evaluator | None:
+    """Test accuracy every ``cfg.eval_every`` steps (None: about ten an epoch; 0: none) on
+    a fixed stratified subset of ``cfg.eval_size`` test images, seeded by ``cfg.seed``."""
+    if cfg.eval_every == 0:
+        return None
+    every = cfg.eval_every or default_every(steps_per_epoch)
+    pos = eval_subset(test_ds.targets.numpy(), cfg.eval_size, seed=cfg.seed)
+    return Evaluator(test_ds.images[pos], test_ds.targets[pos], every=every,
+                     indices=test_ds.indices[pos])
 
 
 def _provenance(cfg, train_ds, device, steps_per_epoch) -> dict:

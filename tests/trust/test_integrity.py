@@ -127,3 +127,41 @@ def test_a_deleted_group_metadata_file_is_named(mini_run):
     res = subprocess.run([sys.executable, "-m", "workbench", "verify", str(mini_run)],
                          capture_output=True, text=True)
     assert res.returncode == 1 and "layers: group metadata missing" in res.stdout + res.stderr
+
+
+def test_a_damaged_evals_chunk_is_named_with_its_epoch_and_trimmed_away(mini_run):
+    """/evals (test accuracy every step here: 2 steps an epoch) is checked like every group."""
+    from workbench.record.store import trim_to_intact
+
+    ev = open_run(mini_run)["evals"]
+    assert ev["eval_step"].values.tolist() == [1, 2, 3, 4]
+    assert ev["epoch"].values.tolist() == [0, 0, 1, 1]
+    victim = mini_run / "record.zarr" / "evals" / "acc" / "c" / "1"  # epoch 1's points
+    _flip_a_byte(victim)
+    damage = verify(mini_run)
+    assert [(d.group, d.array, d.epochs, d.file) for d in damage] == \
+        [("evals", "acc", (1, 1), str(victim))]
+    with pytest.raises(StoreDamagedError, match=r"evals/acc, epoch 1: chunk corrupt"):
+        open_run(mini_run, verify=True)
+    assert trim_to_intact(mini_run) == 1
+    tree = open_run(mini_run, verify=True)
+    assert tree["evals"]["eval_step"].values.tolist() == [1, 2]
+    assert tree.attrs["committed_evals"] == 2
+
+
+def test_evals_past_the_committed_count_are_hidden_and_cut(mini_run):
+    """A kill during a commit leaves /evals points written but not committed."""
+    import xarray as xr
+
+    extra = xr.Dataset({"acc": ("eval_step", [0.5]), "loss": ("eval_step", [1.0])},
+                       coords={"eval_step": [5], "epoch": ("eval_step", [2])})
+    extra.to_zarr(str(mini_run / "record.zarr"), group="evals", mode="a",
+                  append_dim="eval_step", consolidated=True)
+    assert zarr.open_array(str(mini_run / "record.zarr" / "evals" / "acc")).shape == (5,)
+    assert open_run(mini_run)["evals"]["eval_step"].values.tolist() == [1, 2, 3, 4]
+    RunStore(mini_run).trim()
+    assert zarr.open_array(str(mini_run / "record.zarr" / "evals" / "acc")).shape == (4,)
+    root = zarr.open_group(str(mini_run / "record.zarr"), mode="r+")
+    root.attrs["committed_evals"] = 9  # more than /evals holds: named, not trusted
+    zarr.consolidate_metadata(str(mini_run / "record.zarr"))
+    assert any("committed_evals is 9, but /evals holds 4" in d.problem for d in verify(mini_run))

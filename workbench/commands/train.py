@@ -52,6 +52,11 @@ def add_train_arguments(p, *, defaults=None) -> None:
     add("--record-every", type=int, default=1)
     add("--signal-every", type=int, default=8,
         help="take the layer signal on the fixed probe batch every k steps")
+    add("--eval-every", type=int, default=None,
+        help="evaluate test accuracy every K optimizer steps on a fixed stratified test "
+             "subset, stored in /evals (default: about 10 points an epoch; 0: none)")
+    add("--eval-size", type=int, default=1000,
+        help="images in that stratified test subset (default 1000; clipped to the test set)")
     add("--curvature-iters", type=int, default=20,
         help="Hessian power iterations per layer group in the damping analysis "
              "(workbench analyze; 0: no curvature)")
@@ -78,7 +83,7 @@ def settings_from_args(args) -> tuple[dict, set]:
     names = ("model", "data", "data_root", "epochs", "train_size", "test_size", "batch_size",
              "lr", "lr_schedule", "optimizer", "momentum", "weight_decay", "label_noise",
              "seed", "device", "amp", "probe_size", "features", "record_every",
-             "signal_every", "memory_budget_mb", "curvature_iters")
+             "signal_every", "memory_budget_mb", "curvature_iters", "eval_every", "eval_size")
     settings = {_FIELD.get(n, n): getattr(args, n) for n in names}
     settings["feature_layers"] = tuple(f for f in (settings["feature_layers"] or "").split(",")
                                        if f)

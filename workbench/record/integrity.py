@@ -11,10 +11,10 @@ readable zip; each problem is a :class:`Damage` that names the group, array, epo
 
 It also checks what readers trust: the consolidated metadata in ``record.zarr/zarr.json``
 (which ``open_run`` reads) against each array's and group's own metadata, the root attrs
-``committed_epochs``/``committed_steps`` against the arrays, the store's format version
-(:func:`check_version`), the analysed epochs against the checkpoints they were computed from
-(:mod:`workbench.record.fingerprint`), and that the run holds no symbolic link or special file
-(:mod:`workbench.record.safe`).
+``committed_epochs``/``committed_steps``/``committed_evals`` against the arrays, the
+store's format version (:func:`check_version`), the analysed epochs against the checkpoints
+they were computed from (:mod:`workbench.record.fingerprint`), and that the run holds no
+symbolic link or special file (:mod:`workbench.record.safe`).
 
 Examples
 --------
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import zarr
 
-from ..dims import EPOCH, STEP
+from ..dims import EPOCH, EVAL_STEP, STEP
 from . import safe
 from .fingerprint import check_epochs, stored_fingerprints
 from .layout import ANALYSIS, CHECKPOINTS, FORMAT, RECORD, arrays, checkpoint_name, quiet
@@ -145,7 +145,7 @@ def record_manifest(group, *, skip: str | None = None) -> None:
     group.attrs[INTEGRITY] = json.dumps(manifest(group, skip=skip), separators=(",", ":"))
 
 
-def _epochs_of(dims, coords, chunks, shape, steps_per_epoch):
+def _epochs_of(dims, coords, chunks, shape, steps_per_epoch, eval_epochs=None):
     for axis, d in enumerate(dims):
         lo = coords[axis] * chunks[axis]
         hi = min(lo + chunks[axis], shape[axis]) - 1
@@ -153,7 +153,18 @@ def _epochs_of(dims, coords, chunks, shape, steps_per_epoch):
             return (lo, hi)
         if d == STEP and steps_per_epoch:
             return (lo // steps_per_epoch, hi // steps_per_epoch)
+        if d == EVAL_STEP and eval_epochs is not None and hi < len(eval_epochs):
+            return (int(eval_epochs[lo]), int(eval_epochs[hi]))
     return None
+
+
+def _eval_epochs(base: Path):
+    """The epoch of each ``/evals`` point (its ``epoch`` coord), or None when unreadable:
+    damage to ``/evals`` is then named without its epochs."""
+    try:
+        return zarr.open_array(str(base / "evals" / EPOCH), mode="r")[:]
+    except Exception:  # missing, or itself damaged (named by the check)
+        return None
 
 
 def _check_group(node, base: Path, name: str, decode: bool, spe) -> list[Damage]:
@@ -166,6 +177,8 @@ def _check_group(node, base: Path, name: str, decode: bool, spe) -> list[Damage]
     # not use the consolidated copy needs it)
     groups = sorted({"/".join(p.split("/")[:i]) for p in expected
                      for i in range(1, p.count("/") + 1)})
+    eval_epochs = _eval_epochs(base) if any(p.startswith("evals/") for p in expected) \
+        else None
     for g in groups:
         if not (base / g / "zarr.json").is_file():
             damage.append(Damage((name + "/" + g).strip("/"), None, None,
@@ -194,7 +207,7 @@ def _check_group(node, base: Path, name: str, decode: bool, spe) -> list[Damage]
             if key in absent:
                 continue
             file = folder / key
-            epochs = _epochs_of(dims, c, chunks, shape, spe)
+            epochs = _epochs_of(dims, c, chunks, shape, spe, eval_epochs)
             if not file.exists():
                 damage.append(Damage(group, array, epochs, str(file), "chunk file missing"))
                 continue
@@ -281,7 +294,8 @@ def _check_counts(root, attrs: dict, base: Path) -> list[Damage]:
     where = str(base / "zarr.json")
     out = []
     for key, group, dim in (("committed_epochs", "epochs", EPOCH),
-                            ("committed_steps", "steps", STEP)):
+                            ("committed_steps", "steps", STEP),
+                            ("committed_evals", "evals", EVAL_STEP)):
         n = attrs.get(key, 0)
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             out.append(Damage("/", None, None, where, f"root attr {key} is "
@@ -332,7 +346,8 @@ def _check_consolidated(base: Path) -> list[Damage]:
 
 
 #: Attrs a commit updates before it consolidates: the consolidated copy may lag behind them.
-_COMMIT_ATTRS = {"committed", "committed_epochs", "committed_steps", INTEGRITY, "fingerprints"}
+_COMMIT_ATTRS = {"committed", "committed_epochs", "committed_steps", "committed_evals",
+                 INTEGRITY, "fingerprints"}
 
 
 def _lags(seen: dict, own: dict) -> bool:

@@ -123,13 +123,16 @@ class Recorder:
         Under DDP, also record each rank's loss, batch size and activation mean/std
         (``/ranks``; default False). Gradients are the all-reduced ones on every rank, so
         there is no per-rank gradient statistic.
+    evaluator : :class:`~workbench.record.evals.Evaluator`, optional
+        Test accuracy every K steps on a fixed subset (:meth:`evaluate_if_due`), committed
+        with each epoch as ``/evals``.
     """
 
     def __init__(self, model: torch.nn.Module, *, store: RunStore, layers=None,
                  schedule=None, signal_schedule=None, signal_batch=None,
                  probe: Probe | None = None, feature_layers=(), steps_per_epoch: int = 0,
                  memory_budget: int = 2 << 30, epoch_probes=(), per_rank: bool = False,
-                 groups=None, forward=None):
+                 groups=None, forward=None, evaluator=None):
         model = unwrap(model)  # DDP, torch.compile
         self.model = model
         self.forward = forward
@@ -159,6 +162,7 @@ class Recorder:
             signal_batch = probe.x[:32]
         self.signal_batch = signal_batch
         self.epoch_probes = tuple(epoch_probes)
+        self.evaluator = evaluator
         self.tap = ActivationTap(self.feature_layers)
         self._ctx = None
         # flat parameter list; each layer's parameters are one contiguous slice of it
@@ -438,6 +442,19 @@ class Recorder:
                 f"momentum schedule) into a new --out, or replace this run with --overwrite; "
                 f"--resume would diverge the same way.")
 
+    def evaluate_if_due(self, steps_done: int, epoch: int) -> bool:
+        """Evaluate the test subset if the evaluator is due after ``steps_done`` optimizer
+        steps (rank 0 only; the layer hooks capture nothing meanwhile). True if it ran."""
+        ev = self.evaluator
+        if ev is None or not self.world.writer or not ev.due(steps_done):
+            return False
+        mode, self.tap.mode = self.tap.mode, None
+        try:
+            ev.evaluate(self.model, steps_done=steps_done, epoch=epoch)
+        finally:
+            self.tap.mode = mode
+        return True
+
     # -- per epoch -------------------------------------------------------------------------------
     @torch.no_grad()
     def _probe_outputs(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -499,6 +516,9 @@ class Recorder:
         out["epochs_layers"] = el.expand_dims({EPOCH: [epoch]})
         out["epochs"] = xr.Dataset({k: (EPOCH, [float(v)]) for k, v in metrics.items()},
                                    coords={EPOCH: [epoch]})
+        evals = self.evaluator.dataset() if self.evaluator is not None else None
+        if evals is not None:
+            out["evals"] = evals
         if self.probe is not None and self.keep_probe_inputs:
             out["probe_inputs"] = probe_inputs_dataset(self.probe)
             self.keep_probe_inputs = False

@@ -5,11 +5,12 @@
     runs/<name>/
       record.zarr        /steps (step) · /layers (step, layer) · /epochs (epoch)
                          /epochs_layers (epoch, layer) · /probe (epoch, sample, label)
-                         /features/<layer> (epoch, sample, unit)
+                         /features/<layer> (epoch, sample, unit) · /evals (eval_step)
       checkpoints/epoch_0007.pt
 
 Each epoch is *committed* at its end: its data are appended to every group, then the root
-attrs ``committed_epochs`` / ``committed_steps`` are updated and the metadata consolidated.
+attrs ``committed_epochs`` / ``committed_steps`` / ``committed_evals`` are updated and the
+metadata consolidated.
 Readers see committed epochs only, so a crash (even ``kill -9``) at any point loses no
 finished epoch; :meth:`RunStore.trim` cuts half-written data before a resume.
 
@@ -31,7 +32,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ..dims import EPOCH, SAMPLE, STEP
+from ..dims import EPOCH, EVAL_STEP, SAMPLE, STEP
 from . import safe
 from .fingerprint import cut_fingerprints, epoch_fingerprint, stored_fingerprints, valid_prefix
 from .integrity import (
@@ -58,7 +59,10 @@ from .text import check_attrs, printable
 
 #: Groups and the dim they grow along.
 APPEND_DIMS = {"steps": STEP, "layers": STEP, "epochs": EPOCH, "epochs_layers": EPOCH,
-               "probe": EPOCH, "ranks": STEP, "probe_inputs": SAMPLE}
+               "probe": EPOCH, "ranks": STEP, "probe_inputs": SAMPLE, "evals": EVAL_STEP}
+#: Root attr → (group, dim) of the committed counts readers trust.
+COMMITTED = {"committed_epochs": ("epochs", EPOCH), "committed_steps": ("steps", STEP),
+             "committed_evals": ("evals", EVAL_STEP)}
 _quiet = quiet  # the name this module used before layout.py
 
 
@@ -94,7 +98,7 @@ class RunStore:
             self.checkpoints.mkdir(exist_ok=True)
             root = zarr.open_group(str(self.path), mode="w")
             root.attrs.update({**_jsonable(attrs), "format": FORMAT, "committed_epochs": 0,
-                               "committed_steps": 0, INTEGRITY: "{}"})
+                               "committed_steps": 0, "committed_evals": 0, INTEGRITY: "{}"})
             zarr.consolidate_metadata(str(self.path))
 
     def attrs(self) -> dict:
@@ -116,8 +120,11 @@ class RunStore:
             ctx.__exit__(None, None, None)
 
     def _commit(self, groups, epoch, attrs) -> None:
-        before = int(self.attrs().get("committed_steps", 0))
+        stored = self.attrs()
+        before = int(stored.get("committed_steps", 0))
         new_steps = groups["steps"].sizes.get(STEP, 0) if "steps" in groups else 0
+        evals = int(stored.get("committed_evals", 0)) + (
+            groups["evals"].sizes.get(EVAL_STEP, 0) if "evals" in groups else 0)
         for name, ds in groups.items():
             dim = APPEND_DIMS.get(name, EPOCH)
             if ds.sizes.get(dim, 0) == 0:
@@ -131,7 +138,8 @@ class RunStore:
         root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
         expected = json.dumps(manifest(root, skip=ANALYSIS + "/"), separators=(",", ":"))
         root.attrs.update({**_jsonable(attrs or {}), "committed_epochs": int(epoch) + 1,
-                           "committed_steps": before + int(new_steps), INTEGRITY: expected})
+                           "committed_steps": before + int(new_steps),
+                           "committed_evals": evals, INTEGRITY: expected})
         zarr.consolidate_metadata(str(self.path))
 
     def append_analysis(self, name: str, ds: xr.Dataset, *,
@@ -271,7 +279,10 @@ class RunStore:
             root = zarr.open_group(str(self.path), mode="r+", use_consolidated=False)
             n = {EPOCH: int(root.attrs["committed_epochs"]),
                  STEP: int(root.attrs["committed_steps"])}
+            n[EVAL_STEP] = _evals_before(root, n[EPOCH])
             _cut(root, n, skip=ANALYSIS + "/")
+            if int(root.attrs.get("committed_evals", 0)) != n[EVAL_STEP]:
+                root.attrs["committed_evals"] = n[EVAL_STEP]
             if ANALYSIS in dict(root.groups()):
                 for _name, node in root[ANALYSIS].groups():
                     k = int(node.attrs.get("committed", 0))
@@ -412,6 +423,11 @@ def open_run(run_dir, *, chunks=None, verify: bool = False) -> xr.DataTree:
         sel = {d: slice(0, k) for d, k in n.items() if d in ds.dims and ds.sizes[d] > k}
         return ds.isel(sel) if sel else ds
 
+    if "evals" in tree.children and EPOCH in tree["evals"].coords:  # committed epochs only
+        ev = tree["evals"].to_dataset(inherit=False)
+        late = np.asarray(ev[EPOCH].values) >= n[EPOCH]
+        if late.any():
+            tree["evals"].dataset = ev.isel({EVAL_STEP: ~late})
     dropped = []
     for node in list(tree.subtree):
         own = node.attrs.get("committed") if node.parent is not None and \
@@ -445,8 +461,7 @@ def _whole(value, what: str) -> int:
 def _committed(tree, path) -> dict:
     """The committed counts, checked against what the groups hold."""
     n = {}
-    for key, dim, group in (("committed_epochs", EPOCH, "epochs"),
-                            ("committed_steps", STEP, "steps")):
+    for key, (group, dim) in COMMITTED.items():
         k = _whole(tree.attrs.get(key, 0), f"{path} root attr {key!r}")
         held = tree[group].sizes.get(dim, 0) if group in tree.children else 0
         if k > held:
@@ -529,6 +544,15 @@ def _trim(store: RunStore, run_dir) -> int:
     if left:
         raise StoreDamagedError(run_dir, left, action="trim")
     return keep
+
+
+def _evals_before(root, epoch: int) -> int:
+    """How many of the committed ``/evals`` points belong to epochs before ``epoch`` (read
+    from its ``epoch`` coord): what a cut back to ``epoch`` epochs keeps of ``/evals``."""
+    n = int(root.attrs.get("committed_evals", 0))
+    if "evals" not in dict(root.groups()) or EPOCH not in root["evals"]:
+        return n
+    return int(np.count_nonzero(root["evals"][EPOCH][:n] < epoch))
 
 
 def load_state(path, *, map_location="cpu") -> dict:

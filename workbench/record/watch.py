@@ -10,7 +10,10 @@ and the user's ``config`` as plain JSON, never executed), and attaches a
 - ``Optimizer.register_step_post_hook``: weight and update norms, the update cosine, the
   activation statistics of the step's forward pass, lr and momentum (``momentum``, or
   Adam's β₁) read from the optimizer's first parameter group;
-- module forward hooks on each group (removed by :meth:`Watch.close`).
+- module forward hooks on each group (removed by :meth:`Watch.close`);
+- with ``eval_data=`` and ``eval_every=K``: after every K-th optimizer step, accuracy and
+  loss on a fixed stratified subset of ``eval_data`` (:mod:`workbench.record.evals`),
+  committed with each epoch as ``/evals``.
 
 The loop needs one added line, ``rec.log(loss=loss)`` (before or after ``optimizer.step()``),
 and an epoch is committed by ``rec.end_epoch(metrics=...)``, or every ``every_steps`` steps
@@ -140,6 +143,7 @@ class Watch:
                            momentum=float(momentum), batch_size=self._batch_size,
                            epoch=self.epoch, hold=loss is None, **extra)
         self.step += 1
+        self.recorder.evaluate_if_due(self.step, self.epoch)
         if self.every_steps and (self.step - self._epoch_start) >= self.every_steps:
             self.end_epoch()
 
@@ -244,7 +248,8 @@ class Watch:
 
 def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, config=None,
           every_steps=None, metrics=None, forward=None, features=(), overwrite=False,
-          progress=True, **settings) -> Watch:
+          progress=True, eval_data=None, eval_every=None, eval_size=None,
+          **settings) -> Watch:
     """Record ``model`` trained by ``optimizer`` in any loop into the run directory ``out``.
 
     Parameters
@@ -278,6 +283,17 @@ def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, confi
         Replace a run already in ``out``.
     progress : bool
         Print the groups and one line per committed epoch.
+    eval_data : (inputs, targets) or Dataset, optional
+        Held-out data (your test set): after every ``eval_every``-th optimizer step the model
+        is evaluated (eval mode, no gradient) on a fixed stratified subset of it, of
+        ``eval_size`` samples (default 1,000; all when smaller), seeded by ``seed``; the
+        accuracy and loss are committed with each epoch as ``/evals`` (dim ``eval_step``,
+        the optimizer steps taken), which :func:`workbench.compare.steps_to` reads.
+    eval_every : int, optional
+        The spacing in optimizer steps; needed with ``eval_data`` (with ``every_steps``
+        it defaults to about ten points per commit).
+    eval_size : int, optional
+        Size of the stratified evaluation subset (default 1,000).
     **settings
         ``record_every``, ``signal_every``, ``signal_batch``, ``memory_budget_mb``, ``seed``,
         ``curvature_iters``, ``curvature_batch``.
@@ -313,6 +329,8 @@ def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, confi
     if not resolved:
         raise ValueError("watch(): the model has no trainable parameters to record")
     probe_set = _probe(probe, classes)
+    evaluator = _evaluator(eval_data, eval_every, eval_size, every_steps, forward,
+                           seed=settings.get("seed", SETTINGS["seed"]))
     classes = tuple(str(c) for c in (classes or ()))
     path = Path(out)
     store = RunStore(path)
@@ -324,7 +342,7 @@ def watch(model, optimizer, out, *, groups=None, probe=None, classes=None, confi
         signal_schedule=every(s["signal_every"]), probe=probe_set, forward=forward,
         signal_batch=None if probe_set is None else probe_set.x[:s["signal_batch"]],
         feature_layers=tuple(features), memory_budget=int(s["memory_budget_mb"] * 2**20),
-        steps_per_epoch=every_steps or 0)
+        steps_per_epoch=every_steps or 0, evaluator=evaluator)
     recorder.keep_probe_inputs = recorder.probe_metrics = probe_set is not None
     lock = RunLock(path, "watch")
     lock.acquire()
@@ -390,6 +408,30 @@ def _plain_config(config) -> dict:
     except (TypeError, ValueError) as e:
         raise ValueError(f"config must hold plain JSON values (str, numbers, lists, dicts); "
                          f"{e}") from None
+
+
+def _evaluator(eval_data, eval_every, eval_size, every_steps, forward, *, seed):
+    """The :class:`~workbench.record.evals.Evaluator` of ``watch(eval_data=...)``, or None."""
+    from .evals import EVAL_SIZE, Evaluator, default_every, eval_subset
+
+    if eval_data is None:
+        if eval_every is not None or eval_size is not None:
+            raise ValueError("eval_every and eval_size need eval_data=(inputs, targets) "
+                             "(held-out data to evaluate); got no eval_data")
+        return None
+    if eval_every is None:
+        if not every_steps:
+            raise ValueError("watch(eval_data=...) needs eval_every=K (evaluate after every "
+                             "K-th optimizer step), e.g. about a tenth of your steps per "
+                             "epoch; got eval_every=None")
+        eval_every = default_every(every_steps)
+    size = EVAL_SIZE if eval_size is None else eval_size
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"eval_size must be a whole number of samples >= 1; got {size!r}")
+    data = _probe(eval_data, ())
+    pos = eval_subset(data.targets.numpy(), size, seed=int(seed))
+    return Evaluator(data.x[pos], data.targets[pos], every=eval_every, indices=pos,
+                     forward=forward)
 
 
 def _probe(probe, classes) -> Probe | None:

@@ -51,6 +51,9 @@ def test_opens_on_the_last_epoch_with_enough_points_and_says_what_is_missing(run
     assert "stability – (too few points of signal history: 47 of 64)" in view.caption.value
     assert "nan" not in view.caption.value
     assert "too few signal points: 47 of 64" in plots.artist(view.axes[2], "dfa").get_text()
+    assert "too few signal points: 47 of 64" in plots.artist(view.axes[3], "plane-note").get_text()
+    view.state.epoch = 1
+    assert plots.artist(view.axes[3], "plane-note").get_text() == ""
 
 
 def test_the_explorer_opened_on_the_tab_opens_there_too(run):

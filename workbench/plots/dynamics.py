@@ -98,6 +98,8 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_pl.set_xlim(*padded_limits(x))
     ax_pl.set_ylim(*padded_limits(y))
     ax_pl.set_xlabel(label_of(d["integration"]))
+    ax_pl.text(0.5, 0.92, "", transform=ax_pl.transAxes, ha="center", va="top",
+               fontsize="small", gid="plane-note")
     ax_pl.set_ylabel(label_of(d["metastability"]))
     # stability and volatility over the accuracy curve
     e = d[EPOCH].values
@@ -119,7 +121,7 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     gids = [(ax_sig, f"signal:{k}") for k in d[LAYER].values] + [
         (ax_r, "band"), (ax_r, "R"), (ax_r, "cursor"), (ax_r, "R-note"), (ax_dfa, "F"),
         (ax_dfa, "fit"),
-        (ax_dfa, "dfa"), (ax_pl, "trajectory"), (ax_pl, "current"),
+        (ax_dfa, "dfa"), (ax_pl, "trajectory"), (ax_pl, "current"), (ax_pl, "plane-note"),
         (ax_st, SELECTION_GID), (ax_st, "early")]
     return {"axes": axes, "twin": ax_tw, "dynamic": [artist(ax, g) for ax, g in gids]}
 
@@ -180,6 +182,10 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
     x, y = d["integration"].values, d["metastability"].values
     artist(ax_pl, "trajectory").set_data(x[:k + 1], y[:k + 1])
     artist(ax_pl, "current").set_data(x[k:k + 1], y[k:k + 1])
+    missing = [reasons[n] for n in ("integration", "metastability") if n in reasons]
+    artist(ax_pl, "plane-note").set_text(
+        "" if np.isfinite(x[k]) and np.isfinite(y[k]) else
+        f"no point at epoch {int(at[EPOCH])}" + (f":\n{missing[0]}" if missing else ""))
     e = float(at[EPOCH])
     artist(ax_st, SELECTION_GID).set_xdata([e, e])
     early = float(at["early_convergence_epoch"])

@@ -88,6 +88,9 @@ def test_html_is_one_table_with_a_column_per_level(result):
     assert rows["net"] == ["+2", "+0"]
     assert rows["fine-tune time"] == ["22.0 s", "20.0 s"]
     assert t.tags.count("img") == 2                 # each level's gallery in its column
+    assert html.count("max-width:100%") == 2 and "min-width:0px" in html
+    assert html.count("min-width:360px") == 0
+    assert result.to_html(images=pngs, min_width=360).count("min-width:360px") == 2
     assert "199.0 s" in html and "520.0 s" in html
     assert result._repr_html_() == result.to_html()
 

@@ -147,14 +147,17 @@ class FixResult:
                  for row in [head, *body]]
         return "\n".join([self._head(), *lines, self.time_line()])
 
-    def to_html(self, images: dict | None = None) -> str:
+    def to_html(self, images: dict | None = None, *, min_width: int | None = None) -> str:
         """The result as ONE HTML table: a column per level, a row per quantity.
 
         Parameters
         ----------
         images : dict, optional
             level → PNG bytes (the images that level fixed and broke), shown in a first
-            row, each in its level's column.
+            row, each in its level's column, at most at its own size.
+        min_width : int, optional
+            Pixels under which an image is never shrunk (the table scrolls instead), so that
+            its titles stay legible.
 
         Every text that can come from a run store (group names, the reason, the levels) is
         escaped with :func:`html.escape`: none is rendered as markup.
@@ -174,7 +177,8 @@ class FixResult:
             pics = "".join(
                 "<td style='padding:2px 4px'>" + (
                     f"<img src='data:image/png;base64,{base64.b64encode(images[lv]).decode()}'"
-                    " style='max-width:100%;height:auto' alt='images fixed and broken'>"
+                    f" style='max-width:100%;height:auto;min-width:{int(min_width or 0)}px'"
+                    " alt='images fixed and broken'>"
                     if lv in images else "") + "</td>" for lv in self.reports)
             rows.append("<tr>" + cell("images fixed (top row) and broken (bottom row)", "th",
                                       side) + pics + "</tr>")

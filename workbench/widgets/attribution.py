@@ -89,10 +89,13 @@ class AttributionView(View):
 
     observes = (EPOCH,)
     figsize = (11.0, 3.0)
-    #: The Fix galleries: images per row, size (inches) and resolution of each PNG.
-    FIX_IMAGES = 5
-    FIX_FIGSIZE = (5.6, 4.2)
+    #: The Fix galleries: images per row, size (inches), resolution and title size (points)
+    #: of each PNG, and the fewest pixels the table shows it at (titles at least 10 px).
+    FIX_IMAGES = 4
+    FIX_FIGSIZE = (4.6, 3.9)
     FIX_DPI = 100
+    FIX_FONTSIZE = 10.0
+    FIX_MIN_WIDTH = 360
 
     def __init__(self, attribution: xr.Dataset, state: Selection | None = None, *,
                  classes=None, run=None, fix_options: dict | None = None):
@@ -207,7 +210,7 @@ class AttributionView(View):
         import ipywidgets as w
 
         self.fix_result = result
-        self._fix_html = result.to_html(images=images)
+        self._fix_html = result.to_html(images=images, min_width=self.FIX_MIN_WIDTH)
         if self.fix_panel is None:
             self.fix_panel = w.HTML()
             self.fix_panel.add_class("wb-fix-panel")
@@ -244,13 +247,13 @@ class AttributionView(View):
         pixels = test.images[[pos[s] for s in picked]].mean(1).numpy() if picked else \
             np.zeros((0, *test.images.shape[2:]))
         images = xr.DataArray(pixels, dims=("sample", "row", "col"), coords={"sample": picked})
-        # drawn at the size it is shown (one of two table columns at notebook width): the
-        # titles at 9 pt are about 12 px tall on screen
+        # drawn about the size it is shown (one of two table columns at notebook width, never
+        # under FIX_MIN_WIDTH px): a title line stays at least 10 px tall on screen
         fig = Figure(figsize=self.FIX_FIGSIZE, dpi=self.FIX_DPI, layout="constrained")
         FigureCanvasAgg(fig)
         plots.fix_gallery(status["status"].sel(sample=picked), images, fig=fig,
                           pred_after=status["pred_after"], target=status["target"],
-                          classes=self.classes, n=self.FIX_IMAGES,
+                          classes=self.classes, n=self.FIX_IMAGES, fontsize=self.FIX_FONTSIZE,
                           title=f"{report.level} level: net {report.net:+d}")
         return fig
 

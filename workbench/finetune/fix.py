@@ -169,7 +169,7 @@ class FixResult:
             return f"<{tag} style='{style}'>{escape(str(text))}</{tag}>"
 
         pad = "padding:2px 10px;"
-        side = pad + "text-align:left;font-weight:normal"
+        side = pad + "text-align:left;font-weight:normal;white-space:nowrap"
         head = cell("", "th") + "".join(cell(f"{lv} level", "th", pad + "text-align:left")
                                         for lv in self.reports)
         rows = []

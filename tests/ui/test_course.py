@@ -24,8 +24,11 @@ from .labtools import (
 NOTEBOOK = "07_course.ipynb"
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 #: The lesson's toy (cell 3 of the notebook): HeavyBallWidget(lr=0.05, momentum=0.9,
-#: curvature=1.0), as its caption writes them.
-LESSON = "(α = 0.05, μ = 0.900, λ = 1;"
+#: curvature=1.0). Its caption writes "(α = ..., μ = ..., λ = ...;".
+LESSON = {"α": 0.05, "μ": 0.9, "λ": 1.0}
+CAPTION = re.compile(r"ζ = \S+ · \w+\s+\(α = ([^,]+), μ = ([^,]+), λ = ([^;]+);")
+#: The browser puts a log slider's value on its grid, 10^(0.01 k): at most 10^0.005 away.
+LOG_STEP = 10 ** 0.005
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +62,21 @@ def test_after_run_all_the_exercises_toy_still_holds_the_lessons_values(page):
     toys = page.locator(".jp-OutputArea-output .wb-simulation")
     assert toys.count() == 2            # the lesson's toy, and the toy of the physics run
     lesson, mine = (toys.nth(i).inner_text() for i in (0, 1))
-    assert LESSON in lesson, lesson
+    shown = CAPTION.search(lesson)
+    assert shown, lesson
+    alpha, mu, lam = (float(v) for v in shown.groups())
+    assert 1 / LOG_STEP <= alpha / LESSON["α"] <= LOG_STEP, lesson   # 0.05 on the slider grid
+    assert mu == LESSON["μ"] and 1 / LOG_STEP <= lam / LESSON["λ"] <= LOG_STEP, lesson
     assert "from the run" not in lesson
-    m = re.search(r"from the run at epoch (\d+), layer (\S+) .*: α = (\S+), μ = (\S+),", mine)
+    m = re.search(r"from the run at epoch (\d+), layer (\S+) .*: α = ([^,]+), μ = ([^,]+),",
+                  mine)
     assert m, mine
-    assert LESSON not in mine           # the run's own values, drawn by the second widget
-    caption = rf"ζ = \S+ · \w+\s+\(α = {re.escape(m.group(3))}, μ = {re.escape(m.group(4))},"
-    assert re.search(caption, mine), mine
+    theirs = CAPTION.search(mine)                # the run's own values, drawn by the second toy
+    assert theirs, mine                          # (on the sliders' grids: μ in steps of 0.005)
+    a_run, mu_run = float(theirs.group(1)), float(theirs.group(2))
+    assert abs(a_run / float(m.group(3)) - 1) <= 0.02, mine  # grid and 3 digits
+    assert abs(mu_run - float(m.group(4))) <= 0.0031, mine
+    assert float(m.group(3)) != pytest.approx(alpha, rel=0.05), (lesson, mine)
 
 
 def test_sliders_repaint_their_figures(page):

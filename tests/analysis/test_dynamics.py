@@ -106,6 +106,36 @@ def test_too_few_points_give_nan_with_the_reason(run):
     assert_allclose(float(first.synchrony), float(synchrony(x)), rtol=1e-12)
 
 
+def test_too_few_points_names_each_nan_with_its_counts(run, last):
+    first = dyn.dynamics(run, run.epochs[0])            # 47 points, 47 of history
+    s = dyn.SETTINGS
+    vol = s.stability_window + (s.volatility_window - 1) * s.stride
+    assert dyn.too_few_points(first) == {
+        "dfa": "too few signal points: 47 of 64",
+        "integration": "too few signal points: 47 of 64",
+        "stability": f"too few points of signal history: 47 of {s.stability_window}",
+        "volatility": f"too few points of signal history: 47 of {vol}"}
+    assert dyn.too_few_points(last) == {}                # 94 points: every quantity finite
+    # the counts are counted from the window when a store lacks n_points
+    no_counts = first.drop_vars(["n_points", "n_history"])
+    assert dyn.too_few_points(no_counts) == {k: v for k, v in dyn.too_few_points(first).items()
+                                             if "history" not in v}
+
+
+def test_dfa_from_code_on_the_window_with_window_scales_is_the_stored_one(run, last):
+    """What notebook 04 shows: the stored exponent, and why the whole run's differs."""
+    epoch = run.epochs[-1]
+    window = dyn.signal_window(run.tree, epoch, length=dyn.SETTINGS.window)
+    n = window.sizes["step"]
+    grid = default_scales(dyn.SETTINGS.window)
+    assert dyn.window_scales(n).tolist() == grid[grid <= n // 4].tolist()
+    here = dfa(window, scales=dyn.window_scales(n))
+    assert_allclose(here.sel(layer=last.layer).values, last.dfa.values, rtol=1e-12)
+    assert_allclose(float(metastability(window)), float(last.metastability), rtol=1e-12)
+    # dfa's own default sizes stop at n // 10 (here 16 < 23): another fit
+    assert default_scales(n).max() < dyn.window_scales(n).max()
+
+
 def _layers(data):
     return xr.DataArray(data, dims=("step", "layer"),
                         coords={"step": np.arange(data.shape[0]),

@@ -96,6 +96,27 @@ def test_bad_input_names_what_is_missing(run):
         AttributionView(stored["log_ratio"])
 
 
+def test_a_fix_is_marked_stale_when_the_selection_leaves_its_epoch(run):
+    from workbench.finetune import FixResult
+
+    view = AttributionView(run.analysis("attribution"), Selection(epoch=1))
+    result = FixResult(1, ["<b>fc</b>"], {}, why="given", press_time=3.0, full_train_time=30.0)
+    panel = view.show_fix(result)
+    fresh = panel.value
+    assert fresh == result.to_html() and not view.fix_stale
+    assert "<b>fc</b>" not in fresh and "&lt;b&gt;fc&lt;/b&gt;" in fresh
+    view.state.epoch = 2
+    assert view.fix_stale and panel.value.startswith("<div class='wb-stale'")
+    assert "fine-tuned the model of epoch 1; the selection is now epoch 2" in panel.value
+    assert "Press Fix again to fix epoch 2's model" in panel.value.replace("&#x27;", "'")
+    view.state.epoch = 0
+    assert "the selection is now epoch 0" in panel.value
+    view.state.epoch = 1
+    assert not view.fix_stale and panel.value == fresh
+    view.show_fix(FixResult(0, ["fc"], {}))             # a new fix, of the selected epoch 1?
+    assert view.fix_panel is panel and view.fix_stale   # no: of epoch 0, so stale at once
+
+
 # -- the Fix button, on a real recorded run -----------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -120,7 +141,7 @@ def fix_run(tiny_run, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_fix_trains_the_problematic_groups_of_that_epochs_model(fix_run, capsys):
+def test_fix_trains_the_problematic_groups_of_that_epochs_model(fix_run):
     import torch
 
     from workbench.models import group_parameters
@@ -154,15 +175,79 @@ def test_fix_trains_the_problematic_groups_of_that_epochs_model(fix_run, capsys)
     for name, p in model.named_parameters():
         same = torch.equal(p, after[name])
         assert same == (not name.startswith(want[0] + ".")), name
-    # shown under the button: both galleries side by side, then both reports side by side
-    # (outside a kernel an Output does not capture; the notebook test runs it in one)
-    pictures = view.fix_panel.children
-    assert len(pictures) == 2 and all(p.value[:4] == b"\x89PNG" for p in pictures)
-    text = capsys.readouterr().out
-    assert str(result) in text
-    lines = text.splitlines()
-    assert any("(layer level)" in ln and "(parameter level)" in ln for ln in lines), text
-    assert f"errors fixed (wrong -> right)  {layer.fixed}" in text
+    # shown under the button: ONE table, a column per level, each level's gallery over its
+    # numbers (the view displays it; the button shows nothing else)
+    html = view.fix_panel.value
+    assert html == result.to_html(images=pngs_of(html), min_width=view.FIX_MIN_WIDTH)
+    assert html.count("<table") == 1 and f"min-width:{view.FIX_MIN_WIDTH}px" in html
+    assert [p[:4] for p in pngs_of(html).values()] == [b"\x89PNG"] * 2
+    assert f"<td style='padding:2px 10px;'>{layer.fixed}</td>" in html
+    # the whole press, galleries included, against the run's recorded training time
+    assert result.press_time > sum(r.wall_time for r in result.reports.values())
+    full = float(run.tree["epochs"]["wall_time"].sum())
+    assert_allclose(result.full_train_time, full)
+    assert_allclose(result.time_saved, 1 - result.press_time / full)
+    assert f"{result.press_time:.1f} s" in html and f"{full:.1f} s" in html
+    # moving the selection away marks the result stale; coming back unmarks it
+    assert not view.fix_stale and "wb-stale" not in html
+    view.state.epoch = run.epochs[-1]
+    assert view.fix_stale and "wb-stale" in view.fix_panel.value
+    assert (f"this fix fine-tuned the model of epoch {epoch}; the selection is now epoch "
+            f"{run.epochs[-1]}") in view.fix_panel.value
+    view.state.epoch = epoch
+    assert not view.fix_stale and view.fix_panel.value == html
+
+
+def pngs_of(html: str) -> dict:
+    """level → the PNG bytes embedded in the fix table's image row, in column order."""
+    import base64
+    import re
+
+    found = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    return dict(zip(("layer", "parameter"), (base64.b64decode(f) for f in found),
+                    strict=True))
+
+
+def test_fix_gallery_titles_are_legible_at_the_size_shown():
+    """The view's gallery of fixed and broken images, full with the longest class names:
+    every title line at least 10 px tall at the narrowest width the table shows the PNG at
+    (it is never shrunk under FIX_MIN_WIDTH px, nor shown wider than drawn), and no two
+    titles overlap."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from workbench import plots
+
+    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+               "Sneaker", "Bag", "Ankle boot"]
+    n = 2 * AttributionView.FIX_IMAGES
+    samples = np.arange(1000, 1000 + n)
+    status = xr.DataArray(["fixed", "broken"] * AttributionView.FIX_IMAGES, dims="sample",
+                          coords={"sample": samples})
+    images = xr.DataArray(np.random.default_rng(0).random((n, 28, 28)),
+                          dims=("sample", "row", "col"), coords={"sample": samples})
+    target = xr.DataArray(np.zeros(n, int), dims="sample", coords={"sample": samples})
+    fig = Figure(figsize=AttributionView.FIX_FIGSIZE, dpi=AttributionView.FIX_DPI,
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    plots.fix_gallery(status, images, pred_after=target + 9, target=target, classes=classes,
+                      n=AttributionView.FIX_IMAGES, fig=fig, title="layer level: net +5",
+                      fontsize=AttributionView.FIX_FONTSIZE)
+    shown = AttributionView.FIX_MIN_WIDTH / (fig.get_figwidth() * fig.dpi)   # scale, <= 1
+    assert shown <= 1
+    fig.canvas.draw()
+    titles = [ax.title for ax in fig.axes if ax.get_title()]
+    assert len(titles) == n
+    assert "T-shirt/top" in titles[0].get_text() and "Ankle boot" in titles[0].get_text()
+    boxes = []
+    for t in titles:
+        lines = t.get_text().count("\n") + 1
+        box = t.get_window_extent()
+        assert box.height / lines * shown >= 10, t.get_text()
+        boxes.append(box)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), "two gallery titles overlap"
 
 
 @pytest.mark.slow

@@ -157,7 +157,7 @@ def test_heavy_ball_from_run_takes_lr_momentum_and_the_layer_curvature(tiny_run,
     layers = [str(x) for x in curv.layer.values]
     state = Selection()
     w = HeavyBallWidget(run=run, state=state)
-    hp = w.from_run(epoch=1, layer=layers[-1])
+    hp = w.take_run(epoch=1, layer=layers[-1])
     lr, mu, lam = _expected(run, 1, layers[-1], curv)
     assert (hp["lr"], hp["momentum"], hp["curvature"]) == (lr, mu, lam)
     assert hp["source"] == "analysis/damping"
@@ -193,11 +193,56 @@ def test_heavy_ball_prefers_the_damping_analysis_curvature(tiny_run, tmp_path):
         run.store.append_analysis("damping", ds.expand_dims(epoch=[e]))
     run.refresh()
     layer = str(recorded.layer.values[0])
-    hp = HeavyBallWidget(run=run).from_run(epoch=1, layer=layer)
+    hp = HeavyBallWidget(run=run).take_run(epoch=1, layer=layer)
     assert hp["source"] == "analysis/damping"
     assert hp["curvature"] == pytest.approx(3.0 * float(recorded.sel(epoch=1, layer=layer)))
     with pytest.raises(ValueError, match="curvature > 0.*saddle"):
-        HeavyBallWidget(run=run).from_run(epoch=0, layer=layer)
+        HeavyBallWidget(run=run).take_run(epoch=0, layer=layer)
+
+
+def test_from_run_makes_a_second_widget_and_the_lessons_toy_keeps_its_values(tiny_run,
+                                                                             tmp_path):
+    """Notebook 07: exercises 1-3 use the lesson's toy; the run's values go to a new one."""
+    from conftest import copy_run
+
+    from workbench import analyze
+
+    run = copy_run(tiny_run, tmp_path / "run")
+    analyze(run, only="damping", progress=False)
+    curv = run.refresh().analysis("damping")["curvature"]
+    layer = str(curv.layer.values[1])
+    toy = HeavyBallWidget(lr=0.05, momentum=0.9, curvature=1.0)
+    lesson, png = dict(toy.values), toy.png
+    mine = toy.from_run(run, epoch=-1, layer=layer)        # called on the toy, as a student may
+    assert mine is not toy and isinstance(mine, HeavyBallWidget)
+    assert toy.values == lesson and toy.png == png
+    assert toy.ds.attrs["lr"] == 0.05 and toy.ds.attrs["momentum"] == 0.9
+    last = run.epochs[-1]
+    lr, mu, lam = _expected(run, last, layer, curv)
+    assert mine.taken["epoch"] == last and mine.taken["layer"] == layer
+    assert mine.ds.attrs["lr"] == pytest.approx(lr, rel=1e-9)
+    assert mine.ds.attrs["momentum"] == pytest.approx(mu, abs=1e-9)
+    assert mine.ds.curvature.values[0] == pytest.approx(lam, rel=1e-9)
+    assert f"layer {layer}" in mine.status.value and mine.run is run
+    assert HeavyBallWidget.from_run(run, layer=layer).values == mine.values
+
+
+@pytest.mark.parametrize("values", [dict(lr=0.05, momentum=0.9, curvature=1.0),
+                                    dict(lr=0.0069, momentum=0.834, curvature=1.0),
+                                    dict(lr=1e-4, momentum=0.99, curvature=1000.0),
+                                    dict(lr=0.5, momentum=0.0, curvature=0.01)])
+def test_heavy_ball_legend_sits_under_no_data_line(values):
+    """The ζ panel's legend lies outside every axes (lines are clipped to their axes, so
+    none can run under it) and inside the figure; κ is named in it."""
+    w = HeavyBallWidget()
+    w.set(**values)
+    legend = w.ax_zeta.get_legend()
+    box = legend.get_window_extent(w.fig.canvas.get_renderer())
+    for ax in w.fig.axes:
+        assert not box.overlaps(ax.get_window_extent()), ax.get_title()
+    assert w.fig.bbox.contains(box.x0, box.y0) and w.fig.bbox.contains(box.x1, box.y1)
+    texts = [t.get_text() for t in legend.get_texts()] + [legend.get_title().get_text()]
+    assert "κ = 10 (condition number)" in texts and "shallow direction, λ/κ" in texts
 
 
 def test_spring_block_from_run_shows_the_measured_separation(tiny_run):

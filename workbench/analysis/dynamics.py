@@ -94,6 +94,72 @@ def signal_window(tree: xr.DataTree, epoch: int, *, length: int) -> xr.DataArray
     return sig.isel({STEP: slice(-length, None)}).load().transpose(STEP, LAYER)
 
 
+def window_scales(n_points: int, *, window: int | None = None) -> np.ndarray:
+    """The DFA window sizes the analysis fits for a window holding ``n_points`` points: the
+    fixed grid ``default_scales(window)`` restricted to sizes ``<= n_points // 4``
+    (``window``: the signal window's length, default ``SETTINGS.window``).
+
+    The same DFA from code: ``dfa(signal_window(tree, epoch, length=window),
+    scales=window_scales(n))`` gives the stored ``dfa`` of that epoch. :func:`dfa`'s own
+    default sizes (up to ``n // 10``, see :func:`~workbench.diagnostics.dfa.default_scales`)
+    fit other window sizes, so its exponent differs.
+
+    Examples
+    --------
+    >>> window_scales(94, window=512).tolist()
+    [4, 5, 6, 7, 8, 9, 11, 13, 16, 18, 22]
+    """
+    grid = default_scales(SETTINGS.window if window is None else int(window))
+    return grid[grid <= n_points // 4]
+
+
+def too_few_points(at: xr.Dataset) -> dict:
+    """Why each quantity of one analysed epoch is NaN, when it is for lack of points.
+
+    Parameters
+    ----------
+    at : Dataset
+        One epoch of ``/analysis/dynamics`` (``run.analysis("dynamics").sel(epoch=e)``).
+
+    Returns
+    -------
+    dict
+        name → ``"too few signal points: 58 of 64"`` for each of ``dfa``, ``integration``,
+        ``synchrony``, ``metastability``, ``stability`` and ``volatility`` that is NaN
+        because the epoch's window (``n_points``) or history (``n_history``) holds fewer
+        points than it needs (the rules of the variables' ``nan_when``, with the settings
+        stored in the attrs). A quantity that is not NaN, or NaN for another reason, is
+        absent.
+
+    Examples
+    --------
+    >>> at = xr.Dataset({"dfa": ("layer", [np.nan]), "synchrony": ((), 0.4),
+    ...                  "n_points": ((), 58)})
+    >>> too_few_points(at)
+    {'dfa': 'too few signal points: 58 of 64'}
+    """
+    def setting(name):
+        return int(at.attrs.get(f"setting_{name}", getattr(SETTINGS, name)))
+
+    n = int(at["n_points"]) if "n_points" in at else (
+        int((at["signal_step"] >= 0).sum()) if "signal_step" in at else None)
+    nh = int(at["n_history"]) if "n_history" in at else None
+    sw = setting("stability_window")
+    need_vol = sw + (setting("volatility_window") - 1) * setting("stride")
+    rules = {"dfa": ("signal points", n, MIN_POINTS),
+             "integration": ("signal points", n, MIN_POINTS),
+             "synchrony": ("signal points", n, _MIN_PHASE_POINTS),
+             "metastability": ("signal points", n, _MIN_PHASE_POINTS),
+             "stability": ("points of signal history", nh, sw),
+             "volatility": ("points of signal history", nh, need_vol)}
+    out = {}
+    for name, (what, have, need) in rules.items():
+        if (name in at and have is not None and have < need
+                and not np.isfinite(np.asarray(at[name].values, float)).any()):
+            out[name] = f"too few {what}: {have} of {need}"
+    return out
+
+
 def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataArray, *,
                 steps_per_epoch: int, settings: DynamicsSettings = SETTINGS) -> xr.Dataset:
     """One epoch's dynamics from its signal window, signal history and accuracy so far.
@@ -150,7 +216,7 @@ def dynamics_of(window: xr.DataArray, history: xr.DataArray, accuracy: xr.DataAr
     n = window.sizes[STEP]
     sw, stride, vw = settings.stability_window, settings.stride, settings.volatility_window
     grid = default_scales(w)
-    used = grid[grid <= n // 4]
+    used = window_scales(n, window=w)
     nan_l = xr.DataArray(np.full(len(layers), np.nan), dims=LAYER, coords={LAYER: layers})
 
     # 1. DFA per layer, and integration, on the fixed scale grid.
@@ -273,7 +339,7 @@ def dynamics(run, epoch: int) -> xr.Dataset:
 
 
 __all__ = ["dynamics", "dynamics_of", "signal_window", "epoch_last_step", "SETTINGS",
-           "DynamicsSettings"]
+           "DynamicsSettings", "window_scales", "too_few_points"]
 
 
 register("dynamics", compute=dynamics,

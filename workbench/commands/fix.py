@@ -52,8 +52,12 @@ def run(args) -> int:
             print(report)
             print(f"saved the fixed model to {result.files[level]} (net {report.net:+d}, "
                   f"compute saved {fmt(report.compute_saved, '.1%')})")
+    press = {"press_time": result.press_time, "full_train_time": result.full_train_time,
+             "time_saved": result.time_saved}  # the whole command against full retraining
     if args.json:
-        print(json.dumps({**plan, "results": results}, indent=1, default=str))
+        print(json.dumps({**plan, **press, "results": results}, indent=1, default=str))
+    else:
+        print(result.time_line())
     return 0
 
 

@@ -27,12 +27,38 @@ from pathlib import Path
 from ..dims import choice
 from ..verdicts import SURGICAL_SHARE, chosen_groups
 
-__all__ = ["fix_run", "choose_groups", "fixed_path", "FixResult", "LEVELS", "DEFAULTS"]
+__all__ = ["fix_run", "choose_groups", "fixed_path", "FixResult", "LEVELS", "DEFAULTS",
+           "ROWS"]
 
 #: The levels of a fix; ``"both"`` fine-tunes one copy at each.
 LEVELS = ("layer", "parameter", "both")
 #: The fine-tune's defaults, for ``workbench fix`` and the Fix button alike.
 DEFAULTS = {"epochs": 1, "lr": 0.01, "batch_size": 128, "seed": 0}
+
+
+#: The rows of :meth:`FixResult.to_html` and :meth:`FixResult.__str__`: (label, function of
+#: a level's :class:`~workbench.finetune.surgical.SurgicalReport` giving the cell's text).
+ROWS = (
+    ("errors fixed (wrong → right)", lambda r: f"{r.fixed}"),
+    ("errors broken (right → wrong)", lambda r: f"{r.broken}"),
+    ("net", lambda r: f"{r.net:+d}"),
+    ("test accuracy", lambda r: f"{100 * r.acc_before:.2f}% → {100 * r.acc_after:.2f}% "
+                                f"(n = {r.n_test})"),
+    ("parameters trained", lambda r: f"{r.n_params_trained:,} of {r.n_params_total:,} "
+                                     f"({_pct(r.param_fraction)})"),
+    ("optimizer steps", lambda r: f"{r.steps} ({r.epochs} epoch{'s' * (r.epochs != 1)}, "
+                                  f"lr {r.lr:g}, momentum {r.momentum:.3f}"
+                                  f"{' clipped' if r.momentum_clipped else ''})"),
+    ("compute saved (parameter gradients)", lambda r: _pct(r.compute_saved)),
+    ("steps saved", lambda r: _pct(r.steps_saved)),
+    ("fine-tune time", lambda r: f"{r.wall_time:.1f} s"),
+)
+
+
+def _pct(v) -> str:
+    import math
+
+    return "n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}%"
 
 
 @dataclasses.dataclass
@@ -53,6 +79,28 @@ class FixResult:
         Each trained group's share of the model's parameters.
     files : dict
         level → the saved fixed model (empty when not saved).
+    press_time : float
+        Wall-clock seconds of the whole fix, from the press (or ``started``) to the result:
+        choosing the groups, loading the model and data, every level's fine-tune and its
+        counting on the test set (the Fix button adds the drawing of its galleries).
+    full_train_time : float or None
+        The run's recorded wall time of its whole training (the sum of ``/epochs``
+        ``wall_time``), what retraining from scratch would take; None when not recorded.
+
+    Notes
+    -----
+    ``time_saved = 1 - press_time / full_train_time``: the whole press against full
+    retraining, both stated beside it (:meth:`time_line`). Each level's own fine-tune time
+    is a row of the table.
+
+    Examples
+    --------
+    >>> r = FixResult(3, ["fc"], {}, "given", press_time=30.0, full_train_time=600.0)
+    >>> round(r.time_saved, 3)
+    0.95
+    >>> print(r.time_line())                                # doctest: +NORMALIZE_WHITESPACE
+    the whole press took 30.0 s; retraining from scratch took 600.0 s (the run's
+    recorded training time): 95.0% of the time saved
     """
 
     epoch: int
@@ -61,20 +109,90 @@ class FixResult:
     why: str = ""
     shares: dict = dataclasses.field(default_factory=dict)
     files: dict = dataclasses.field(default_factory=dict)
+    press_time: float = float("nan")
+    full_train_time: float | None = None
 
     @property
     def param_share_total(self) -> float:
         return float(sum(self.shares.values()))
 
+    @property
+    def time_saved(self) -> float:
+        """``1 - press_time / full_train_time`` (NaN when either is unknown)."""
+        if not self.full_train_time or not self.press_time == self.press_time:
+            return float("nan")
+        return 1.0 - self.press_time / self.full_train_time
+
+    def time_line(self) -> str:
+        """The whole press against full retraining, in words, both times stated."""
+        press = f"the whole press took {self.press_time:.1f} s"
+        if not self.full_train_time:
+            return press + "; the run recorded no training time to compare it with"
+        return (f"{press}; retraining from scratch took {self.full_train_time:.1f} s (the "
+                f"run's recorded training time): {_pct(self.time_saved)} of the time saved")
+
+    def _head(self) -> str:
+        return f"epoch {self.epoch}: trained {', '.join(map(str, self.groups))} ({self.why})"
+
+    def rows(self) -> list[tuple[str, list[str]]]:
+        """``(label, one text per level)`` for every row of the table."""
+        return [(label, [cell(r) for r in self.reports.values()]) for label, cell in ROWS]
+
     def __str__(self) -> str:
-        """The reports side by side, one column per level."""
-        cols = [str(r).splitlines() for r in self.reports.values()]
-        width = max(len(line) for col in cols for line in col) + 3
-        n = max(len(c) for c in cols)
-        cols = [c + [""] * (n - len(c)) for c in cols]
-        head = f"epoch {self.epoch}: trained {', '.join(self.groups)} ({self.why})"
-        return "\n".join([head] + ["".join(line.ljust(width) for line in row).rstrip()
-                                   for row in zip(*cols, strict=True)])
+        """One table: a row per quantity, a column per level; then the time of the press."""
+        head = ["", *(f"{lv} level" for lv in self.reports)]
+        body = [[label, *cells] for label, cells in self.rows()]
+        widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                 for row in [head, *body]]
+        return "\n".join([self._head(), *lines, self.time_line()])
+
+    def to_html(self, images: dict | None = None, *, min_width: int | None = None) -> str:
+        """The result as ONE HTML table: a column per level, a row per quantity.
+
+        Parameters
+        ----------
+        images : dict, optional
+            level → PNG bytes (the images that level fixed and broke), shown in a first
+            row, each in its level's column, at most at its own size.
+        min_width : int, optional
+            Pixels under which an image is never shrunk (the table scrolls instead), so that
+            its titles stay legible.
+
+        Every text that can come from a run store (group names, the reason, the levels) is
+        escaped with :func:`html.escape`: none is rendered as markup.
+        """
+        import base64
+        from html import escape
+
+        def cell(text, tag="td", style=""):
+            return f"<{tag} style='{style}'>{escape(str(text))}</{tag}>"
+
+        pad = "padding:2px 10px;"
+        side = pad + "text-align:left;font-weight:normal;white-space:nowrap"
+        head = cell("", "th") + "".join(cell(f"{lv} level", "th", pad + "text-align:left")
+                                        for lv in self.reports)
+        rows = []
+        if images:
+            pics = "".join(
+                "<td style='padding:2px 4px'>" + (
+                    f"<img src='data:image/png;base64,{base64.b64encode(images[lv]).decode()}'"
+                    f" style='max-width:100%;height:auto;min-width:{int(min_width or 0)}px'"
+                    " alt='images fixed and broken'>"
+                    if lv in images else "") + "</td>" for lv in self.reports)
+            rows.append("<tr>" + cell("images fixed (top row) and broken (bottom row)", "th",
+                                      side) + pics + "</tr>")
+        for label, cells in self.rows():
+            rows.append("<tr>" + cell(label, "th", side)
+                        + "".join(cell(c, "td", pad) for c in cells) + "</tr>")
+        return (f"<div class='wb-fix'><p style='margin:2px 0'><b>"
+                f"{escape(self._head())}</b></p><table class='wb-fix-table' "
+                f"style='border-collapse:collapse'><thead><tr>{head}</tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table><p style='margin:2px 0'>"
+                f"{escape(self.time_line())}</p></div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
 
 def choose_groups(run, spec="auto", *, epoch: int = -1, max_share=None, progress=True):
@@ -166,7 +284,8 @@ def fix_run(run, epoch: int = -1, groups="auto", level="layer", *, why: str | No
         tqdm bars.
     started : float, optional
         ``time.perf_counter()`` when the diagnosis began (default: this call); the time up to
-        the fine-tune is each report's ``diagnosis_time``.
+        the fine-tune is each report's ``diagnosis_time``, the time up to the result the
+        result's ``press_time`` (compared with the run's recorded training time).
 
     Returns
     -------
@@ -205,7 +324,8 @@ def fix_run(run, epoch: int = -1, groups="auto", level="layer", *, why: str | No
     files = ({lv: fixed_path(run.path, lv, stamp, overwrite=overwrite) for lv in levels}
              if save else {})
     diagnosis_time = time.perf_counter() - started
-    result = FixResult(epoch, names, {}, why or reason, {g: shares[g] for g in names}, files)
+    result = FixResult(epoch, names, {}, why or reason, {g: shares[g] for g in names}, files,
+                       full_train_time=full_time)
     state = run.checkpoint(epoch) if save else None
     with RunLock(run.path, "fix") if save else contextlib.nullcontext():  # one writer
         for lv in levels:
@@ -223,5 +343,6 @@ def fix_run(run, epoch: int = -1, groups="auto", level="layer", *, why: str | No
                                 "config": state.get("config"),
                                 "epoch": state.get("epoch", epoch), "step": state.get("step"),
                                 "surgical": json.dumps(meta, default=str)}, tmp)
+    result.press_time = time.perf_counter() - started  # the whole press, every level
     return result
 

@@ -190,7 +190,7 @@ def set_ig_gallery(handles: dict, at: xr.Dataset) -> None:
 
 
 def fix_gallery(status: xr.DataArray, images, *, pred_after=None, target=None, classes=None,
-                n: int = 6, fig=None, title: str = ""):
+                n: int = 6, fig=None, title: str = "", fontsize: float = 9.0):
     """Up to ``n`` test images a fix turned right (top row) and up to ``n`` it broke (bottom).
 
     Parameters
@@ -206,6 +206,9 @@ def fix_gallery(status: xr.DataArray, images, *, pred_after=None, target=None, c
     n : int
     fig : Figure, optional
     title : str
+    fontsize : float
+        Points of the image titles (sample, true class, "→ predicted" on three lines) and
+        row labels; the figure title is one point larger.
 
     Returns
     -------
@@ -221,7 +224,7 @@ def fix_gallery(status: xr.DataArray, images, *, pred_after=None, target=None, c
     kinds = as_texts(status.values)
     for row, kind in enumerate(("fixed", "broken")):
         picked = [s for s, k in zip(status["sample"].values, kinds, strict=True) if k == kind]
-        axes[row, 0].set_ylabel(f"{kind} ({len(picked)})", fontsize="small")
+        axes[row, 0].set_ylabel(f"{kind} ({len(picked)})", fontsize=fontsize)
         for i, ax in enumerate(axes[row]):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -234,11 +237,11 @@ def fix_gallery(status: xr.DataArray, images, *, pred_after=None, target=None, c
                       cmap="gray")
             label = str(s)
             if target is not None and pred_after is not None:
-                label += (f"\n{class_name(classes, target.sel(sample=s))} → "
-                          f"{class_name(classes, pred_after.sel(sample=s))}")
-            ax.set_title(label, fontsize="xx-small")
+                label += (f"\n{class_name(classes, target.sel(sample=s))}\n"
+                          f"→ {class_name(classes, pred_after.sel(sample=s))}")
+            ax.set_title(label, fontsize=fontsize)
     if title:
-        fig.suptitle(title, fontsize="small")
+        fig.suptitle(title, fontsize=fontsize + 1)
     return fig
 
 

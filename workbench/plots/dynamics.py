@@ -39,6 +39,8 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
         ``axes`` (signals, R, DFA, plane, stability), ``twin`` and ``dynamic`` (the artists
         :func:`update` changes).
     """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
     d = data
     grid = fig.add_gridspec(2, 3)
     ax_sig = fig.add_subplot(grid[0, :2])
@@ -67,6 +69,8 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_r.set_ylabel(label_of(d["R"]))
     ax_r.set_xlabel("position in the window")
     ax_r.set_title(r"$R(t)$, band: mean $\pm$ metastability", fontsize="medium")
+    ax_r.text(0.5, 0.5, "", transform=ax_r.transAxes, ha="center", va="center",
+              fontsize="small", gid="R-note")
     # DFA log-log fit of the selected layer
     scale = d["scale"].values.astype(float)
     fl = d["fluctuation"]
@@ -75,7 +79,10 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_dfa.set_xscale("log")
     ax_dfa.set_yscale("log")
     ax_dfa.set_xlim(scale.min() / 1.3, scale.max() * 1.3)
-    ax_dfa.set_xticks(scale, [f"{v:g}" for v in scale])
+    # ticks at powers of two (4, 8, 16, ...): a label per octave, never run together
+    ax_dfa.xaxis.set_major_locator(LogLocator(base=2))
+    ax_dfa.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax_dfa.xaxis.set_minor_locator(NullLocator())
     ax_dfa.xaxis.set_minor_formatter("")
     ax_dfa.yaxis.set_minor_formatter("")
     ax_dfa.set_ylim(*padded_limits(fl.values, log=True))
@@ -91,6 +98,8 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_pl.set_xlim(*padded_limits(x))
     ax_pl.set_ylim(*padded_limits(y))
     ax_pl.set_xlabel(label_of(d["integration"]))
+    ax_pl.text(0.5, 0.92, "", transform=ax_pl.transAxes, ha="center", va="top",
+               fontsize="small", gid="plane-note")
     ax_pl.set_ylabel(label_of(d["metastability"]))
     # stability and volatility over the accuracy curve
     e = d[EPOCH].values
@@ -110,20 +119,40 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_st.axvline(np.nan, color="k", lw=1.0, ls=":", gid="early")
     axes = ax_sig, ax_r, ax_dfa, ax_pl, ax_st
     gids = [(ax_sig, f"signal:{k}") for k in d[LAYER].values] + [
-        (ax_r, "band"), (ax_r, "R"), (ax_r, "cursor"), (ax_dfa, "F"), (ax_dfa, "fit"),
-        (ax_dfa, "dfa"), (ax_pl, "trajectory"), (ax_pl, "current"),
+        (ax_r, "band"), (ax_r, "R"), (ax_r, "cursor"), (ax_r, "R-note"), (ax_dfa, "F"),
+        (ax_dfa, "fit"),
+        (ax_dfa, "dfa"), (ax_pl, "trajectory"), (ax_pl, "current"), (ax_pl, "plane-note"),
         (ax_st, SELECTION_GID), (ax_st, "early")]
     return {"axes": axes, "twin": ax_tw, "dynamic": [artist(ax, g) for ax, g in gids]}
 
 
 def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, cursor=np.nan,
-           layer: str) -> None:
+           layer: str, reasons: dict | None = None) -> bool:
     """Show one epoch (``at``) of the dynamics analysis in place: ``window`` the z-scored
     signals of its window (layer, t) or None, ``cursor`` the window position of the
-    selected step, ``layer`` the layer whose DFA fit is drawn."""
+    selected step, ``layer`` the layer whose DFA fit is drawn, ``reasons`` why a NaN
+    quantity is NaN (``{"dfa": "too few signal points: 58 of 64", ...}``, see
+    :func:`workbench.analysis.dynamics.too_few_points`), written on its panel.
+
+    The signal and R(t) panels span the window's points (not its padding) and the DFA
+    panel the window sizes fitted at this epoch.
+
+    Returns
+    -------
+    bool
+        True when an axis range changed (the static background must be drawn again).
+    """
     ax_sig, ax_r, ax_dfa, ax_pl, ax_st = handles["axes"]
     d = data
+    reasons = reasons or {}
     k = int(np.flatnonzero(d[EPOCH].values == int(at[EPOCH]))[0])
+    limits = [ax.get_xlim() for ax in (ax_sig, ax_r, ax_dfa)]
+    filled = np.flatnonzero(np.asarray(at["signal_step"].values) >= 0)
+    if filled.size:
+        t = d["t"].values
+        span = (t[filled[0]], max(t[filled[-1]], t[filled[0]] + 1))
+        ax_sig.set_xlim(*span)
+        ax_r.set_xlim(*span)
     if window is not None:
         w = window
         for i, name in enumerate(w[LAYER].values):
@@ -132,23 +161,36 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
     artist(ax_r, "R").set_ydata(r)
     m, s = float(at["synchrony"]), float(at["metastability"])
     band = artist(ax_r, "band")
-    band.set_y(m - s)
-    band.set_height(2 * s)
+    band.set_y(m - s if np.isfinite(s) else 0.0)
+    band.set_height(2 * s if np.isfinite(s) else 0.0)
+    artist(ax_r, "R-note").set_text("" if np.isfinite(m) else
+                                    reasons.get("synchrony", "no R(t) at this epoch"))
     c = cursor
     artist(ax_r, "cursor").set_xdata([c, c])
     chosen = at.sel(layer=layer)
     scale = d["scale"].values.astype(float)
-    artist(ax_dfa, "F").set_ydata(chosen["fluctuation"].values)
+    fluct = np.asarray(chosen["fluctuation"].values, float)
+    artist(ax_dfa, "F").set_ydata(fluct)
     alpha, icpt = float(chosen["dfa"]), float(chosen["dfa_intercept"])
     artist(ax_dfa, "fit").set_ydata(np.exp(icpt + alpha * np.log(scale)))
-    artist(ax_dfa, "dfa").set_text(rf"{layer}: $\alpha$ = {alpha:.2f}")
+    fitted = scale[np.isfinite(fluct)]
+    if fitted.size:
+        ax_dfa.set_xlim(fitted.min() / 1.3, fitted.max() * 1.3)
+    artist(ax_dfa, "dfa").set_text(
+        rf"{layer}: $\alpha$ = {alpha:.2f}" if np.isfinite(alpha) else
+        f"{layer}: no DFA exponent\n{reasons.get('dfa', 'not finite at this epoch')}")
     x, y = d["integration"].values, d["metastability"].values
     artist(ax_pl, "trajectory").set_data(x[:k + 1], y[:k + 1])
     artist(ax_pl, "current").set_data(x[k:k + 1], y[k:k + 1])
+    missing = [reasons[n] for n in ("integration", "metastability") if n in reasons]
+    artist(ax_pl, "plane-note").set_text(
+        "" if np.isfinite(x[k]) and np.isfinite(y[k]) else
+        f"no point at epoch {int(at[EPOCH])}" + (f":\n{missing[0]}" if missing else ""))
     e = float(at[EPOCH])
     artist(ax_st, SELECTION_GID).set_xdata([e, e])
     early = float(at["early_convergence_epoch"])
     artist(ax_st, "early").set_xdata([early, early])
+    return limits != [ax.get_xlim() for ax in (ax_sig, ax_r, ax_dfa)]
 
 
 __all__ = ["draw", "update"]

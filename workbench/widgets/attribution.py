@@ -70,8 +70,14 @@ class AttributionView(View):
         ``groups`` and ``gallery``: the artists :mod:`workbench.plots` drew.
     fix : ActionButton or None
         ``fix.result`` is a :class:`~workbench.finetune.FixResult` after a click.
-    fix_panel : ipywidgets.HBox or None
-        The last fix's images fixed and broken, one PNG per level, side by side.
+    fix_result : FixResult or None
+        The last fix.
+    fix_panel : ipywidgets.HTML or None
+        The last fix as one table, a column per level (:meth:`FixResult.to_html
+        <workbench.finetune.FixResult.to_html>` with each level's gallery of the images it
+        fixed and broke), marked stale while the selection is away from the fixed epoch.
+    fix_stale : bool
+        Whether the selection has moved away from the last fix's epoch.
 
     Examples
     --------
@@ -83,6 +89,13 @@ class AttributionView(View):
 
     observes = (EPOCH,)
     figsize = (11.0, 3.0)
+    #: The Fix galleries: images per row, size (inches), resolution and title size (points)
+    #: of each PNG, and the fewest pixels the table shows it at (titles at least 10 px).
+    FIX_IMAGES = 4
+    FIX_FIGSIZE = (4.6, 3.9)
+    FIX_DPI = 100
+    FIX_FONTSIZE = 10.0
+    FIX_MIN_WIDTH = 360
 
     def __init__(self, attribution: xr.Dataset, state: Selection | None = None, *,
                  classes=None, run=None, fix_options: dict | None = None):
@@ -98,9 +111,11 @@ class AttributionView(View):
         self.fix_options = dict(fix_options or {})
         self.ylim = plots.ratio_limits(self.data["log_ratio"])   # over every epoch
         self.controls = controls_for(self.data["log_ratio"], self.state, [EPOCH])
-        self.fix = (ActionButton(self.run_fix, description="Fix", icon="wrench")
+        self.fix = (ActionButton(self.run_fix, description="Fix", icon="wrench", show=False)
                     if run is not None else None)
-        self.fix_panel = None
+        self.fix_panel = self.fix_result = None
+        self.fix_stale = False
+        self.state.observe(self._mark_fix, names=EPOCH)
         self.handles: dict = {}
         self._start()
 
@@ -154,33 +169,73 @@ class AttributionView(View):
         Trains on ``run.train_data()`` (the labels the run trained on, noise included) and
         counts on ``run.test_data()``, once per level (the parameter level trains as many
         individual parameters as the layer level, picked by gradient magnitude). Nothing is
-        saved. Shown under the button: the images each level fixed and broke, side by side,
-        then both reports side by side.
+        saved. Shown under the button (:attr:`fix_panel`): ONE table with a column per
+        level, the images each level fixed and broke over its numbers, and the wall-clock
+        time of the whole press (galleries included) against the run's recorded training
+        time. When the selection leaves the fixed epoch, the table is marked stale.
 
         Returns
         -------
         FixResult
         """
-        import ipywidgets as w
+        import time
+
         from IPython.display import display
 
         from ..finetune import fix_run
 
+        started = time.perf_counter()
         if self.run is None:
             raise ValueError("AttributionView.run_fix needs the view built with run=Run(...)")
         epoch = self.epoch if epoch is None else int(epoch)
         groups, why = self.choice(epoch)
         result = fix_run(self.run, epoch, groups, list(levels), why=why, save=False,
-                         **self.fix_options)
+                         started=started, **self.fix_options)
         test = self.run.test_data()
-        self.fix_panel = w.HBox([w.Image(value=self._fix_png(r, test), format="png")
-                                 for r in result.reports.values()])
-        display(self.fix_panel)
+        pngs = {lv: self._fix_png(r, test) for lv, r in result.reports.items()}
+        result.press_time = time.perf_counter() - started  # the whole press, drawing included
+        display(self.show_fix(result, images=pngs))
         return result
 
-    def _fix_png(self, report, test) -> bytes:
-        import io
+    def show_fix(self, result, *, images: dict | None = None):
+        """Make :attr:`fix_panel` show ``result`` (a :class:`~workbench.finetune.FixResult`)
+        as one table, with ``images`` (level → PNG) over each level's numbers; from then on
+        the panel is marked stale while the selection is away from ``result.epoch``.
 
+        Returns
+        -------
+        ipywidgets.HTML
+            :attr:`fix_panel`.
+        """
+        import ipywidgets as w
+
+        self.fix_result = result
+        self._fix_html = result.to_html(images=images, min_width=self.FIX_MIN_WIDTH)
+        if self.fix_panel is None:
+            self.fix_panel = w.HTML()
+            self.fix_panel.add_class("wb-fix-panel")
+        self._mark_fix()
+        return self.fix_panel
+
+    def _mark_fix(self, change=None) -> None:
+        """Show the last fix; marked stale while the selection is away from its epoch."""
+        from html import escape
+
+        if self.fix_panel is None:
+            return
+        fixed, now = self.fix_result.epoch, self.state.epoch
+        self.fix_stale = now is not None and int(now) != fixed
+        if not self.fix_stale:
+            self.fix_panel.value = self._fix_html
+            return
+        note = (f"Stale: this fix fine-tuned the model of epoch {fixed}; the selection is now "
+                f"epoch {now}. Press Fix again to fix epoch {now}'s model.")
+        self.fix_panel.value = (
+            "<div class='wb-stale' style='color:#b35900;font-weight:bold;margin:2px 0'>"
+            f"⚠ {escape(note)}</div><div style='opacity:0.45'>{self._fix_html}</div>")
+
+    def _fix_figure(self, report, test):
+        """The gallery of the images one level fixed (top row) and broke (bottom row)."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -192,14 +247,21 @@ class AttributionView(View):
         pixels = test.images[[pos[s] for s in picked]].mean(1).numpy() if picked else \
             np.zeros((0, *test.images.shape[2:]))
         images = xr.DataArray(pixels, dims=("sample", "row", "col"), coords={"sample": picked})
-        fig = Figure(figsize=(5.2, 2.6), dpi=80, layout="constrained")
+        # drawn about the size it is shown (one of two table columns at notebook width, never
+        # under FIX_MIN_WIDTH px): a title line stays at least 10 px tall on screen
+        fig = Figure(figsize=self.FIX_FIGSIZE, dpi=self.FIX_DPI, layout="constrained")
         FigureCanvasAgg(fig)
         plots.fix_gallery(status["status"].sel(sample=picked), images, fig=fig,
                           pred_after=status["pred_after"], target=status["target"],
-                          classes=self.classes, n=6,
+                          classes=self.classes, n=self.FIX_IMAGES, fontsize=self.FIX_FONTSIZE,
                           title=f"{report.level} level: net {report.net:+d}")
+        return fig
+
+    def _fix_png(self, report, test) -> bytes:
+        import io
+
         buf = io.BytesIO()
-        fig.canvas.print_png(buf)
+        self._fix_figure(report, test).canvas.print_png(buf)
         return buf.getvalue()
 
     @property

@@ -7,6 +7,8 @@ import numpy as np
 import xarray as xr
 
 from .. import plots
+from ..analysis.dynamics import too_few_points
+from ..diagnostics.dfa import MIN_POINTS
 from ..dims import EPOCH, LAYER, STEP
 from .state import Selection, controls_for
 from .view import View, check_analysis
@@ -69,6 +71,12 @@ class DynamicsView(View):
     with the trajectory up to the selected epoch, and stability and volatility over the test
     accuracy, with the early-convergence marker as known at that epoch.
 
+    It opens on :meth:`opening_epoch` (the last epoch whose window holds enough points for
+    the DFA) when the selection has no epoch yet; the Explorer opened on this tab moves its
+    selection there. At an epoch with too few points, the panels and the caption say how
+    many points the window holds and how many each quantity needs. The signal and R(t)
+    panels span the window's points, the DFA panel the window sizes fitted.
+
     Parameters
     ----------
     dynamics : Dataset (epoch, layer, scale, t)
@@ -91,9 +99,25 @@ class DynamicsView(View):
         self.epochs = epochs
         self.windows = (None if signal is None
                         else window_signals(signal.load(), self.data["signal_step"]))
+        if self.state.epoch is None:
+            self.state.epoch = self.opening_epoch()
         self.controls = controls_for(self.data["integration"], self.state, [EPOCH])
         self.controls.update(controls_for(self.data["dfa"], self.state, [LAYER]))
         self._start()
+
+    def n_points(self) -> xr.DataArray:
+        """Signal points in each epoch's window (``n_points``, else counted from
+        ``signal_step``)."""
+        if "n_points" in self.data:
+            return self.data["n_points"]
+        return (self.data["signal_step"] >= 0).sum("t")
+
+    def opening_epoch(self) -> int:
+        """The last epoch whose window holds enough points for the DFA (64,
+        :data:`~workbench.diagnostics.dfa.MIN_POINTS`); the last epoch when none does."""
+        n = self.n_points()
+        enough = n[EPOCH].values[n.values >= MIN_POINTS]
+        return int(enough[-1] if enough.size else self.data[EPOCH].values[-1])
 
     def _layer(self) -> str:
         names = [str(v) for v in self.data[LAYER].values]
@@ -127,19 +151,30 @@ class DynamicsView(View):
     def update(self) -> None:
         d, at = self.data, self._at()
         k = int(np.flatnonzero(d[EPOCH].values == int(at[EPOCH]))[0])
-        plots.dynamics.update(self.handles, d, at,
-                              window=None if self.windows is None else self.windows.isel(epoch=k),
-                              cursor=self._cursor(at), layer=self._layer())
-        m, s = float(at["synchrony"]), float(at["metastability"])
+        reasons = too_few_points(at)
+        ranged = plots.dynamics.update(
+            self.handles, d, at,
+            window=None if self.windows is None else self.windows.isel(epoch=k),
+            cursor=self._cursor(at), layer=self._layer(), reasons=reasons)
+        if ranged:                       # new axis ranges: the cached background is stale
+            self.invalidate()
         e = float(at[EPOCH])
         early = float(at["early_convergence_epoch"])
         steps = at["signal_step"].values
         valid = steps[steps >= 0]
+
+        def value(name):
+            v = float(at[name])
+            if np.isfinite(v):
+                return f"{v:.3f}"
+            return f"– ({reasons[name]})" if name in reasons else "–"
+
         self.caption.value = (
-            f"<span class='wb-caption'><b>epoch {int(e)}</b> · window: steps "
-            f"{int(valid.min()) if valid.size else '–'}–{int(valid.max()) if valid.size else '–'}"
-            f" · synchrony {m:.3f} · metastability {s:.3f} · integration "
-            f"{float(at['integration']):.3f} · stability {float(at['stability']):.3f} · "
+            f"<span class='wb-caption'><b>epoch {int(e)}</b> · window: "
+            + (f"steps {int(valid.min())}–{int(valid.max())}, {valid.size} signal points"
+               if valid.size else "no signal points")
+            + f" · synchrony {value('synchrony')} · metastability {value('metastability')}"
+            f" · integration {value('integration')} · stability {value('stability')} · "
             "early convergence "
             + (f"at epoch {int(early)}" if np.isfinite(early) else "not yet") + "</span>")
 

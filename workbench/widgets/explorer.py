@@ -198,6 +198,9 @@ class Explorer:
             raise ValueError(f"explore: no tab {tab!r}; this run has tabs {list(self.views)}"
                              + ("" if tab not in _registered() else
                                 f" (run `workbench analyze RUN --only {tab}` first)"))
+        opening = getattr(self.views.get(tab), "opening_epoch", None)
+        if opening is not None:  # the tab asked for opens where it has something to show
+            self.state.epoch = opening()
         self.status = w.HTML()
         self.state.observe(self._show_status, names=list(SELECTABLE))
         self._show_status()

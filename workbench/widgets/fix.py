@@ -14,6 +14,9 @@ class ActionButton:
         Called with no arguments (one call into the package, e.g. a surgical fine-tune).
     description : str
         The button's label.
+    show : bool
+        Show the result under the button (its ``_repr_html_`` in a notebook when it has one,
+        else its text); False when the action displays what it made itself.
 
     Attributes
     ----------
@@ -24,10 +27,11 @@ class ActionButton:
     """
 
     def __init__(self, action: Callable[[], object], *, description: str = "Run",
-                 icon: str = "play"):
+                 icon: str = "play", show: bool = True):
         import ipywidgets as w
 
         self.action = action
+        self.show = show
         self.result = None
         self.runs = 0
         self.button = w.Button(description=description, icon=icon, button_style="warning")
@@ -40,12 +44,17 @@ class ActionButton:
         self.button.click()
 
     def _clicked(self, _button=None) -> None:
+        from IPython.display import display
+
         self.button.disabled = True
         try:
             with self.output:
                 self.output.clear_output()
                 self.result = self.action()
-                print(self.result)
+                if self.show and hasattr(self.result, "_repr_html_"):
+                    display(self.result)  # a table in a notebook (its text outside one)
+                elif self.show:
+                    print(self.result)
                 self.runs += 1
         finally:
             self.button.disabled = False

@@ -254,7 +254,8 @@ class HeavyBallWidget(SimulationWidget):
         Exact damping ratio (see :func:`workbench.diagnostics.damping.damping_ratio`).
     run : workbench.Run or path, optional
         A recorded run: adds the button "from my run", which takes the lr, momentum and the
-        curvature of ``state.layer`` at ``state.epoch`` (:meth:`from_run`).
+        curvature of ``state.layer`` at ``state.epoch`` (:meth:`take_run`).
+        :meth:`from_run` makes a second widget from a run instead, leaving this one as it is.
     state : workbench.widgets.Selection, optional
         The Explorer's shared selection (epoch and layer for the button).
 
@@ -270,6 +271,8 @@ class HeavyBallWidget(SimulationWidget):
 
     MU_GRID = np.linspace(0.0, 0.999, 400)
     LEVELS = (1.0, 0.3, 0.1, 0.03, 0.01)
+    #: The values the last :meth:`take_run` took from a run (None before).
+    taken = None
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9, curvature: float = 1.0, *,
                  condition: float = 10.0, steps: int = 150, exact: bool = False,
@@ -320,16 +323,20 @@ class HeavyBallWidget(SimulationWidget):
         # damping ratio against momentum
         ax_zeta.axhspan(0.95, 1.05, color="0.9")
         ax_zeta.axhline(1.0, color="0.5", lw=0.8)
-        self.zeta_steep = self._animate(ax_zeta.plot([], [], color="C0", label="λ")[0])
+        kappa = f"{self.condition:g}"
+        self.zeta_steep = self._animate(ax_zeta.plot([], [], color="C0",
+                                                     label="steep direction, λ")[0])
         self.zeta_flat = self._animate(ax_zeta.plot([], [], color="C1", lw=0.8,
-                                                    label="λ/κ")[0])
+                                                    label="shallow direction, λ/κ")[0])
         self.mu_dots = self._animate(ax_zeta.plot([], [], "o", color="k", ms=5,
                                                   label="your μ")[0])
         self.physics = self._animate(ax_zeta.plot([], [], "--", color="C3",
-                                                  label="physics 1 − 2√α")[0])
+                                                  label="physics μ = 1 − 2√α")[0])
         ax_zeta.set(yscale="log", xlim=(0, 1), ylim=(0.02, 50), xlabel="momentum μ",
                     ylabel="damping ratio ζ", title="damping")
-        ax_zeta.legend(loc="upper right", fontsize=7)
+        # outside the axes, right of the panel: no curve, dot or dashed line runs under it
+        ax_zeta.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                       fontsize=7, title=f"κ = {kappa} (condition number)", title_fontsize=7)
 
     def _simulate(self):
         v = self.values
@@ -377,17 +384,53 @@ class HeavyBallWidget(SimulationWidget):
                     c.max = max(c.max, float(value))
                 c.value = float(value)
 
-    def from_run(self, run=None, *, epoch: int = -1, layer: str | None = None) -> dict:
-        """Take lr, momentum and ``layer``'s curvature at ``epoch`` from a recorded run.
+    @classmethod
+    def from_run(cls, run, *, epoch: int = -1, layer: str | None = None, state=None,
+                 **kwargs) -> HeavyBallWidget:
+        """A NEW widget with a recorded run's lr, momentum and ``layer``'s curvature at
+        ``epoch`` (:func:`run_hyperparameters`); a widget it is called on keeps its values.
 
-        Returns the values taken (see :func:`run_hyperparameters`) and shows them in the
-        status line.
+        Parameters
+        ----------
+        run : workbench.Run or path
+        epoch, layer
+            See :func:`run_hyperparameters`.
+        state : Selection, optional
+            For the new widget's "from my run" button.
+        **kwargs
+            The other parameters of :class:`HeavyBallWidget` (``condition``, ``steps``...).
+
+        Returns
+        -------
+        HeavyBallWidget
+            With the run attached (its "from my run" button) and ``taken``, the values
+            taken, also shown in its status line.
+
+        Examples
+        --------
+        >>> toy = HeavyBallWidget(lr=0.05, momentum=0.9)                 # doctest: +SKIP
+        >>> mine = HeavyBallWidget.from_run("runs/demo", layer="conv2")  # doctest: +SKIP
+        >>> toy.values["lr"]                                             # doctest: +SKIP
+        0.05
+        """
+        widget = cls(run=run, state=state, **kwargs)
+        widget.take_run(run, epoch=epoch, layer=layer)  # widens a slider's range if needed
+        return widget
+
+    def take_run(self, run=None, *, epoch: int = -1, layer: str | None = None) -> dict:
+        """Set THIS widget's sliders to a recorded run's lr, momentum and ``layer``'s
+        curvature at ``epoch`` (what the "from my run" button does; :meth:`from_run` makes
+        a new widget instead).
+
+        Returns the values taken (see :func:`run_hyperparameters`), also kept as
+        ``taken`` and shown in the status line.
         """
         run = self.run if run is None else run
         if run is None:
-            raise ValueError("from_run() needs a run (none was given to the widget)")
+            raise ValueError("take_run() needs a run (none was given to the widget)")
         hp = run_hyperparameters(run, epoch=epoch, layer=layer)
         self.set(lr=hp["lr"], momentum=hp["momentum"], curvature=hp["curvature"])
+        self.taken = hp
         self.status.value = (f"from the run at epoch {hp['epoch']}, layer {hp['layer']} "
                              f"({hp['source']}): α = {hp['lr']:.3g}, μ = {hp['momentum']:.3f}, "
                              f"λ = {hp['curvature']:.3g}")
@@ -398,7 +441,7 @@ class HeavyBallWidget(SimulationWidget):
         epoch = -1 if state is None or state.epoch is None else state.epoch
         layer = None if state is None else state.layer
         try:
-            self.from_run(epoch=epoch, layer=layer)
+            self.take_run(epoch=epoch, layer=layer)
         except (ValueError, KeyError) as err:
             import html
 

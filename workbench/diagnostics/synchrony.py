@@ -38,6 +38,18 @@ def _analytic(x: np.ndarray) -> np.ndarray:
 
 
 def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
+    return np.angle(_analytic_core(x, detrend, band, order, caller, dim))
+
+
+def _phasor_core(x, detrend, band, order, caller="phases", dim=STEP):
+    """``exp(i φ)`` of the phases of :func:`_phase_core`, as ``z / |z|`` of the analytic
+    signal ``z`` (no arctangent, sine or cosine; 1 where ``z = 0``, as ``angle(0) = 0``)."""
+    z = _analytic_core(x, detrend, band, order, caller, dim)
+    mod = np.abs(z)
+    return np.divide(z, mod, out=np.ones_like(z), where=mod > 0)
+
+
+def _analytic_core(x, detrend, band, order, caller, dim):
     # numpy for detrend and Hilbert: scipy.signal costs 65 MiB of memory on import, which
     # matters for an analysis that must fit under a memory cap; only the band-pass needs it
     x = np.asarray(x, dtype=np.float64)
@@ -49,7 +61,7 @@ def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
 
         sos = signal.butter(order, band, btype="bandpass", fs=1.0, output="sos")
         x = signal.sosfiltfilt(sos, x, axis=-1)
-    return np.angle(_analytic(x))
+    return _analytic(x)
 
 
 def _band(band, caller: str):
@@ -173,10 +185,9 @@ order_parameter = kuramoto_order
 
 def _order_stat_core(x, detrend, band, caller, dim, stat):
     """Numpy core of :func:`synchrony` and :func:`metastability`: ``x`` is (..., channel,
-    time); phases along time, R over the channels, then the mean or the (population)
-    standard deviation of R over time."""
-    r = _order_core(np.swapaxes(_phase_core(x, detrend, band, 4, caller=caller, dim=dim),
-                                -1, -2))
+    time); phasors ``exp(i φ)`` along time (:func:`_phasor_core`), R over the channels,
+    then the mean or the (population) standard deviation of R over time."""
+    r = np.abs(_phasor_core(x, detrend, band, 4, caller=caller, dim=dim).mean(axis=-2))
     return r.mean(-1) if stat == "mean" else r.std(-1)
 
 

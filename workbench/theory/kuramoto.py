@@ -101,22 +101,27 @@ def _simulate(omega, theta0, coupling, dt, steps, every):
     mt = np.empty((6, 2), dtype=f32)      # M = mt.T (2, 6): row 1 = row 0 + π/2 unit
     mt[2:] = [[1.0, 1.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]
     ab, m = mt[:2].reshape(-1), mt.T      # ab: a view of M's first two columns
-    views = [(sc[4:6], sc[:2], sc[:2].reshape(-1), sc) for sc in bufs]
+    (s_a, i_a, f_a), (s_b, i_b, f_b) = ((sc[4:6], sc[:2], sc[:2].reshape(-1)) for sc in bufs)
+    c_a, c_b = bufs
     sin, matmul = np.sin, np.matmul
     two_pi, pi = f32(2 * np.pi), f32(np.pi)
     rec = np.empty((steps // every, n))
-    cur = 0
     for k in range(steps // every):
-        for _ in range(every):
-            state, sines, flat, sc = views[cur]
-            sin(state, out=sines)
-            matmul(flat, m4, out=ab)
-            cur ^= 1
-            matmul(m, sc, out=views[cur][0])
-        state = views[cur][0]
-        rec[k] = state[0]
+        for _ in range(every // 2):       # two steps: buffer a -> b -> a
+            sin(s_a, out=i_a)
+            matmul(f_a, m4, out=ab)
+            matmul(m, c_a, out=s_b)
+            sin(s_b, out=i_b)
+            matmul(f_b, m4, out=ab)
+            matmul(m, c_b, out=s_a)
+        if every % 2:                     # one more step: the buffers swap roles
+            sin(s_a, out=i_a)
+            matmul(f_a, m4, out=ab)
+            matmul(m, c_a, out=s_b)
+            s_a, i_a, f_a, c_a, s_b, i_b, f_b, c_b = s_b, i_b, f_b, c_b, s_a, i_a, f_a, c_a
+        rec[k] = s_a[0]
         if ((k + 1) * every) % 256 < every:
-            state -= two_pi * np.floor((state[0] + pi) / two_pi)
+            s_a -= two_pi * np.floor((s_a[0] + pi) / two_pi)
     return rec
 
 

@@ -623,8 +623,11 @@ class SpringBlockWidget(SimulationWidget):
         blocks = ds[LAYER].values
         self.loads.set_data(blocks, ds.extension_mean.values)
         v = self.values
-        rest = spring_block_steady_state(self.n_blocks, friction=v["friction"])
-        self.rest.set_data(blocks, rest.values)
+        key = (id(self.rest), self.n_blocks, v["friction"])  # moves with friction only
+        if getattr(self, "_rest", (None,))[0] != key:
+            rest = spring_block_steady_state(self.n_blocks, friction=v["friction"])
+            self._rest = (key, rest.values)
+            self.rest.set_data(blocks, rest.values)
         dev = float(linear_law_deviation(fuzziness))
         self.deviation = dev
         text = (f"friction μ = {v['friction']:.3f}, noise σ = {v['noise']:.2f}:  relative RMS "

@@ -35,7 +35,10 @@ in ONE run: in every round each way runs once, in an order that alternates betwe
       tutorial_vps : ``empirical_ntk_ntk_vps`` -- NTK-vector products (vjp then jvp) under
                      vmap over every pair of samples; applied to row chunks of x1 (its
                      vmapped gradients, 64 x 10 x P floats per row, do not fit in memory
-                     at once for all 64 rows).
+                     at once for all 64 rows). It is ~100x slower than (c) on these models,
+                     so it is timed on the first ``--vps-rows`` (8) rows of x1 against all
+                     64 x2 and its time multiplied by 64/8 (the rows are independent and
+                     cost the same); the table says so.
 (c) package: ``workbench.probes.empirical_ntk(model, x)`` (full mode; includes its checks,
     eval mode and the float64 xarray result).
 
@@ -165,11 +168,13 @@ def empirical_ntk_ntk_vps(func, params, x1, x2):
     return vmap(vmap(get_ntk, (None, 0)), (0, None))(x1, x2)
 
 
-def tutorial_vps(model, x, rows):
-    """The tutorial's NTK-vector products over row chunks of x1; (N, N, O, O)."""
+def tutorial_vps(model, x, rows, first=None):
+    """The tutorial's NTK-vector products over row chunks of x1 (the ``first`` rows of x1
+    only when given); (N1, N, O, O)."""
     f, params = single(model), params_of(model)
-    return torch.cat([empirical_ntk_ntk_vps(f, params, x[s:s + rows], x)
-                      for s in range(0, x.shape[0], rows)])
+    x1 = x if first is None else x[:first]
+    return torch.cat([empirical_ntk_ntk_vps(f, params, x1[s:s + rows], x)
+                      for s in range(0, x1.shape[0], rows)])
 
 
 def vps_rows(model, n, o, budget=2 * 2**30):
@@ -190,9 +195,9 @@ def loop_jacobian(model, x):
 
 
 def as_rows(k4):
-    """(N, N, O, O) tutorial layout -> (N·O, N·O) rows (sample, class)."""
-    n, _, o, _ = k4.shape
-    return k4.permute(0, 2, 1, 3).reshape(n * o, n * o)
+    """(N1, N2, O, O) tutorial layout -> (N1·O, N2·O) rows (sample, class)."""
+    n1, n2, o, _ = k4.shape
+    return k4.permute(0, 2, 1, 3).reshape(n1 * o, n2 * o)
 
 
 def rel(a, b) -> float:
@@ -200,12 +205,12 @@ def rel(a, b) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
-def ways_for(model, x):
+def ways_for(model, x, vps_first):
     """name -> callable; the floor's parts are timed as their own ways."""
     n = x.shape[0]
     f_theta = flat_single(model)
     j_flat = floor_jacobian_flat(model, x, f_theta).reshape(n * 10, -1).contiguous()
-    rows = vps_rows(model, n, 10)
+    rows = min(vps_rows(model, n, 10), vps_first)
     fs, ps = single(model), params_of(model)
     return {
         "package": lambda: empirical_ntk(model, x),
@@ -214,11 +219,12 @@ def ways_for(model, x):
         "J Jᵀ GEMM": lambda: floor_product(j_flat),
         "J Jᵀ sym": lambda: _gram([j_flat]),
         "tutorial_jac": lambda: empirical_ntk_jacobian_contraction(fs, ps, x, x),
-        "tutorial_vps": lambda: tutorial_vps(model, x, rows),
+        # timed on the first vps_first rows of x1; report() scales it by n / vps_first
+        "tutorial_vps": lambda: tutorial_vps(model, x, rows, vps_first),
     }, j_flat, rows
 
 
-def check(model, x, ways, j_flat) -> None:
+def check(model, x, ways, j_flat, first) -> None:
     n = x.shape[0]
     ref_j = loop_jacobian(model, x).detach().double()
     k_loop = (ref_j @ ref_j.T).numpy()
@@ -226,8 +232,8 @@ def check(model, x, ways, j_flat) -> None:
     print(f"  max |K - K_package| / max |K_package|: loop (autograd, float64 product) "
           f"{rel(k_loop, k_pkg):.1e}; floor J Jᵀ {rel(floor_product(j_flat), k_pkg):.1e}; "
           f"symmetric product {rel(_gram([j_flat]), k_pkg):.1e}; tutorial_jac "
-          f"{rel(as_rows(ways['tutorial_jac']()), k_pkg):.1e}; tutorial_vps "
-          f"{rel(as_rows(ways['tutorial_vps']()), k_pkg):.1e}")
+          f"{rel(as_rows(ways['tutorial_jac']()), k_pkg):.1e}; tutorial_vps (first {first} "
+          f"rows) {rel(as_rows(ways['tutorial_vps']()), k_pkg[:first * 10]):.1e}")
 
 
 def run_rounds(ways, rounds):
@@ -241,7 +247,9 @@ def run_rounds(ways, rounds):
     return times
 
 
-def report(label, times) -> dict:
+def report(label, times, vps_scale) -> dict:
+    times = dict(times)
+    times["tutorial_vps"] = [t * vps_scale for t in times["tutorial_vps"]]
     med = {k: statistics.median(v) for k, v in times.items()}
     j_best = min(med["J dict"], med["J flat"])
     floor = j_best + med["J Jᵀ GEMM"]
@@ -252,7 +260,8 @@ def report(label, times) -> dict:
     print(f"{'way':<14}{'median s':>10}{'x floor':>9}   rounds (s)")
     for k, v in times.items():
         reps = ", ".join(f"{t:.3f}" for t in v)
-        print(f"{k:<14}{med[k]:>10.3f}{med[k] / floor:>9.2f}   {reps}")
+        name = f"{k} (x{vps_scale:g})" if k == "tutorial_vps" else k
+        print(f"{name:<14}{med[k]:>10.3f}{med[k] / floor:>9.2f}   {reps}")
     kind = "dict" if j_best == med["J dict"] else "flat"
     print(f"{'floor':<14}{floor:>10.3f}{1.0:>9.2f}   = J {kind} {j_best:.3f} + GEMM "
           f"{med['J Jᵀ GEMM']:.3f}")
@@ -272,6 +281,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--models", default="cnn,cnn_old")
+    ap.add_argument("--vps-rows", type=int, default=8,
+                    help="rows of x1 tutorial_vps is timed on (scaled to all samples)")
     args = ap.parse_args(argv)
     if args.rounds < 5:
         ap.error(f"--rounds must be at least 5; got {args.rounds}")
@@ -294,10 +305,13 @@ def main(argv=None) -> int:
         print(f"\nmodel {label}: P = {count_parameters(model)} parameters; Jacobian "
               f"{args.samples * 10} x {count_parameters(model)} float32 = "
               f"{args.samples * 10 * count_parameters(model) * 4 / 2**20:.0f} MiB")
-        ways, j_flat, rows = ways_for(model, x)
-        print(f"  tutorial_vps in chunks of {rows} rows of x1")
-        check(model, x, ways, j_flat)
-        results[label] = report(label, run_rounds(ways, args.rounds))
+        first = min(args.vps_rows, args.samples)
+        ways, j_flat, rows = ways_for(model, x, first)
+        print(f"  tutorial_vps timed on the first {first} of {args.samples} rows of x1 (in "
+              f"chunks of {rows}) and scaled by {args.samples / first:g}: its work is the "
+              f"same for every row")
+        check(model, x, ways, j_flat, first)
+        results[label] = report(label, run_rounds(ways, args.rounds), args.samples / first)
         del ways, j_flat
     worst_floor = max(r["floor"] for r in results.values())
     worst_b = max(r["best_b"] for r in results.values())

@@ -11,8 +11,13 @@ what the move costs, which other processes on a shared machine inflate much less
 wall time). It also times the bare Kuramoto simulation, N = 200 x 2000
 Euler steps.
 
+It then breaks one widget's move down into its parts, side by side in alternating order
+(``--breakdown``, default the Kuramoto widget's coupling slider): simulate (simulation and
+the diagnostics, the Dataset), update the artists, render (blit), PNG encoding, and the
+whole move.
+
 Usage: PYTHONPATH=$PWD python bench/theory_latency.py [--moves 50]
-Appends its run to bench/logs/theory_latency.log (bench/_log.py). Last line:
+Appends to bench/logs/theory_latency.log (bench/_log.py: dated header, load). Last line:
 ``theory_slider_p95_ms: X`` (the worst p95 over the three widgets as shipped; goal < 100 ms).
 """
 
@@ -21,14 +26,22 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
+import sys
 import time
+from pathlib import Path
 
-import _log  # noqa: I001  (bench/_log.py: tee stdout to bench/logs/)
 import numpy as np
 
-from workbench.theory.kuramoto import _simulate, lorentzian_frequencies
-from workbench.widgets.theory import HeavyBallWidget, KuramotoWidget, SpringBlockWidget
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _log  # noqa: E402,I001  (bench/_log.py: append stdout to bench/logs/)
+from workbench.theory.kuramoto import _simulate, lorentzian_frequencies  # noqa: E402
+from workbench.widgets.theory import (  # noqa: E402
+    HeavyBallWidget,
+    KuramotoWidget,
+    SpringBlockWidget,
+)
 
 
 def naive(cls):
@@ -69,22 +82,35 @@ def moves(widget, name, values, count):
     return out
 
 
+def breakdown(cls, name, values, count):
+    """Milliseconds of each part of a move, the parts run in alternating order per move."""
+    w = cls()
+    seq = np.concatenate([values, values[::-1]])
+    parts = {"simulate": [], "update artists": [], "render": [], "png": [], "whole move": []}
+    for i in range(count):
+        w.controls[name].value = float(seq[i % seq.size])  # the whole move, as shipped
+        t0 = time.perf_counter()
+        w.controls[name].value = float(seq[(i + 1) % seq.size])
+        parts["whole move"].append(time.perf_counter() - t0)
+        steps = [("simulate", lambda: setattr(w, "ds", w._simulate())),
+                 ("update artists", lambda: w._update(w.ds)),
+                 ("render", w._render), ("png", w.canvas.png)]
+        for key, fn in (steps if i % 2 == 0 else steps[::-1]):
+            t0 = time.perf_counter()
+            fn()
+            parts[key].append(time.perf_counter() - t0)
+    return {k: 1e3 * np.array(v) for k, v in parts.items()}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--moves", type=int, default=50)
     p.add_argument("--block", type=int, default=5)
+    p.add_argument("--breakdown", default="KuramotoWidget")
     args = p.parse_args()
     _log.start()
-    lines = [f"theory_latency: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}",
-             f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-             f"load average {os.getloadavg()[0]:.2f} at start (shared with other agents)",
-             f"moves per side: {args.moves}, alternating blocks of {args.block}"]
-
-    def log(s):
-        print(s, flush=True)
-
-    for line in lines:
-        print(line)
+    print(f"moves per side: {args.moves}, alternating blocks of {args.block}")
+    log = print
     worst = 0.0
     for cls, name, values in CASES:
         sides = {"blit": cls(), "full": naive(cls)()}
@@ -105,6 +131,12 @@ def main():
             f"{med['full']:.1f} ms, p95 {p95['full']:.1f} ms (CPU median "
             f"{np.median(cpu['full']):.1f}); speed-up of the median x"
             f"{med['full'] / med['blit']:.2f}")
+    for cls, name, values in CASES:
+        if cls.__name__ == args.breakdown:
+            parts = breakdown(cls, name, values, args.moves)
+            log(f"{cls.__name__} ({name}) move by parts, {args.moves} moves (ms):")
+            for k, v in parts.items():
+                log(f"  {k:<16} median {np.median(v):6.1f}  p95 {np.percentile(v, 95):6.1f}")
     omega = lorentzian_frequencies(200, 0.5)
     theta0 = np.random.default_rng(0).uniform(-np.pi, np.pi, 200)
     sim, sim_cpu = [], []

@@ -124,6 +124,65 @@ def test_load_and_curve_of_the_linear_law():
     assert_allclose(float(linear_law_deviation(d)), 0.0, atol=1e-12)
 
 
+def _deviation_loops(logd):
+    """Brute force of the relative deviation, one curve, plain loops over the layers."""
+    n = len(logd)
+    s = [logd[0] - v for v in logd]
+    sq = 0.0
+    for k in range(n):
+        sq += (s[k] - s[-1] * k / (n - 1)) ** 2
+    variation = 0.0
+    for k in range(1, n):
+        variation += abs(s[k] - s[k - 1])
+    return np.sqrt(sq / n) / variation
+
+
+def test_relative_deviation_matches_loops_on_curves_of_any_shape():
+    rng = np.random.default_rng(7)
+    logd = rng.normal(size=(3, 4, 6)).cumsum(-1)       # not monotone
+    d = xr.DataArray(np.exp(logd), dims=("seed", "epoch", "layer"),
+                     coords={"layer": list("abcdef"), "epoch": [1, 2, 3, 4]})
+    dev = linear_law_deviation(d)
+    assert dev.dims == ("seed", "epoch")
+    assert dev.epoch.values.tolist() == [1, 2, 3, 4]
+    want = np.array([[_deviation_loops(logd[i, j]) for j in range(4)] for i in range(3)])
+    assert_allclose(dev.values, want, rtol=1e-12)
+    assert np.all((dev.values > 0) & (dev.values <= 1))   # bounded by the total variation
+    # the dim may come in any position
+    assert_allclose(linear_law_deviation(d.transpose("layer", "seed", "epoch")), want,
+                    rtol=1e-12)
+
+
+def test_relative_deviation_is_finite_and_stable_when_the_curve_is_nearly_flat():
+    """Layers that separate and then undo it: total separation near 0 (or crossing it)."""
+    def dev(eps):
+        logd = -np.array([0.0, 1.0, 2.0, 1.0, eps])
+        return float(linear_law_deviation(xr.DataArray(np.exp(logd), dims="layer")))
+
+    values = [dev(e) for e in (-1e-9, 0.0, 1e-9)]
+    assert np.all(np.isfinite(values)) and 0 < values[1] <= 1
+    assert max(values) - min(values) < 1e-8          # continuous through a zero total
+    assert_allclose(values[1], _deviation_loops(-np.array([0.0, 1.0, 2.0, 1.0, 0.0])),
+                    rtol=1e-12)
+    # the normalised curve itself blows up there: why the RMS of it was no measure
+    curve = load_curve(xr.DataArray(np.exp(-np.array([0.0, 1.0, 2.0, 1.0, 1e-9])),
+                                    dims="layer"))
+    assert float(abs(curve).max()) > 1e8
+
+
+def test_relative_deviation_of_a_tiny_curve_does_not_depend_on_its_scale():
+    base = -np.array([0.0, 0.1, 0.15, 0.5, 1.0])
+    ref = float(linear_law_deviation(xr.DataArray(np.exp(base), dims="layer")))
+    tiny = float(linear_law_deviation(xr.DataArray(np.exp(1e-10 * base), dims="layer")))
+    assert_allclose(tiny, ref, rtol=1e-5)             # log of values near 1: float rounding
+    bumped = base + 1e-7 * np.random.default_rng(0).normal(size=5)
+    moved = float(linear_law_deviation(xr.DataArray(np.exp(bumped), dims="layer")))
+    assert abs(moved - ref) < 1e-5
+    # monotone: the RMS of the load curve minus the law (the former definition)
+    curve = load_curve(xr.DataArray(np.exp(base), dims="layer")).values
+    assert_allclose(ref, np.sqrt(np.mean((curve - np.linspace(0, 1, 5)) ** 2)), rtol=1e-12)
+
+
 def test_deviation_of_a_lazy_start_and_other_dims():
     logd = np.array([[0.0, -0.1, -0.2, -3.0], [0.0, -1.0, -2.0, -3.0]])
     d = xr.DataArray(np.exp(logd), dims=("epoch", "layer"))
@@ -132,4 +191,4 @@ def test_deviation_of_a_lazy_start_and_other_dims():
     ref = np.sqrt(np.mean((np.array([0, 1 / 30, 2 / 30, 1]) - np.linspace(0, 1, 4)) ** 2))
     assert_allclose(linear_law_deviation(d).values, [ref, 0.0], atol=1e-12)
     flat = xr.DataArray(np.ones(4), dims="layer")
-    assert np.isnan(linear_law_deviation(flat))  # no separation at all: undefined
+    assert np.isnan(linear_law_deviation(flat))  # no layer moves at all: undefined

@@ -88,3 +88,32 @@ def test_chain_load_curve_includes_the_wall_as_the_input():
     assert_allclose(curve, np.arange(6) / 5, atol=1e-6)
     assert_allclose(chain_fuzziness(ds).isel(layer=0), 1.0)
     assert_allclose(load(chain_fuzziness(ds)), ds.extension_mean, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_blocks, friction, load", [(5, 0.1, 1.0), (8, 0.02, 0.5)])
+def test_deviation_of_the_rest_state_equals_its_closed_form(n_blocks, friction, load):
+    """Rest extensions e_l = F - (L - l + 1) mu are linear in l (every block moves when
+    mu <= F / L), so positions s_l = sum e depart from the line s_L l / L by mu l (l - L) / 2:
+    Delta = (mu / 2) sqrt(sum_l l^2 (L - l)^2 / (L + 1)) / s_L, sum_l l^2 (L-l)^2 = (L^5-L)/30,
+    s_L = L F - mu L (L + 1) / 2."""
+    big_l = n_blocks
+    rest = spring_block_steady_state(big_l, friction=friction, load=load)
+    dev = float(linear_law_deviation(chain_fuzziness(rest.cumsum("layer"))))
+    s_end = big_l * load - friction * big_l * (big_l + 1) / 2
+    want = friction / 2 * np.sqrt((big_l**5 - big_l) / 30 / (big_l + 1)) / s_end
+    assert_allclose(dev, want, rtol=1e-12)
+    no_friction = spring_block_steady_state(big_l, friction=0.0, load=load)
+    assert_allclose(float(linear_law_deviation(
+        chain_fuzziness(no_friction.cumsum("layer")))), 0.0, atol=1e-12)
+
+
+def test_deviation_of_a_barely_moving_chain_is_finite_and_stable():
+    """Friction just below F / 1: only the pulled block moves, by 1e-9 or 2e-9 (a nearly
+    flat curve): the deviation is that of the curve 0, ..., 0, 1 either way."""
+    devs = []
+    for excess in (1e-9, 2e-9):
+        rest = spring_block_steady_state(5, friction=0.3, load=0.3 + excess)
+        devs.append(float(linear_law_deviation(chain_fuzziness(rest.cumsum("layer")))))
+    step = np.r_[np.zeros(5), 1.0]
+    want = np.sqrt(np.mean((step - np.linspace(0, 1, 6)) ** 2))
+    assert_allclose(devs, want, rtol=1e-5)

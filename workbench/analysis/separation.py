@@ -8,7 +8,9 @@ labels (``target``). Per epoch (He & Su 2023; :mod:`workbench.diagnostics.separa
 - ``load(layer)`` = log D_{l-1} − log D_l (NaN for the first layer);
 - ``cumulative_load(layer)``: the load curve (log D₀ − log D_l)/(log D₀ − log D_{L-1});
 - ``linear_law(layer)`` = l/(L−1), the curve of equal load per layer;
-- ``linear_law_deviation``: the RMS of the curve minus the law.
+- ``linear_law_deviation``: the RMS of the cumulative separation minus the law, relative to
+  the total load moved (:func:`~workbench.diagnostics.separation.linear_law_deviation`; for
+  a monotone curve, the RMS of the curve minus the law).
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def separation_of(features: dict[str, xr.DataArray], labels) -> xr.Dataset:
     -----
     :math:`D_l = \\mathrm{Tr}(\\Sigma_W \\Sigma_B^+)`, load :math:`\\log D_{l-1} - \\log D_l`,
     curve :math:`c_l = (\\log D_0 - \\log D_l)/(\\log D_0 - \\log D_{L-1})`, law
-    :math:`l/(L-1)`, deviation :math:`\\sqrt{\\mathrm{mean}_l (c_l - l/(L-1))^2}`.
+    :math:`l/(L-1)`, deviation :math:`\\sqrt{\\mathrm{mean}_l (s_l - s_{L-1} l/(L-1))^2} /
+    \\sum_l |\\log D_{l-1} - \\log D_l|` with :math:`s_l = \\log D_0 - \\log D_l` (for a monotone
+    curve :math:`\\sqrt{\\mathrm{mean}_l (c_l - l/(L-1))^2}`).
 
     Examples
     --------
@@ -73,7 +77,7 @@ def separation_of(features: dict[str, xr.DataArray], labels) -> xr.Dataset:
             long_name="cumulative separation (load curve)", units=""),
         "linear_law": law.assign_attrs(long_name="linear law $l/(L-1)$", units=""),
         "linear_law_deviation": linear_law_deviation(fz).assign_attrs(
-            long_name="RMS deviation from the linear law", units=""),
+            long_name="relative RMS deviation from the linear law", units=""),
     })
     ds = ds.drop_vars([c for c in ds.coords if c not in (LAYER,)])
     return ds.assign_coords(depth=(LAYER, np.arange(n), {"long_name": "depth", "units": ""}))

@@ -146,6 +146,20 @@ def load(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     return out.rename("load").assign_attrs(long_name="layer load (log D drop)", units="nats")
 
 
+def _load_curve_core(fuzziness: np.ndarray) -> np.ndarray:
+    """Numpy core of :func:`load_curve` along the last axis."""
+    s = _cumulative(fuzziness)
+    total = s[..., -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total != 0, s / np.where(total != 0, total, 1.0), np.nan)
+
+
+def _cumulative(fuzziness: np.ndarray) -> np.ndarray:
+    """Cumulative separation ``s_l = log D_0 - log D_l`` along the last axis."""
+    logd = np.log(np.asarray(fuzziness, dtype=np.float64))
+    return logd[..., :1] - logd
+
+
 def load_curve(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     """Normalised cumulative separation against depth (the load curve).
 
@@ -157,6 +171,7 @@ def load_curve(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     NaN where the total separation :math:`\\log D_0 - \\log D_{L-1}` is 0. If it is negative
     (the classes end up *less* separated than they started, e.g. an untrained net) the curve
     still runs from 0 to 1; check the sign of the total with :func:`load` before reading it.
+    A numpy core along ``dim`` (other dims kept; dask-backed input stays lazy).
 
     Examples
     --------
@@ -166,25 +181,49 @@ def load_curve(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     [0.0, 0.25, 0.5, 0.75, 1.0]
     """
     require(fuzziness, "load_curve", [dim], min_size={dim: 2}, name="fuzziness")
-    logd = np.log(fuzziness)
-    first, last = logd.isel({dim: 0}, drop=True), logd.isel({dim: -1}, drop=True)
-    total = first - last
-    out = (first - logd) / total.where(total != 0)
-    return out.rename("load_curve").assign_attrs(long_name="cumulative separation (normalised)",
-                                                 units="1")
+    out = xr.apply_ufunc(_load_curve_core, fuzziness, input_core_dims=[[dim]],
+                         output_core_dims=[[dim]], dask="parallelized", output_dtypes=[float],
+                         dask_gufunc_kwargs={"allow_rechunk": True})
+    return out.transpose(*fuzziness.dims).rename("load_curve").assign_attrs(
+        long_name="cumulative separation (normalised)", units="1")
+
+
+def _deviation_core(fuzziness: np.ndarray) -> np.ndarray:
+    """Numpy core of :func:`linear_law_deviation` along the last axis."""
+    s = _cumulative(fuzziness)
+    n = s.shape[-1]
+    line = s[..., -1:] * np.linspace(0.0, 1.0, n)
+    rms = np.sqrt(np.mean((s - line) ** 2, axis=-1))
+    variation = np.abs(np.diff(s, axis=-1)).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(variation > 0, rms / np.where(variation > 0, variation, 1.0),
+                        np.nan)
 
 
 def linear_law_deviation(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
-    """RMS departure of the load curve from the linear law, one number per curve.
+    """Relative RMS departure of the cumulative separation from the linear law.
 
     Notes
     -----
-    :math:`\\Delta = \\sqrt{\\frac1L \\sum_{l=0}^{L-1} (c_l - l/(L-1))^2}` with :math:`c_l`
-    from :func:`load_curve`, i.e. from the straight line between the curve's ends. 0 when
-    every layer carries the same load; below 1/sqrt(3) for any monotone curve, larger when some
-    layers undo separation or the total separation is small (the curve is normalised by it).
-    The sign (which layers carry the load) is read from the curve itself, or from
-    :func:`load`.
+    With the cumulative separation :math:`s_l = \\log D_0 - \\log D_l` over the
+    :math:`L` entries :math:`l = 0..L-1`, the loads :math:`a_l = s_l - s_{l-1}` and the
+    linear law :math:`s_{L-1}\\, l/(L-1)` (every layer the same load),
+
+    .. math:: \\Delta = \\frac{\\sqrt{\\frac1L \\sum_{l=0}^{L-1}
+              \\left(s_l - s_{L-1}\\,\\frac{l}{L-1}\\right)^2}}{\\sum_{l=1}^{L-1} |a_l|},
+
+    the RMS departure relative to the total load moved through the layers (the total
+    variation of :math:`s`). For a monotone curve (every load of one sign) the denominator
+    is :math:`|s_{L-1}|`, so :math:`\\Delta` is the RMS of the :func:`load_curve` minus
+    :math:`l/(L-1)` (below :math:`1/\\sqrt 3`). Whatever the curve, :math:`0 \\le \\Delta
+    \\le 1`, 0 exactly when every layer carries the same load, and it does not depend on the
+    scale of :math:`\\log D`. Unlike the RMS of the normalised curve, it stays finite and
+    changes continuously when the total separation :math:`s_{L-1}` is near or crosses 0
+    (a nearly flat curve whose layers separate and then undo it): the denominator is 0 only
+    when no layer moves at all (every :math:`D_l` equal), where :math:`\\Delta` is NaN, as it
+    is when some :math:`D_l` is NaN. The sign (which layers carry the load) is read from the
+    curve itself, or from :func:`load`. A numpy core along ``dim`` (other dims kept;
+    dask-backed input stays lazy).
 
     Examples
     --------
@@ -192,11 +231,13 @@ def linear_law_deviation(fuzziness: xr.DataArray, *, dim: str = LAYER) -> xr.Dat
     >>> d = xr.DataArray(np.exp(-np.arange(5.0)), dims="layer")
     >>> float(linear_law_deviation(d))
     0.0
+    >>> late = xr.DataArray(np.exp(-np.array([0.0, 0.0, 0.0, 1.0])), dims="layer")
+    >>> round(float(linear_law_deviation(late)), 6)     # the last layer carries all the load
+    0.372678
     """
-    curve = load_curve(fuzziness, dim=dim)
-    n = fuzziness.sizes[dim]
-    coords = {dim: curve[dim].values} if dim in curve.coords else None
-    line = xr.DataArray(np.linspace(0.0, 1.0, n), dims=dim, coords=coords)
-    dev = np.sqrt(((curve - line) ** 2).mean(dim))
+    require(fuzziness, "linear_law_deviation", [dim], min_size={dim: 2}, name="fuzziness")
+    dev = xr.apply_ufunc(_deviation_core, fuzziness, input_core_dims=[[dim]],
+                         dask="parallelized", output_dtypes=[float],
+                         dask_gufunc_kwargs={"allow_rechunk": True})
     return dev.rename("linear_law_deviation").assign_attrs(
-        long_name="RMS deviation from the linear law", units="1")
+        long_name="relative RMS deviation from the linear law", units="1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dask
 import numpy as np
 import xarray as xr
@@ -36,6 +38,18 @@ def _analytic(x: np.ndarray) -> np.ndarray:
 
 
 def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
+    return np.angle(_analytic_core(x, detrend, band, order, caller, dim))
+
+
+def _phasor_core(x, detrend, band, order, caller="phases", dim=STEP):
+    """``exp(i φ)`` of the phases of :func:`_phase_core`, as ``z / |z|`` of the analytic
+    signal ``z`` (no arctangent, sine or cosine; 1 where ``z = 0``, as ``angle(0) = 0``)."""
+    z = _analytic_core(x, detrend, band, order, caller, dim)
+    mod = np.abs(z)
+    return np.divide(z, mod, out=np.ones_like(z), where=mod > 0)
+
+
+def _analytic_core(x, detrend, band, order, caller, dim):
     # numpy for detrend and Hilbert: scipy.signal costs 65 MiB of memory on import, which
     # matters for an analysis that must fit under a memory cap; only the band-pass needs it
     x = np.asarray(x, dtype=np.float64)
@@ -47,7 +61,7 @@ def _phase_core(x, detrend, band, order, caller="phases", dim=STEP):
 
         sos = signal.butter(order, band, btype="bandpass", fs=1.0, output="sos")
         x = signal.sosfiltfilt(sos, x, axis=-1)
-    return np.angle(_analytic(x))
+    return _analytic(x)
 
 
 def _band(band, caller: str):
@@ -133,7 +147,9 @@ def kuramoto_order(phases: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     Notes
     -----
     :math:`R = \\left| \\frac{1}{L} \\sum_{l=1}^{L} e^{i\\varphi_l} \\right|`: 1 when all phases
-    are equal, near 0 (order :math:`1/\\sqrt L`) when they are spread uniformly.
+    are equal, near 0 (order :math:`1/\\sqrt L`) when they are spread uniformly. In memory
+    a numpy core, :math:`R = \\mathrm{hypot}(\\langle\\cos\\varphi\\rangle,
+    \\langle\\sin\\varphi\\rangle)` (NaN phases skipped); dask-backed input stays lazy.
 
     Examples
     --------
@@ -143,27 +159,52 @@ def kuramoto_order(phases: xr.DataArray, *, dim: str = LAYER) -> xr.DataArray:
     ('step',)
     """
     require(phases, "kuramoto_order", [dim], min_size={dim: 2}, name="phases")
-    z = np.exp(1j * phases)
-    if dask.is_dask_collection(z.data):
+    if dask.is_dask_collection(phases.data):
         # combine the chunks' partial sums pairwise as they come: with the default (16 at a
         # time) a large lazy input keeps many (step,)-long partial sums in memory at once
         with dask.config.set({"split_every": 2}):
-            r = abs(z.mean(dim))
+            r = abs(np.exp(1j * phases).mean(dim))
     else:
-        r = abs(z.mean(dim))
+        r = xr.apply_ufunc(_order_core, phases, input_core_dims=[[dim]])
     return r.rename("R").assign_attrs(long_name="Kuramoto order parameter R", units="1")
+
+
+def _order_core(ph: np.ndarray) -> np.ndarray:
+    """R along the last axis: ``|mean e^{iφ}| = hypot(mean cos φ, mean sin φ)`` (no complex
+    exponential); NaN phases are skipped, as xarray's mean skips them (all NaN: NaN)."""
+    ph = np.asarray(ph, dtype=np.float64)
+    if np.isnan(ph).any():
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN
+            return np.hypot(np.nanmean(np.cos(ph), -1), np.nanmean(np.sin(ph), -1))
+    return np.hypot(np.cos(ph).mean(-1), np.sin(ph).mean(-1))
 
 
 order_parameter = kuramoto_order
 
 
-def _order_over_time(x, channel_dim, dim, detrend, band, func):
-    require(x, func, [channel_dim, dim],
-            min_size={channel_dim: 2, dim: 16})
+def _order_stat_core(x, detrend, band, caller, dim, stat):
+    """Numpy core of :func:`synchrony` and :func:`metastability`: ``x`` is (..., channel,
+    time); phasors ``exp(i φ)`` along time (:func:`_phasor_core`), R over the channels,
+    then the mean or the (population) standard deviation of R over time."""
+    r = np.abs(_phasor_core(x, detrend, band, 4, caller=caller, dim=dim).mean(axis=-2))
+    return r.mean(-1) if stat == "mean" else r.std(-1)
+
+
+def _order_stat(x, channel_dim, dim, detrend, band, func, stat):
+    """``R(t).mean(dim)`` or ``.std(dim)`` (see :func:`_order_stat_core`); dask-backed input
+    goes through :func:`_lazy_order_over_time` and stays lazy."""
+    require(x, func, [channel_dim, dim], min_size={channel_dim: 2, dim: 16})
+    detrend, band = choice(detrend, _DETRENDS, "detrend"), _band(band, func)
     if dask.is_dask_collection(x.data):
-        return _lazy_order_over_time(x, channel_dim, dim, detrend, band, func)
-    return kuramoto_order(phases(x, dim=dim, detrend=detrend, band=band, _caller=func),
-                          dim=channel_dim)
+        r = _lazy_order_over_time(x, channel_dim, dim, detrend, band, func)
+        out = r.mean(dim) if stat == "mean" else r.std(dim)
+    else:
+        out = xr.apply_ufunc(
+            _order_stat_core, x, input_core_dims=[[channel_dim, dim]],
+            kwargs={"detrend": detrend, "band": band, "caller": func, "dim": dim,
+                    "stat": stat})
+    return out.assign_attrs(detrend=detrend, band=str(band))
 
 
 def _lazy_order_over_time(x, channel_dim, dim, detrend, band, func):
@@ -213,7 +254,8 @@ def synchrony(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,
     Notes
     -----
     :math:`\\langle R \\rangle_t` with :math:`R(t)` from :func:`kuramoto_order` of
-    :func:`phases` (Deco et al. 2017).
+    :func:`phases` (Deco et al. 2017). In memory, one numpy core (phases, R, its mean) in
+    one ``apply_ufunc``; dask-backed input stays lazy.
 
     Examples
     --------
@@ -222,8 +264,8 @@ def synchrony(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,
     >>> synchrony(x).dims
     ()
     """
-    r = _order_over_time(x, channel_dim, dim, detrend, band, "synchrony")
-    return r.mean(dim).rename("synchrony").assign_attrs(long_name="synchrony", units="1")
+    r = _order_stat(x, channel_dim, dim, detrend, band, "synchrony", "mean")
+    return r.rename("synchrony").assign_attrs(long_name="synchrony", units="1")
 
 
 def metastability(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,
@@ -249,7 +291,8 @@ def metastability(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,
     :math:`\\sqrt{\\langle (R(t) - \\langle R \\rangle)^2 \\rangle_t}` (population standard
     deviation), as in Deco et al. 2017; Shanahan 2010 used the variance, which is the square
     of this number. 0 for phase-locked (or constantly incoherent) channels; large when the
-    channels keep falling in and out of synchrony.
+    channels keep falling in and out of synchrony. In memory, one numpy core (phases, R, its
+    standard deviation) in one ``apply_ufunc``; dask-backed input stays lazy.
 
     Examples
     --------
@@ -258,6 +301,5 @@ def metastability(x: xr.DataArray, *, channel_dim: str = LAYER, dim: str = STEP,
     >>> metastability(x).dims
     ()
     """
-    r = _order_over_time(x, channel_dim, dim, detrend, band, "metastability")
-    return r.std(dim).rename("metastability").assign_attrs(long_name="metastability",
-                                                           units="1")
+    r = _order_stat(x, channel_dim, dim, detrend, band, "metastability", "std")
+    return r.rename("metastability").assign_attrs(long_name="metastability", units="1")

@@ -45,9 +45,11 @@ def empirical_ntk(model: nn.Module, x_i: torch.Tensor, x_j: torch.Tensor | None 
     x_i, x_j : torch.Tensor or dict of tensors
         Batches ``(N_i, ...)`` and ``(N_j, ...)``: images, integer token ids (kept integer),
         or a dict of tensors sharing the sample dim (``{"input_ids", "attention_mask"}``,
-        passed as ``model(**x)``). ``x_j=None`` means ``x_j = x_i``; with
-        ``method="jacobian"`` the upper block triangle of chunk pairs is contracted and
-        the rest filled by symmetry (with one chunk, each Jacobian is built once).
+        passed as ``model(**x)``). ``x_j=None`` means ``x_j = x_i``, and the symmetry of
+        ``K(x, x)`` saves work: only the chunk pairs on and above the diagonal are computed
+        (the rest is their transpose); with ``method="jacobian"`` each Jacobian of a
+        diagonal chunk is built once and ``J Jᵀ`` takes about half the flops of a general
+        product (:func:`_gram`).
     method : {"jacobian", "ntk_vp"}
         ``"jacobian"``: per-sample Jacobians with ``vmap(jacrev)``, each parameter block
         flattened to an ``(n·O, P_a)`` matrix and contracted with one matmul per block,
@@ -125,7 +127,8 @@ def empirical_ntk(model: nn.Module, x_i: torch.Tensor, x_j: torch.Tensor | None 
             k = _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress,
                              forward)
         else:
-            k = _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress, forward)
+            k = _by_ntk_vp(model, params, rest, xi, xj, symmetric, mode, chunk, progress,
+                           forward)
     if symmetric and sample_j is None:
         sample_j = sample_i
     return _to_dataarray(k.detach().to("cpu", torch.float64).numpy(), mode, n_out,
@@ -178,6 +181,30 @@ def _contract(ja, jb, mode):
     return out
 
 
+#: Row blocks of the symmetric product (see :func:`_gram`): about 8, of at least 32 rows.
+GRAM_BLOCKS, GRAM_MIN_ROWS = 8, 32
+
+
+def _gram(ja):
+    """Step 3, x_j = x_i: Σ over parameter blocks of J_a J_aᵀ, using its symmetry.
+
+    The rows of each block (sample·class rows, or samples, per class) are cut into about
+    :data:`GRAM_BLOCKS` row blocks ``r``; only ``J[r] J[r:]ᵀ`` (the blocks on and to the
+    right of the diagonal) are multiplied, accumulated in place, and the upper triangle is
+    mirrored at the end: ``(B + 1) / 2B`` of the flops of ``J Jᵀ`` for ``B`` row blocks
+    (56% for 8), the work of a BLAS ``syrk`` with torch's own matmul, on any device.
+    """
+    rows = ja[0].shape[-2]
+    step = max(-(-rows // GRAM_BLOCKS), GRAM_MIN_ROWS)
+    out = ja[0].new_zeros(*ja[0].shape[:-2], rows, rows)
+    for a in ja:
+        for s in range(0, rows, step):
+            e = min(s + step, rows)
+            dst = out[..., s:e, s:]
+            dst += torch.matmul(a[..., s:e, :], a[..., s:, :].transpose(-1, -2))
+    return torch.triu(out).add_(torch.triu(out, 1).transpose(-1, -2))
+
+
 def _chunks(n, chunk):
     return [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
 
@@ -196,11 +223,11 @@ def _by_jacobian(model, params, rest, xi, xj, symmetric, mode, chunk, progress, 
             current = (a, _jacobian(model, params, rest, xi[s:e], flat, forward))
         ja = current[1]
         if symmetric and a == b:
-            jb = ja
+            blocks[a, b] = _gram(ja)
         else:
             s, e = cj[b]
             jb = _jacobian(model, params, rest, xj[s:e], flat, forward)
-        blocks[a, b] = _contract(ja, jb, mode)
+            blocks[a, b] = _contract(ja, jb, mode)
         bar.update(1)
     bar.close()
     return _assemble(blocks, ci, cj, symmetric, mode)
@@ -218,36 +245,38 @@ def _assemble(blocks, ci, cj, symmetric, mode):
     return torch.cat(rows, dim=-2)
 
 
-def _by_ntk_vp(model, params, rest, xi, xj, mode, chunk, progress, forward):
+def _by_ntk_vp(model, params, rest, xi, xj, symmetric, mode, chunk, progress, forward):
     f1, fb = single_output(model, rest, forward), batch_output(model, rest, forward)
     ci, cj = _chunks(n_samples(xi), chunk), _chunks(n_samples(xj), chunk)
+    pairs = [(a, b) for a in range(len(ci)) for b in range(len(cj))
+             if not symmetric or b >= a]
     n_out = None
-    bar = _bar(len(ci) * len(cj), progress)
-    rows = []
-    for s_i, e_i in ci:
+    bar = _bar(len(pairs), progress)
+    blocks = {}
+    for a, b in pairs:
+        (s_i, e_i), (s_j, e_j) = ci[a], cj[b]
         x_a = xi[s_i:e_i]
-        row = []
-        for s_j, e_j in cj:
-            def per_j(x_one, x_a=x_a):
-                out, vjp_fn = vjp(lambda p: f1(p, x_one), params)
-                eye = torch.eye(out.shape[-1], dtype=out.dtype, device=out.device)
 
-                def column(v):
-                    (g,) = vjp_fn(v)
-                    return jvp(lambda p: fb(p, x_a), (params,), (g,))[1]
+        def per_j(x_one, x_a=x_a):
+            out, vjp_fn = vjp(lambda p: f1(p, x_one), params)
+            eye = torch.eye(out.shape[-1], dtype=out.dtype, device=out.device)
 
-                return vmap(column)(eye)            # (O_j, n_i, O_i)
+            def column(v):
+                (g,) = vjp_fn(v)
+                return jvp(lambda p: fb(p, x_a), (params,), (g,))[1]
 
-            xs, in_dim = vmappable(xj[s_j:e_j])
-            blk = vmap(per_j, in_dims=(in_dim,))(xs)  # (n_j, O_j, n_i, O_i)
-            n_out = blk.shape[1]
-            row.append(blk.permute(2, 3, 0, 1))     # (n_i, O_i, n_j, O_j)
-            bar.update(1)
-        rows.append(torch.cat(row, dim=2))
+            return vmap(column)(eye)            # (O_j, n_i, O_i)
+
+        xs, in_dim = vmappable(xj[s_j:e_j])
+        blk = vmap(per_j, in_dims=(in_dim,))(xs)  # (n_j, O_j, n_i, O_i)
+        n_out = blk.shape[1]
+        blocks[a, b] = blk.permute(2, 3, 0, 1).reshape((e_i - s_i) * n_out, -1)
+        bar.update(1)
     bar.close()
-    k = torch.cat(rows, dim=0)
+    k = _assemble(blocks, ci, cj, symmetric, "full")  # (n_i·O, n_j·O)
     if mode == "full":
-        return k.reshape(k.shape[0] * n_out, -1)
+        return k
+    k = k.reshape(n_samples(xi), n_out, n_samples(xj), n_out)
     diag = torch.diagonal(k, dim1=1, dim2=3)        # (n_i, n_j, O)
     return diag.sum(-1) if mode == "trace" else diag.permute(2, 0, 1)
 

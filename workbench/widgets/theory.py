@@ -666,17 +666,28 @@ class SpringBlockWidget(SimulationWidget):
         blocks = ds[LAYER].values
         self.loads.set_data(blocks, ds.extension_mean.values)
         v = self.values
-        rest = spring_block_steady_state(self.n_blocks, friction=v["friction"])
-        self.rest.set_data(blocks, rest.values)
+        key = (id(self.rest), self.n_blocks, v["friction"])  # moves with friction only
+        if getattr(self, "_rest", (None,))[0] != key:
+            rest = spring_block_steady_state(self.n_blocks, friction=v["friction"])
+            self._rest = (key, rest.values)
+            self.rest.set_data(blocks, rest.values)
         dev = float(linear_law_deviation(fuzziness))
         self.deviation = dev
-        text = (f"friction μ = {v['friction']:.3f}, noise σ = {v['noise']:.2f}:  RMS deviation "
-                f"from the linear law {dev:.3f}")
+        text = (f"friction μ = {v['friction']:.3f}, noise σ = {v['noise']:.2f}:  relative RMS "
+                f"deviation from the linear law {dev:.3f}")
         if self.measured is not None:
-            line = np.linspace(0, 1, self.measured.size)  # linear_law_deviation on the curve
-            measured = float(np.sqrt(np.nanmean((self.measured.values - line) ** 2)))
-            text += f"  (measured {measured:.3f})"
+            text += f"  (measured {self._measured_deviation():.3f})"
         self._caption(text)
+
+    def _measured_deviation(self) -> float:
+        """linear_law_deviation of the measured curve, computed once per curve: a load curve
+        c is the cumulative separation of D = exp(−c), and the measure does not depend on the
+        scale of log D."""
+        curve = self.measured
+        if getattr(self, "_measured_dev", (None,))[0] is not curve:
+            self._measured_dev = (curve, float(linear_law_deviation(np.exp(-curve),
+                                                                    dim=LAYER)))
+        return self._measured_dev[1]
 
     def set_measured(self, measured: xr.DataArray | None) -> None:
         """Show another measured curve (rebuilds the figure: the number of layers may change)."""

@@ -43,6 +43,14 @@ Tried on the way: weight decay 1 groks about twice slower (test 0.44 at step 187
 with frac 0.5 is unstable; lr 2e-3 with weight decay 3 does not grok in 3000 steps (test
 0.43). The CI size (p=23, 300 steps) takes 9 s of CPU.
 
+Recorded (bench/grokking.py, 2026-12-02 16:31 run, a commit point every 100 steps), seed 2
+grokked by step 900 but ended in a spike (test 0.456 at step 3000), so it failed the "at
+least 95% at the end" half of the definition. Hence the anneal (``anneal=0.3``: the lr
+falls linearly to lr/10 over the last 900 steps). Without recording, 1 thread, at load 8:
+with it, seeds 0, 1 and 2 all end at train 1.00 / test 1.00 (test >= 95% first at steps
+1400, 1400 and 1100); a cosine decay over all 3000 steps instead stops grokking (test 0.41
+and 0.46 at the end for seeds 0 and 2).
+
 """
 
 from __future__ import annotations
@@ -165,10 +173,15 @@ class NotRecording:
 
 def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int = 100,
          seed: int = 0, d_model: int = 64, n_heads: int = 4, d_mlp: int = 256,
-         n_layers: int = 1, lr: float = 3e-3, weight_decay: float = 2.0,
+         n_layers: int = 1, lr: float = 3e-3, weight_decay: float = 2.0, anneal: float = 0.3,
          probe_size: int = 256, record: bool = True, progress: bool = True,
          threads: int = 2) -> list[dict]:
     """Train full-batch with AdamW, committing every ``every`` steps; return the metrics.
+
+    The learning rate is constant, then falls linearly to ``lr / 10`` over the last
+    ``anneal`` share of the steps (0: constant throughout). At a constant 3e-3, full-batch
+    AdamW keeps spiking after it groks, and a run can end in a spike (seed 2 ended at test
+    0.46 after 3000 steps); the anneal lets every seed end settled.
 
     With ``record=True`` the run goes to ``out`` through ``workbench.watch`` (``out`` must not
     exist yet). Returns one dict per commit point: ``step``, ``train_acc``, ``test_acc``,
@@ -177,13 +190,19 @@ def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int =
     torch.set_num_threads(threads)
     config = dict(p=p, frac=frac, steps=steps, every=every, seed=seed, d_model=d_model,
                   n_heads=n_heads, d_mlp=d_mlp, n_layers=n_layers, lr=lr,
-                  weight_decay=weight_decay)
+                  weight_decay=weight_decay, anneal=anneal)
     train, test = datasets(p, frac, seed)
     (x_train, y_train), (x_test, y_test) = train.tensors, test.tensors
     torch.manual_seed(seed)
     model = make_model(p, d_model, n_heads, d_mlp, n_layers)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
                                   betas=(0.9, 0.98))
+    start = (1 - anneal) * steps                # the anneal's first step
+
+    def factor(t):                              # the lr multiplier after t steps
+        return 1.0 if t < start else max(0.1, 1 - 0.9 * (t - start) / max(1, steps - start))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     history, done = [], [0]
 
     @torch.no_grad()
@@ -217,6 +236,7 @@ def main(out, *, p: int = 47, frac: float = 0.4, steps: int = 3000, every: int =
             loss.backward()
             rec.log(loss=loss)
             optimizer.step()
+            scheduler.step()
     finally:
         rec.close()
     return history

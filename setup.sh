@@ -51,10 +51,11 @@ then
   $PIP install --progress-bar on "torch==2.14.1" "torchvision==0.29.1"
 fi
 
-# quiet only when the workbench is installed already (a re-run: nothing much to fetch)
-quiet=$(.venv/bin/python -c 'import workbench' >/dev/null 2>&1 && echo -q || true)
+# quiet only where what is installed is there already (a re-run: nothing much to fetch)
+installed() { local p; for p in "$@"; do $PIP show "$p" >/dev/null 2>&1 || return 1; done; }
 if [ $want_test = 1 ]; then
   echo "== installing workbench with its test extra"
+  quiet=$(installed workbench pytest playwright lightning && echo -q || true)
   $PIP install $quiet --progress-bar on -e ".[test]"
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -68,6 +69,7 @@ if [ $want_test = 1 ]; then
   fi
 else
   echo "== installing workbench"
+  quiet=$(installed workbench && echo -q || true)
   $PIP install $quiet --progress-bar on -e .
 fi
 echo "== ready: $(.venv/bin/python -c 'import torch, workbench; print("workbench", workbench.__version__, "torch", torch.__version__)')"

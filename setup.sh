@@ -35,6 +35,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=".venv/bin/python -m pip"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
+# pip shows its progress (what it collects, download bars): torch alone is minutes of
+# download on a fresh machine, and silence there reads as a hang. Only a re-install of what
+# is already there is quiet (-q), where pip would list every requirement already satisfied.
 
 # torch >= 2.11 with a matching torchvision. 2.14.1 + 0.29.1 is the known-good pair (and is
 # served from local disk on the project machines); an existing torch >= 2.11 is kept.
@@ -44,16 +47,19 @@ major, minor = (int(v) for v in torch.__version__.split(".")[:2])
 raise SystemExit(0 if (major, minor) >= (2, 11) else 1)
 PY
 then
-  echo "== installing torch and torchvision"
-  $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
+  echo "== installing torch and torchvision (a large download: minutes; pip shows its progress)"
+  $PIP install --progress-bar on "torch==2.14.1" "torchvision==0.29.1"
 fi
 
+# quiet only where what is installed is there already (a re-run: nothing much to fetch)
+installed() { local p; for p in "$@"; do $PIP show "$p" >/dev/null 2>&1 || return 1; done; }
 if [ $want_test = 1 ]; then
   echo "== installing workbench with its test extra"
-  $PIP install -q -e ".[test]"
+  quiet=$(installed workbench pytest playwright lightning && echo -q || true)
+  $PIP install $quiet --progress-bar on -e ".[test]"
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "== installing Debian's chromium for the JupyterLab UI tests"
+      echo "== installing Debian's chromium for the JupyterLab UI tests (apt-get, quiet: a few minutes)"
       DEBIAN_FRONTEND=noninteractive apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
@@ -63,6 +69,7 @@ if [ $want_test = 1 ]; then
   fi
 else
   echo "== installing workbench"
-  $PIP install -q -e .
+  quiet=$(installed workbench && echo -q || true)
+  $PIP install $quiet --progress-bar on -e .
 fi
 echo "== ready: $(.venv/bin/python -c 'import torch, workbench; print("workbench", workbench.__version__, "torch", torch.__version__)')"

@@ -15,16 +15,32 @@ import sys
 import zipfile
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default: ``(default: ...)`` is added unless the help
+    already says what the default is (``default``), or the option is a switch (off unless
+    given) or required. A default of None is never shown as "None": its help says in words
+    what happens without the option (``tests/test_cli_help.py`` checks both)."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or action.nargs == 0 or action.required
+                or action.default is argparse.SUPPRESS or "default" in text.lower()):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import commands
 
     parser = argparse.ArgumentParser(
-        prog="workbench",
+        prog="workbench", formatter_class=HelpFormatter,
         description="See inside neural-network training through physics, and repair a trained "
                     "model without retraining it.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    for p in sub.choices.values():
+        p.formatter_class = HelpFormatter
     return parser
 
 

@@ -1,7 +1,8 @@
 """Classroom presets: the runs a lesson needs, trained and analysed on the embedded data.
 
 ``workbench demo --preset NAME`` calls :func:`run_preset`. Each preset trains its runs on
-CPU within about 10 minutes on 2 cores, analyses them, and writes ``REPORT.md`` with what
+CPU (measured: :data:`workbench.commands.demo.PRESET_TIME`), analyses them, and writes
+``REPORT.md`` with what
 it measured and whether the direction the lesson teaches held *on these runs*: a negative
 result is reported as one.
 

@@ -62,6 +62,12 @@ def test_regime_matches_simulated_heavy_ball(lr, mu, lam):
     disc = (1 + mu - lr * lam) ** 2 - 4 * mu
     if exact != "critical":
         assert (disc < 0) == (exact == "underdamped")
+    else:  # within 5% of the double root mu_c = (1 - sqrt(lr lam))^2: its side decides
+        zeta_exact = damping_ratio(lr, mu, curvature=lam, exact=True)
+        assert abs(zeta_exact - 1) <= 0.05
+        assert (disc >= 0) == (mu <= (1 - s) ** 2) == (zeta_exact >= 1)  # real roots
+        if disc >= 0:  # two positive real roots: the ball creeps in, never crossing 0
+            assert changes == 0
 
 
 @pytest.mark.parametrize("lr,lam", list(itertools.product([0.001, 0.01, 0.05, 0.2, 0.6], LAMS)))
@@ -73,6 +79,34 @@ def test_exact_critical_momentum_gives_double_root(lr, lam):
     if lr * lam < 1:
         assert_allclose(damping_ratio(lr, mu, curvature=lam, exact=True), 1.0)
         assert damping_regime(lr, mu, curvature=lam, exact=True) == "critical"
+
+
+SUBCRITICAL = [(lr, lam) for lr, lam in itertools.product([0.001, 0.01, 0.05, 0.2, 0.6], LAMS)
+               if lr * lam < 1]
+
+
+@pytest.mark.parametrize("lr,lam", SUBCRITICAL)
+def test_exactly_critical_heavy_ball_follows_the_double_root(lr, lam):
+    """At mu = (1 - sqrt(lr lam))^2 the heavy ball from rest at x = 1 is, analytically,
+    x_t = r^t (1 + (1 - r) t) with r = 1 - sqrt(lr lam) (double root r; x_-1 = x_0 = 1): it
+    never crosses 0, zeta = 1 exactly, and the paper's first-order zeta is 1 - sqrt(lr lam)/2."""
+    s = np.sqrt(lr * lam)
+    mu = (1 - s) ** 2
+    assert_allclose(critical_momentum(lr, curvature=lam, exact=True), mu, rtol=1e-14)
+    r = 1 - s
+    x_prev, x, traj = 1.0, 1.0, [1.0]
+    for _ in range(300):
+        x_prev, x = x, x + mu * (x - x_prev) - lr * lam * x
+        traj.append(x)
+    t = np.arange(301)
+    assert_allclose(traj, r ** t * (1 + (1 - r) * t), rtol=1e-9, atol=1e-300)
+    assert heavy_ball_sign_changes(lr, mu, lam) == 0
+    assert_allclose(damping_ratio(lr, mu, curvature=lam, exact=True), 1.0, rtol=1e-12)
+    assert damping_regime(lr, mu, curvature=lam, exact=True) == "critical"
+    assert_allclose(damping_ratio(lr, mu, curvature=lam), 1 - s / 2, rtol=1e-12)
+    if abs(s / 2 - 0.05) > 1e-9:  # first order: critical while within the 5% band
+        assert damping_regime(lr, mu, curvature=lam) == ("critical" if s / 2 < 0.05
+                                                         else "underdamped")
 
 
 def test_first_order_values_and_paper_formula():

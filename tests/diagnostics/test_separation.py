@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -80,15 +78,14 @@ def test_other_dims_kept_and_labels_as_dataarray():
             assert_allclose(float(d[e, l]), _reference(x[e, l], y.values, 1e-8), rtol=1e-10)
 
 
-def test_many_units_stay_tractable():
+def test_many_units_give_the_d_of_their_subspace():
     # 20-dim clusters embedded isometrically in 12 000 units: D must equal D of the 20-dim data
+    # (its time, no p x p matrix formed, is measured by bench/separation_time.py, not here)
     rng = np.random.default_rng(3)
     z, y = _clusters(rng, 128, 20, 10, 1.0)
     basis, _ = np.linalg.qr(rng.normal(size=(12_000, 20)))  # orthonormal columns
     x = z @ basis.T
-    start = time.perf_counter()
     d = float(separation_fuzziness(xr.DataArray(x, dims=("sample", "unit")), y))
-    assert time.perf_counter() - start < 10.0
     assert_allclose(d, _reference(z, y, 1e-8), rtol=1e-8)
 
 

@@ -63,6 +63,17 @@ def test_callable_checkpoints_and_lr_schedule():
         pulls(ckpts[0], x_u[:2], x_u, y_u, lr=0.1)
 
 
+def test_progress_bar_names_epochs_from_0(capsys):
+    """The bar names the epoch in hand as the tables do (from 0) and counts epochs done."""
+    x_o, x_u, y_u = data()
+    forces(dict(models(2)).__getitem__, x_o, x_u, y_u, lr=0.1, epochs=[0, 1], top_k=None,
+           progress=True)
+    err = capsys.readouterr().err
+    assert "forces: epoch 0:" in err and "forces: epoch 1: 100%" in err
+    assert "2 of 2 epochs done" in err
+    assert "epoch 2" not in err
+
+
 @pytest.mark.parametrize("as_dict", [False, True])
 def test_transformer_pulls_match_a_loop_of_per_example_gradients(transformer, as_dict):
     """pull_u = −η (I − 1πᵀ) J(x_o) ∇θ CE(x_u, y_u), with J and ∇θ CE by plain autograd

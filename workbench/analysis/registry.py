@@ -293,6 +293,11 @@ def _analyze_locked(run, only, epochs, progress) -> dict[str, object]:
         return _analyze(run, names, available, progress)
 
 
+#: A progress bar over epochs: the epoch in hand is named in the description (epochs count
+#: from 0, as everywhere), and the counter says how many are done, not which one runs.
+EPOCHS_DONE = "{l_bar}{bar}| {n_fmt} of {total_fmt} epochs done [{elapsed}<{remaining}]"
+
+
 def _analyze(run, names, available, progress) -> dict[str, object]:
     from tqdm.auto import tqdm
 
@@ -309,8 +314,10 @@ def _analyze(run, names, available, progress) -> dict[str, object]:
             run.refresh()
         todo = run.store.prepare_analysis(name, available)  # stale or missing, in order
         out[name] = []
-        for epoch in tqdm(todo, desc=f"analyse {name}", disable=not progress or not todo,
-                          leave=False):
+        bar = tqdm(todo, desc=f"analyse {name}", disable=not progress or not todo,
+                   leave=False, bar_format=EPOCHS_DONE)
+        for epoch in bar:
+            bar.set_description(f"analyse {name}: epoch {epoch}")  # epochs count from 0
             ds = _storable(a.compute(run, epoch), name, epoch)
             run.store.append_analysis(name, ds)
             out[name].append(epoch)

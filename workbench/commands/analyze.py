@@ -36,10 +36,12 @@ def register(sub) -> None:
                                    "/analysis/<name> of RUN/record.zarr. Incremental: "
                                    "run it again after more training to add the new epochs.")
     p.add_argument("run", nargs="?", help="run directory (holding record.zarr)")
-    p.add_argument("--only", default=None, help="comma-separated analysis names")
+    p.add_argument("--only", default=None,
+                   help="comma-separated analysis names (see --list; default: every "
+                        "analysis the run allows)")
     p.add_argument("--list", action="store_true", help="list the analyses and exit")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="compute on this dask.distributed scheduler (e.g. tcp://host:8786) "
-                        "instead of local threads")
+                        "instead of local threads (the default)")
     add_arguments(p)
     p.set_defaults(func=run)

@@ -25,5 +25,6 @@ def register(sub) -> None:
                                    "problematic groups with their Jaccard overlap, DFA "
                                    "integration and metastability, side by side.")
     p.add_argument("runs", nargs="+", help="two or more run directories")
-    p.add_argument("--out", default=None, help="also write the report to this file")
+    p.add_argument("--out", default=None,
+                   help="also write the report to this file (default: print it only)")
     p.set_defaults(func=run)

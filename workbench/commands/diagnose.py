@@ -57,7 +57,8 @@ def register(sub) -> None:
     p.add_argument("run", help="run directory (holding record.zarr)")
     p.add_argument("--compare", default=None,
                    help="a second run (e.g. trained with Adam): report the overlap of the "
-                        "problematic groups (undefined when neither run has one)")
+                        "problematic groups (undefined when neither run has one); default: "
+                        "no comparison")
     p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     add_arguments(p)
     p.set_defaults(func=run)

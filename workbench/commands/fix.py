@@ -83,14 +83,22 @@ def register(sub) -> None:
     p.add_argument("--level", default="layer", choices=LEVELS,
                    help="train whole groups, or the same number of individual parameters "
                         "picked by gradient magnitude (both: side by side)")
-    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    p.add_argument("--lr", type=float, default=DEFAULTS["lr"])
-    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    p.add_argument("--test-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"],
+                   help="epochs of fine-tuning over the run's training set")
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"],
+                   help="learning rate of the fine-tune (its momentum is the physics one, "
+                        "1 - 2 sqrt(lr))")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"],
+                   help="training images per fine-tuning step")
+    p.add_argument("--test-size", type=int, default=None,
+                   help="count the errors fixed and broken on a seeded subset of this many "
+                        "test images (default: the run's whole test set)")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="seeds the fine-tune's batch order (and the --test-size subset's)")
     p.add_argument("--dry-run", action="store_true",
                    help="only print the groups it would train and their share of parameters")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the plan and the results as JSON instead of text")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a fixed model saved under the same name")
     add_arguments(p)

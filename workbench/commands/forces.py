@@ -160,13 +160,21 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("forces", help="top training examples pulling on a test sample, per "
-                                      "epoch (AKG decomposition)")
+                                      "epoch (AKG decomposition)",
+                       description="Which training examples pulled a test sample's "
+                                   "prediction where, epoch by epoch: the AKG decomposition "
+                                   "of each update example's pull on log pi(class | sample), "
+                                   "read from /analysis/forces when it holds the sample, else "
+                                   "scored over --pool candidates on the run's checkpoints. "
+                                   "Prints the top pulls at the last epoch and writes a "
+                                   "figure.")
     p.add_argument("run", help="run directory (holding record.zarr and checkpoints/)")
     p.add_argument("--sample", type=int, required=True, help="test-set index of the sample")
     p.add_argument("--top", type=int, default=5, help="how many update examples (default 5)")
     p.add_argument("--pool", type=int, default=1000,
                    help="candidate training examples scored (seeded choice; default 1000)")
-    p.add_argument("--out", default=None, help="figure path (default RUN/report/...png)")
+    p.add_argument("--out", default=None,
+                   help="figure path (default: RUN/report/forces_sample<N>.png)")
     p.add_argument("--recompute", action="store_true",
                    help="score --pool candidates even when /analysis/forces holds the sample")
     add_arguments(p)

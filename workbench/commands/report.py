@@ -15,6 +15,11 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="print a per-epoch table and write figures")
+    p = sub.add_parser("report", help="print a per-epoch table and write figures",
+                       description="Print the run's per-epoch table (loss, accuracy, wall "
+                                   "time) and its damping verdicts and problematic groups "
+                                   "from the stored analyses (nothing is computed), and write "
+                                   "its figures (training.png: loss and accuracy; layers.png: "
+                                   "per-layer dynamics) under RUN/report/.")
     p.add_argument("run", help="run directory (holding record.zarr)")
     p.set_defaults(func=run)

@@ -25,31 +25,47 @@ def add_train_arguments(p, *, defaults=None) -> None:
     def add(*flags, **kw):
         p.add_argument(*flags, action=_Given, **kw)
 
-    add("--model", default=d.get("model", "cnn"), choices=MODELS)
-    add("--data", default="fashion-mnist", choices=DATASETS)
+    add("--model", default=d.get("model", "cnn"), choices=MODELS,
+        help="the network to train: a small CNN (19k parameters), ResNet-18, or an MLP")
+    add("--data", default="fashion-mnist", choices=DATASETS,
+        help="the dataset (Fashion-MNIST is embedded; CIFAR is downloaded by torchvision)")
     add("--data-root", default=None,
         help="folder of the data (default: the embedded data/ for Fashion-MNIST, "
              "~/.cache/workbench for CIFAR)")
-    add("--epochs", type=int, default=d.get("epochs", 3))
+    add("--epochs", type=int, default=d.get("epochs", 3),
+        help="how many epochs to train (counted from 0: 3 epochs are 0, 1, 2)")
     add("--train-size", type=int, default=d.get("train_size"),
-        help="stratified subset of the training split (default: all)")
-    add("--test-size", type=int, default=d.get("test_size"))
-    add("--batch-size", type=int, default=128)
-    add("--lr", type=float, default=0.05)
-    add("--lr-schedule", default="cosine", choices=LR_SCHEDULES)
-    add("--optimizer", default="sgd", choices=OPTIMIZERS)
+        help="stratified subset of the training split (default: all of it)")
+    add("--test-size", type=int, default=d.get("test_size"),
+        help="stratified subset of the test split (default: all of it)")
+    add("--batch-size", type=int, default=128, help="training images per optimizer step")
+    add("--lr", type=float, default=0.05,
+        help="peak learning rate (the --lr-schedule scales it over the run)")
+    add("--lr-schedule", default="cosine", choices=LR_SCHEDULES,
+        help="learning rate over the steps: constant, cosine annealing to 0, step (divided "
+             "by 10 at 1/3 and 2/3) or onecycle (warm-up, then annealing)")
+    add("--optimizer", default="sgd", choices=OPTIMIZERS,
+        help="SGD with the heavy-ball momentum of --momentum, or Adam (torch's usual betas; "
+             "--momentum is not used)")
     add("--momentum", default="constant:0.9",
-        help="constant[:0.9] | nesterov[:0.9] | physics | hybrid | onecycle")
-    add("--weight-decay", type=float, default=0.0)
+        help="momentum schedule: constant[:0.9] | nesterov[:0.9] | physics (critical "
+             "damping, 1 - 2 sqrt(lr)) | hybrid (physics for the first half of the steps, "
+             "then 0.9) | onecycle")
+    add("--weight-decay", type=float, default=0.0, help="L2 weight decay of the optimizer")
     add("--label-noise", type=float, default=0.0,
         help="fraction of training labels flipped (seeded; indices recorded)")
-    add("--seed", type=int, default=0)
+    add("--seed", type=int, default=0,
+        help="seeds the initial weights, the subsets, the label noise and the batch order")
     add("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N]")
-    add("--amp", nargs=0, default=False, help="mixed precision (CUDA only)")
-    add("--probe-size", type=int, default=512)
+    add("--amp", nargs=0, default=False, help="mixed precision (CUDA only; off by default)")
+    add("--probe-size", type=int, default=512,
+        help="test images in the fixed probe set whose logits (and --features) are "
+             "recorded every epoch")
     add("--features", default=d.get("features", ""),
-        help="comma-separated layer groups whose probe-set outputs are recorded")
-    add("--record-every", type=int, default=1)
+        help="comma-separated layer groups whose probe-set outputs are recorded, for the "
+             "separation analysis; empty: none (default: %(default)r)")
+    add("--record-every", type=int, default=1,
+        help="record the per-layer step values (norms, update cosine) every k steps")
     add("--signal-every", type=int, default=8,
         help="take the layer signal on the fixed probe batch every k steps")
     add("--eval-every", type=int, default=None,
@@ -60,8 +76,11 @@ def add_train_arguments(p, *, defaults=None) -> None:
     add("--curvature-iters", type=int, default=20,
         help="Hessian power iterations per layer group in the damping analysis "
              "(workbench analyze; 0: no curvature)")
-    add("--memory-budget-mb", type=float, default=2048.0)
-    p.add_argument("--out", default=d.get("out"), required="out" not in d)
+    add("--memory-budget-mb", type=float, default=2048.0,
+        help="the most memory the recording may take; a configuration that needs more is "
+             "refused before training")
+    p.add_argument("--out", default=d.get("out"), required="out" not in d,
+                   help="the run directory written (record.zarr, checkpoints/)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last committed checkpoint, with "

@@ -143,7 +143,11 @@ def forces(checkpoints: Iterable[tuple[int, nn.Module]] | Callable[[int], nn.Mod
         total = None
     y_np = np.asarray(y_u).reshape(-1)
     found_epochs, values = [], []
-    for e, m in tqdm(items, total=total, disable=not progress, desc="forces"):
+    bar = tqdm(items, total=total, disable=not progress, desc="forces",  # as analyze's bars
+               bar_format="{l_bar}{bar}| {n_fmt} of {total_fmt} epochs done [{elapsed}]"
+               if total else None)
+    for e, m in bar:
+        bar.set_description(f"forces: epoch {e}")  # epochs count from 0
         model = load(e) if load is not None else m
         eta = lr(e) if callable(lr) else lr
         values.append(pulls(model, x_o, x_u, y_np, lr=eta, memory_budget=memory_budget,

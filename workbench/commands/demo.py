@@ -9,7 +9,7 @@ DEMO = {"out": "runs/demo", "epochs": 3, "train_size": None, "features": "conv1,
 
 #: What a demo run directory holds; anything else (fixes, other reports) is the user's.
 DEMO_FILES = ("record.zarr", "checkpoints/epoch_*.pt", "report/training.png",
-              "report/layers.png", "lock")
+              "report/layers.png", "report/distributions.png", "lock")
 
 
 def extra_contents(out) -> list[str]:

@@ -13,6 +13,7 @@ from .base import (
     epoch_axis,
     epoch_marker,
     label_of,
+    log_ticks,
     padded_limits,
 )
 
@@ -75,8 +76,7 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_dfa.set_xscale("log")
     ax_dfa.set_yscale("log")
     ax_dfa.set_xlim(scale.min() / 1.3, scale.max() * 1.3)
-    ax_dfa.set_xticks(scale, [f"{v:g}" for v in scale])
-    ax_dfa.xaxis.set_minor_formatter("")
+    log_ticks(ax_dfa.xaxis, scale.min() / 1.3, scale.max() * 1.3)  # thinned: never run together
     ax_dfa.yaxis.set_minor_formatter("")
     ax_dfa.set_ylim(*padded_limits(fl.values, log=True))
     ax_dfa.set_xlabel("window size $n$ (steps)")

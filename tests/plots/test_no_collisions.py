@@ -7,6 +7,7 @@ import shutil
 import matplotlib
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from workbench.plots import style
@@ -27,7 +28,7 @@ def test_checker_finds_two_overlapping_texts_and_not_two_apart():
     # the depth is the overlap of the two extents, as matplotlib measures them
     renderer = fig.canvas.get_renderer()
     eb, es = bag.get_window_extent(renderer), sandal.get_window_extent(renderer)
-    want = min(eb.x1 - es.x0, es.y1 - eb.y0)
+    want = min(min(eb.x1, es.x1) - max(eb.x0, es.x0), min(eb.y1, es.y1) - max(eb.y0, es.y0))
     assert found[0][2] == pytest.approx(want)
     sandal.set_position((0.3, 0.2))
     assert collisions(fig) == []
@@ -51,6 +52,7 @@ def test_checker_counts_tick_labels_legends_and_rotated_boxes():
     for x in (0.3, 0.42):
         ax.text(x, 0.5, "a long label", rotation=45, ha="center", va="center")
     t1, t2 = ax.texts
+    FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     fig.canvas.draw()
     assert t1.get_window_extent(renderer).overlaps(t2.get_window_extent(renderer))

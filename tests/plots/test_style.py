@@ -17,7 +17,7 @@ def test_palette_is_seaborns_colorblind_and_scoped():
     before = mpl.rcParams["axes.prop_cycle"]
     with style.context():
         assert [to_hex(f"C{i}") for i in range(10)] == want
-        assert mpl.rcParams["axes.spines.top"] is False               # seaborn's "ticks"
+        assert mpl.rcParams["axes.edgecolor"] == ".15"                  # seaborn's "ticks"
     assert mpl.rcParams["axes.prop_cycle"] == before                  # put back
     import workbench.plots  # noqa: F401  (importing changes nothing either)
     assert mpl.rcParams["axes.prop_cycle"] == before
@@ -32,8 +32,9 @@ def test_a_view_draws_in_the_palette_without_touching_global_state():
     with style.context():
         assert to_hex(bold.get_color()) == style.palette()[0]
     # the PNG holds the palette's blue
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     rgb = np.asarray(Image.open(io.BytesIO(view.png)).convert("RGB")).reshape(-1, 3)
     blue = np.array([int(style.palette()[0][i:i + 2], 16) for i in (1, 3, 5)])

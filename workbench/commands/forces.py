@@ -128,7 +128,6 @@ def figure(pulls, info, out, *, run_dir=None) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import MaxNLocator
 
     from ..plots import style

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -54,8 +56,10 @@ def alpha_by_layer(spectra: xr.Dataset | None, *, ax=None):
     alpha = np.asarray(d["alpha"].values, dtype=float)
     short = np.vectorize(short_tail, otypes=[bool])(np.asarray(d["n_tail"].values, float))
     x = np.broadcast_to(np.arange(len(layers)), alpha.shape)
-    sns.boxplot(x=np.asarray(layers)[x.ravel()], y=alpha.ravel(), order=layers, ax=ax,
-                color="C0", fill=False, width=0.5, showfliers=False, linewidth=1)
+    with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11 a deprecated arg
+        warnings.filterwarnings("ignore", message="vert: bool was deprecated")
+        sns.boxplot(x=np.asarray(layers)[x.ravel()], y=alpha.ravel(), order=layers, ax=ax,
+                    color="C0", fill=False, width=0.5, showfliers=False, linewidth=1)
     jitter = np.linspace(-0.12, 0.12, alpha.shape[0])[:, None] if alpha.shape[0] > 1 else 0.0
     xs = x + jitter
     ok = ~short & np.isfinite(alpha)

@@ -45,8 +45,19 @@ def spread(y, gap: float):
     return out
 
 
+def _canvas(fig):
+    """``fig``'s canvas, an Agg one attached first when it has none that renders (a bare
+    ``Figure()``), so that text extents can be measured."""
+    root = fig.figure if getattr(fig, "figure", None) is not None else fig
+    if not hasattr(root.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(root)
+    return root.canvas
+
+
 def _renderer(ax):
-    return ax.figure.canvas.get_renderer()
+    return _canvas(ax.figure).get_renderer()
 
 
 def stack_end_labels(ax, texts, ends, *, dx: float = 4.0, spacing: float = 1.15) -> None:
@@ -140,23 +151,31 @@ def label_texts(fig) -> list:
                                   ("_suptitle", "_supxlabel", "_supylabel")]
         found += [t for leg in f.legends for t in (*leg.get_texts(), leg.get_title())]
     for ax in fig.axes:
-        found += [*ax.texts, ax.title, ax._left_title, ax._right_title,
-                  ax.xaxis.label, ax.yaxis.label]
+        if not ax.get_visible():
+            continue
+        found += [*ax.texts, ax.title, ax._left_title, ax._right_title]
         for axis in (ax.xaxis, ax.yaxis):
+            if not (ax.axison and axis.get_visible()):   # a twin's hidden x-axis, say
+                continue
             for tick in axis._update_ticks():   # the ticks drawn (inside the view)
                 found += [tick.label1, tick.label2]
-            found.append(axis.offsetText)
+            found += [axis.label, axis.offsetText]
         leg = ax.get_legend()
         if leg is not None and leg.get_visible():
             found += [*leg.get_texts(), leg.get_title()]
     out, seen = [], set()
+    renderer = _canvas(fig).get_renderer()
     for t in found:
         if t is None or id(t) in seen:
             continue
         seen.add(id(t))
-        if t.get_visible() and t.get_text().strip() and (t.get_alpha() is None
-                                                          or t.get_alpha() > 0):
-            out.append(t)
+        if not (t.get_visible() and t.get_text().strip()
+                and (t.get_alpha() is None or t.get_alpha() > 0)):
+            continue
+        clip = t.get_clip_box() if t.get_clip_on() else None
+        if clip is not None and not t.get_window_extent(renderer).overlaps(clip):
+            continue                                      # clipped away: not drawn
+        out.append(t)
     return out
 
 
@@ -209,8 +228,9 @@ def collisions(fig, *, sliver: float = 2.0) -> list[tuple]:
     >>> collisions(fig)
     []
     """
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    canvas = _canvas(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
     texts = label_texts(fig)
     polys = [_corners(t, renderer) for t in texts]
     boxes = [(p.min(0), p.max(0)) for p in polys]
@@ -240,7 +260,7 @@ def lines_outside(fig, *, tolerance: float = 1.0) -> list[tuple]:
     >>> [n for _, _, n in lines_outside(ax.figure)]
     [1]
     """
-    fig.canvas.draw()
+    _canvas(fig).draw()
     out = []
     for ax in fig.axes:
         frame = ax.bbox

@@ -149,7 +149,7 @@ class ForcesView(View):
 
 
 def still_learning(prob: xr.DataArray, target: xr.DataArray) -> int:
-    """The observed sample with the lowest margin at the last epoch: a misclassified one
+    r"""The observed sample with the lowest margin at the last epoch: a misclassified one
     when there is one (the most wrong), else the one the model is least sure of.
 
     Notes

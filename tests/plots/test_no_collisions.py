@@ -95,8 +95,8 @@ def problems(where: str, fig) -> list[str]:
     with style.context():
         out = [f"{where}: {a.get_text()!r} overlaps {b.get_text()!r} by {d:.1f} px"
                for a, b, d in collisions(fig)]
-        out += [f"{where}: line {line.get_label()!r} has {n} points outside {ax.get_title()!r}"
-                for ax, line, n in lines_outside(fig)]
+        out += [f"{where}: line {line.get_label()!r} ({line.get_gid()}) has {n} points "
+                f"outside the axes of {ax.get_xlabel()!r}" for ax, line, n in lines_outside(fig)]
         for ax in fig.axes:
             if ax.get_xlabel() == "epoch":
                 lo, hi = sorted(ax.get_xlim())

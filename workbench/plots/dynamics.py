@@ -126,8 +126,12 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
     k = int(np.flatnonzero(d[EPOCH].values == int(at[EPOCH]))[0])
     if window is not None:
         w = window
+        # 0.3 per z unit, less when a z-score would reach past its row's half-height (0.45):
+        # every signal stays inside its row and the axes
+        peak = float(np.nanmax(np.abs(w.values))) if np.isfinite(w.values).any() else 0.0
+        gain = min(0.3, 0.45 / peak) if peak > 0 else 0.3
         for i, name in enumerate(w[LAYER].values):
-            artist(ax_sig, f"signal:{name}").set_ydata(i - 0.3 * w.sel(layer=name).values)
+            artist(ax_sig, f"signal:{name}").set_ydata(i - gain * w.sel(layer=name).values)
     r = at["R"].values
     artist(ax_r, "R").set_ydata(r)
     m, s = float(at["synchrony"]), float(at["metastability"])

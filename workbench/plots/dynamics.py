@@ -78,7 +78,11 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_dfa.set_xlim(scale.min() / 1.3, scale.max() * 1.3)
     log_ticks(ax_dfa.xaxis, scale.min() / 1.3, scale.max() * 1.3)  # thinned: never run together
     ax_dfa.yaxis.set_minor_formatter("")
-    ax_dfa.set_ylim(*padded_limits(fl.values, log=True))
+    with np.errstate(all="ignore"):  # every epoch's and layer's fit line stays inside too
+        fits = np.exp(d["dfa_intercept"].values[..., None]
+                      + d["dfa"].values[..., None] * np.log(scale))
+    ax_dfa.set_ylim(*padded_limits(np.concatenate([np.ravel(fl.values), np.ravel(fits)]),
+                                   log=True))
     ax_dfa.set_xlabel("window size $n$ (steps)")
     ax_dfa.set_ylabel(label_of(fl))
     ax_dfa.text(0.03, 0.95, "", transform=ax_dfa.transAxes, va="top", fontsize="small",

@@ -51,10 +51,10 @@ def mathtext(text: str) -> str:
 
     Examples
     --------
-    >>> mathtext("update norm ‖θ_t − θ_{t−1}‖")
-    'update norm $\\|\\theta _t - \\theta _{t-1}\\|$'
-    >>> mathtext("cos(Δθ_t, Δθ_{t−1})")
-    'cos($\\Delta \\theta _t, \\Delta \\theta _{t-1}$)'
+    >>> print(mathtext("update norm ‖θ_t − θ_{t−1}‖"))
+    update norm $\\|\\theta _t - \\theta _{t-1}\\|$
+    >>> print(mathtext("cos(Δθ_t, Δθ_{t−1})"))
+    cos($\\Delta \\theta _t, \\Delta \\theta _{t-1}$)
     >>> mathtext("gradient norm ‖g‖"), mathtext("learning_rate")
     ('gradient norm ‖g‖', 'learning_rate')
     """

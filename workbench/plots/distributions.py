@@ -38,8 +38,8 @@ def alpha_by_layer(spectra: xr.Dataset | None, *, ax=None):
     ...                  "n_tail": (("epoch", "layer"), [[40, 7], [38, 12]])},
     ...                 coords={"epoch": [0, 1], "layer": ["fc1", "fc2"]})
     >>> ax = alpha_by_layer(ds)
-    >>> [ln.get_label() for ln in ax.get_legend().get_lines()][-1]
-    'tail too short (< 10 eigenvalues)'
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['fit of one epoch', 'tail too short (< 10 eigenvalues)']
     """
     import seaborn as sns
     from matplotlib.lines import Line2D
@@ -99,7 +99,7 @@ def flag_frequencies(attribution: xr.Dataset | None, *, ax=None):
     ...                                                   ["healthy", "problematic"]])},
     ...                 coords={"epoch": [0, 1], "layer": ["conv1", "conv2"]})
     >>> ax = flag_frequencies(ds)
-    >>> ax.get_ylim()[0] < 0 < 1 < ax.get_ylim()[1]
+    >>> bool(ax.get_ylim()[0] < 0 < 1 < ax.get_ylim()[1])
     True
     """
     import pandas as pd

@@ -85,7 +85,8 @@ def test_alpha_over_epochs_one_line_per_layer():
     a = xr.DataArray(np.array([[3.0, 5.0, 7.0], [2.5, 4.0, 6.5]]), dims=("epoch", "layer"),
                      coords={"epoch": [0, 1], "layer": ["conv1", "fc1", "fc2"]})
     ax = plots.alpha_over_epochs(a, ax=Figure().subplots())
-    lines = ax.get_lines()
+    # one labelled line per layer (its markers are separate, unlabelled lines)
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert [line.get_label() for line in lines] == ["conv1", "fc1", "fc2"]
     assert lines[1].get_ydata().tolist() == [5.0, 4.0]
     with pytest.raises(ValueError, match="needs dims \\('epoch', 'layer'\\)"):

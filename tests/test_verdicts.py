@@ -176,3 +176,33 @@ def test_compare_view_shows_the_overlap_at_the_selected_epoch(runs, a, b, text):
         view.state.epoch = epoch
         assert view.overlaps() == {(a, b): text}
         assert f"{a} vs {b} {text}" in view.caption.value
+
+
+def test_an_inconclusive_verdict_states_its_gap_against_the_bootstrap_spread():
+    from workbench.verdicts import split_verdict, verdict_reason
+    from workbench.widgets.attribution import verdict_reasons
+
+    # group 0 is always the highest ratio (flagged in every resample), but the resamples
+    # move it by far more than its lead over group 2: the split is not conclusive
+    rng = np.random.default_rng(0)
+    point = np.array([1.0, 0.0, 0.1])
+    boot = point + rng.normal(0, 0.05, (400, 3))
+    boot[:, 0] = boot[:, 2] + np.abs(rng.normal(0.9, 1.0, 400)) + 0.01
+    rule = split_verdict(point, boot)
+    assert rule["flag_frequency"][0] == 1.0 and not rule["conclusive"]
+    assert rule["verdict"][0] == "inconclusive"
+    gap, spread = rule["gap"], rule["spread"]
+    assert gap <= spread
+    # the spread is 1.96 sd of the gap over the resamples, computed here by hand
+    flagged, top_other = 0, 2            # the lowest flagged and the highest unflagged group
+    assert gap == pytest.approx(point[flagged] - point[top_other])
+    assert spread == pytest.approx(1.96 * (boot[:, flagged] - boot[:, top_other]).std())
+    why = verdict_reason("inconclusive", 1.0, gap=gap, spread=spread)
+    assert "flagged in 100%" in why and f"gap {gap:.2f}" in why and f"±{spread:.2f}" in why
+    at = xr.Dataset({"verdict": ("layer", rule["verdict"]),
+                     "flag_frequency": ("layer", rule["flag_frequency"]),
+                     "gap": gap, "spread": spread}, coords={"layer": ["conv2", "fc1", "fc2"]})
+    html = verdict_reasons(at)
+    assert "<b>conv2</b> inconclusive: flagged in 100%" in html and f"{gap:.2f}" in html
+    # an older store without the numbers says so instead of staying silent
+    assert "re-run analyze" in verdict_reasons(at.drop_vars(["gap", "spread"]))

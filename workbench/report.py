@@ -45,28 +45,40 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     symbolic link in the way (``report/training.png -> ~/notes.txt``) is refused, naming it.
     ``run_dir`` is a run directory or a :class:`~workbench.run.Run`.
     """
+    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
+    out = run.path / REPORT
+    from . import plots
+
+    with plots.style.context():  # the workbench's one look (colour-blind-safe palette)
+        figures = [_save(fig, run.path, out / f"{name}.png")
+                   for name, fig in report_figures(run).items()]
+    return epoch_table(run.tree) + "\n\n" + verdict_text(run), figures
+
+
+def report_figures(run) -> dict:
+    """name → ``Figure`` of the report: ``training`` and ``layers``, and ``distributions``
+    (α across layers, bootstrap flag frequencies) when the run holds the ``spectra`` or
+    ``attribution`` analysis. Build them inside :func:`workbench.plots.style.context`."""
     from matplotlib.figure import Figure  # no pyplot: leaves a notebook's backend alone
 
     from . import plots
 
-    run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
     tree, cfg = run.tree, run.config
-    out = run.path / REPORT
     layers = tree["layers"].to_dataset()
     steps = tree["steps"].to_dataset()
-    figures = []
+    out = {}
 
-    fig = Figure(figsize=(11, 3.8))
+    fig = out["training"] = Figure(figsize=(11, 3.8))
     axes = fig.subplots(1, 2)
     plots.lines(steps["loss"], x="step", ax=axes[0], smooth=9)
     plots.accuracy_curves(tree["epochs"].to_dataset(), ax=axes[1])
     fig.suptitle(f"{cfg.model} on {cfg.data}: {cfg.optimizer}, momentum {cfg.momentum}")
     fig.tight_layout()
-    figures.append(_save(fig, run.path, out / "training.png"))
 
-    fig = Figure(figsize=(11, 7))
+    fig = out["layers"] = Figure(figsize=(11, 7))
     axes = fig.subplots(2, 2)
-    plots.lines(layers["grad_norm"], x="step", hue="layer", ax=axes[0, 0], logy=True, smooth=9)
+    plots.lines(layers["grad_norm"], x="step", hue="layer", ax=axes[0, 0], logy=True,
+                smooth=9)
     plots.lines(layers["update_norm"], x="step", hue="layer", ax=axes[0, 1], logy=True,
                 smooth=9)
     plots.lines(layers["update_cos"], x="step", hue="layer", ax=axes[1, 0], smooth=25)
@@ -74,8 +86,15 @@ def write_report(run_dir) -> tuple[str, list[Path]]:
     plots.lines(signals(tree), x="step", hue="layer", ax=axes[1, 1])
     fig.suptitle("per-layer dynamics (rolling means)")
     fig.tight_layout()
-    figures.append(_save(fig, run.path, out / "layers.png"))
-    return epoch_table(tree) + "\n\n" + verdict_text(run), figures
+
+    spectra, attribution = run.analysis("spectra"), run.analysis("attribution")
+    if spectra is not None or attribution is not None:
+        fig = out["distributions"] = Figure(figsize=(11, 3.8))
+        ax_a, ax_f = fig.subplots(1, 2)
+        plots.distributions.alpha_by_layer(spectra, ax=ax_a)
+        plots.distributions.flag_frequencies(attribution, ax=ax_f)
+        fig.tight_layout()
+    return out
 
 
 def _save(fig, run_dir, path: Path) -> Path:

@@ -31,7 +31,7 @@ from .dims import EPOCH, LAYER
 
 __all__ = ["VERDICTS", "HEALTHY", "INCONCLUSIVE", "PROBLEMATIC", "CONFIDENT", "SURGICAL_SHARE",
            "two_means_split", "split_verdict", "chosen_groups", "problematic", "with_verdict",
-           "overlap", "overlap_text", "NO_OVERLAP", "texts"]
+           "overlap", "overlap_text", "NO_OVERLAP", "texts", "verdict_reason"]
 
 #: The three verdicts of a layer group, in order of concern (the compare view's strip order).
 VERDICTS = ("healthy", "inconclusive", "problematic")
@@ -49,6 +49,42 @@ NO_OVERLAP = "undefined (neither run has a problematic group)"
 def texts(values) -> list[str]:
     """Stored text (fixed-width str, bytes or object) as a flat list of str."""
     return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(values).ravel()]
+
+
+def verdict_reason(verdict: str, flag_frequency: float, *, gap: float, spread: float,
+                   confident: float = CONFIDENT) -> str:
+    """Why a group got its verdict, in words, from the numbers :func:`split_verdict` gives.
+
+    An "inconclusive" group says which test failed: its flag frequency sits between the
+    two bounds, or it is flagged often enough but the split's ``gap`` is within its
+    bootstrap ``spread`` (1.96 sd of the gap over the resamples).
+
+    Examples
+    --------
+    >>> why = verdict_reason("inconclusive", 1.0, gap=0.12, spread=0.31)
+    >>> for part in why.split(", but "):
+    ...     print(part)
+    inconclusive: flagged in 100% of bootstrap resamples
+    the split is not conclusive: its gap 0.12 is within the bootstrap spread ±0.31 (1.96 sd)
+    >>> verdict_reason("inconclusive", 0.5, gap=1.0, spread=0.2)
+    'inconclusive: flagged in 50% of bootstrap resamples, between 10% and 90%'
+    >>> verdict_reason("problematic", 0.95, gap=1.0, spread=0.2)
+    'problematic: flagged in 95% of bootstrap resamples; gap 1.00 beyond the spread ±0.20'
+    """
+    freq = (f"flagged in {flag_frequency:.0%} of bootstrap resamples"
+            if math.isfinite(flag_frequency) else "no bootstrap flag frequency")
+    lo, hi = f"{1 - confident:.0%}", f"{confident:.0%}"
+    if verdict == PROBLEMATIC:
+        return f"{verdict}: {freq}; gap {gap:.2f} beyond the spread ±{spread:.2f}"
+    if verdict == HEALTHY:
+        return f"{verdict}: {freq} (at most {lo})"
+    if math.isfinite(flag_frequency) and 1 - confident < flag_frequency < confident:
+        return f"{verdict}: {freq}, between {lo} and {hi}"
+    if not (math.isfinite(gap) and math.isfinite(spread)):
+        return (f"{verdict}: {freq}, but the split's gap against its bootstrap spread is "
+                f"unknown (gap {gap:.2f}, spread {spread:.2f})")
+    return (f"{verdict}: {freq}, but the split is not conclusive: its gap {gap:.2f} is "
+            f"within the bootstrap spread ±{spread:.2f} (1.96 sd)")
 
 
 def two_means_split(values):

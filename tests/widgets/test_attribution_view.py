@@ -5,7 +5,7 @@ import xarray as xr
 from matplotlib.colors import to_rgba
 from numpy.testing import assert_allclose
 
-from workbench.plots import VERDICT_COLORS
+from workbench.plots import VERDICT_COLORS, style
 from workbench.run import Run
 from workbench.widgets import Selection
 from workbench.widgets.attribution import AttributionView, FixComparison, stored_problematic_groups
@@ -32,8 +32,9 @@ def test_selecting_an_epoch_shows_its_stored_ratios_verdicts_and_frequencies(run
         want = attribution_epoch(epoch)             # what the analysis returned for it
         h = view.handles["groups"]
         assert_allclose([b.get_height() for b in h["bars"]], want.log_ratio.values)
-        assert [b.get_facecolor() for b in h["bars"]] == \
-            [to_rgba(VERDICT_COLORS[v]) for v in VERDICTS[epoch]]
+        with style.context():                       # the views' palette
+            assert [b.get_facecolor() for b in h["bars"]] == \
+                [to_rgba(VERDICT_COLORS[v]) for v in VERDICTS[epoch]]
         texts = [t.get_text() for t in h["texts"]]
         for text, f in zip(texts, want.flag_frequency.values, strict=True):
             assert text == f"{f:.0%}"

@@ -3,6 +3,8 @@ import pytest
 from matplotlib.colors import to_rgba
 from numpy.testing import assert_allclose
 
+from workbench.plots import style
+from workbench.plots.placement import collisions
 from workbench.run import Run
 from workbench.widgets import Selection
 from workbench.widgets.forces import ForcesView
@@ -64,13 +66,21 @@ def test_path_runs_up_to_the_selected_epoch(stored):
             {CLASSES[k] for k in top}
         names = [t for t in h["names"] if t.get_visible()]    # each line named at its end
         assert [t.get_text() for t in names] == [ln.get_label() for ln in shown]
-        assert [t.get_position()[1] for t in names] == [ln.get_ydata()[-1] for ln in shown]
+        # right of the ends, in the ends' vertical order, spread so that none overlaps
+        # (was: exactly at each end's height, where close ends made the names collide)
+        ends = [ln.get_ydata()[-1] for ln in shown]
+        ys = [t.get_position()[1] for t in names]
+        assert all(t.get_position()[0] > epoch for t in names)
+        assert np.argsort(ys, kind="stable").tolist() == np.argsort(ends, kind="stable").tolist()
+        with style.context():
+            assert collisions(view.fig) == []
 
 
 def test_flipped_update_examples_are_marked_and_classes_named(stored):
     view = ForcesView(stored, classes=CLASSES)
     h = view.handles["pull"]
-    red, blue = to_rgba("C3"), to_rgba("C0")
+    with style.context():                                   # the views' palette
+        red, blue = to_rgba("C3"), to_rgba("C0")
     assert [b.get_facecolor() for b in h["bars"]] == [red if f else blue for f in FLIPPED]
     labels = [t.get_text() for t in h["ax"].get_yticklabels()]
     label_u = forces_epoch(0).label_u.values
@@ -93,6 +103,40 @@ def test_dropdown_is_linked_to_the_selections_sample(stored):
     state.sample = 19                                       # a probe sample not observed
     assert view.pick.value == 20 and view.sample == 20      # the nearest observed one
     assert state.sample == 19
+
+
+def test_opens_on_the_sample_still_being_learned(stored):
+    """The sample with the lowest margin π_y − max_k≠y π_k at the last epoch (a
+    misclassified one when there is one), computed here by hand from the stored prob."""
+    last = stored["prob"].isel(epoch=-1)
+    margins = {}
+    for s in OBSERVED:
+        p = last.sel(sample_o=s).values
+        y = int(stored["target"].sel(sample_o=s))
+        margins[s] = p[y] - np.delete(p, y).max()
+    want = min(margins, key=margins.get)
+    state = Selection()
+    view = ForcesView(stored, state, classes=CLASSES)
+    assert view.sample == want and state.sample == want
+    if any(m < 0 for m in margins.values()):
+        assert margins[want] < 0                             # misclassified
+
+
+def test_opening_sample_is_the_misclassified_one():
+    import xarray as xr
+
+    from workbench.widgets.forces import still_learning
+
+    # three observed samples of class 0: learned (π = 1), unsure, misclassified
+    prob = xr.DataArray([[[0.2, 0.8], [0.5, 0.5], [0.6, 0.4]],
+                         [[1.0, 0.0], [0.55, 0.45], [0.3, 0.7]]],
+                        dims=("epoch", "sample_o", "label"),
+                        coords={"epoch": [0, 1], "sample_o": [3, 5, 7], "label": [0, 1]})
+    target = xr.DataArray([0, 0, 0], dims="sample_o", coords={"sample_o": [3, 5, 7]})
+    assert still_learning(prob, target) == 7
+    assert still_learning(prob.isel(epoch=[0]), target) == 3   # epoch 0: sample 3 is wrong
+    assert still_learning(prob.where(prob.sample_o != 7, 0.5), target) == 7   # a tie: 0
+    assert still_learning(prob.sel(sample_o=[3, 5]), target.sel(sample_o=[3, 5])) == 5
 
 
 def test_bad_input_names_what_is_missing(stored):

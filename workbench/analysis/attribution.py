@@ -4,11 +4,13 @@ Per (epoch, layer): the one problematic-groups rule
 (:func:`workbench.probes.attribution.problematic_groups`: gradient ratio misclassified /
 correct on the run's test set, bootstrap flag frequency, verdict) and the layer attribution
 (gradient × activation) on the misclassified test examples, over the run's recorded groups
-(``Run.groups``). Per (epoch, rank): the :data:`K` worst misclassified probe samples
-(highest loss) with their Integrated Gradients maps: ``image`` and ``ig`` (rank, row, col)
-for image inputs; for token inputs (integer ids, or a dict holding them) ``tokens`` and
-``token_attribution`` (rank, position), Layer Integrated Gradients on the embedding layer,
-one value per token position.
+(``Run.groups``). Per epoch: ``gap`` and ``spread``, the split's gap and its bootstrap
+spread, against which an "inconclusive" verdict is read
+(:func:`workbench.verdicts.verdict_reason`). Per (epoch, rank): the :data:`K` worst
+misclassified probe samples (highest loss) with their Integrated Gradients maps: ``image``
+and ``ig`` (rank, row, col) for image inputs; for token inputs (integer ids, or a dict
+holding them) ``tokens`` and ``token_attribution`` (rank, position), Layer Integrated
+Gradients on the embedding layer, one value per token position.
 """
 
 from __future__ import annotations
@@ -109,6 +111,12 @@ def attribution(run, epoch: int) -> xr.Dataset:
         "long_name": "misclassified test examples", "units": ""})
     out["n_correct"] = xr.DataArray(ds.attrs["n_correct"], attrs={
         "long_name": "correct test examples", "units": ""})
+    stored = run.analysis("attribution")
+    if stored is None or "gap" in stored:  # a group stored without them keeps its schema
+        out["gap"] = xr.DataArray(float(ds.attrs["gap"]), attrs={
+            "long_name": "gap of the two-means split of the log ratios", "units": ""})
+        out["spread"] = xr.DataArray(float(ds.attrs["spread"]), attrs={
+            "long_name": "bootstrap spread of the gap (1.96 sd)", "units": ""})
     r = (RANK,)
     out["sample"] = xr.DataArray(sample, dims=r, attrs={
         "long_name": "test-set index of the misclassified probe sample", "units": ""})

@@ -14,7 +14,7 @@ DEMO = {"out": "runs/demo", "epochs": 3, "train_size": None, "features": "conv1,
 #: (fixed models of ``workbench fix``, which belong to the run they fixed; a user's notes)
 #: makes the demo refuse to replace the run.
 DEMO_FILES = (r"record\.zarr/.+", r"checkpoints/epoch_\d{4}\.(pt|tmp)", r"lock",
-              r"report/(training|layers)\.png", r"report/forces_sample\d+\.png")
+              r"report/(training|layers|distributions)\.png", r"report/forces_sample\d+\.png")
 
 #: Wall time of each classroom preset on 2 CPU cores, in minutes: the most over seeds 0, 1
 #: and 2 in the run of ``bench/presets.py`` dated :data:`PRESETS_TIMED` in

@@ -94,17 +94,32 @@ def table(pulls, info, sample: int) -> str:
     lines = [f"forces on test sample {sample} (label: {classes[target]}) at epoch "
              f"{int(last.epoch)}; eta = {info['lr']:g}; top {pulls.sizes['sample_u']} of "
              f"{info['pool']} training examples by pull summed over epochs",
+             "pull: the one-step change of log π(class) the example causes (nats); the "
+             "strongest class is the one it pulls hardest (largest |pull|)",
              f"{'rank':>4} {'train idx':>9} {'label':<12} {'noisy':<5} "
-             f"{'pull on ' + classes[target][:10]:>20} {'strongest class':<16} {'pull':>10}"]
+             f"{'pull on ' + classes[target][:12]:>20}   {'strongest class':<16} "
+             f"{'its pull':>10}"]
     for u in range(pulls.sizes["sample_u"]):
         row = last.isel(sample_u=u)
         c = int(np.abs(row.values).argmax())
         lines.append(f"{int(row['rank']):>4} {int(row.sample_u):>9} "
                      f"{classes[int(row.label_u)][:12]:<12} "
                      f"{'yes' if bool(row.flipped) else 'no':<5} "
-                     f"{float(row.sel(label=target)):>20.3e} {classes[c][:16]:<16} "
-                     f"{float(row.sel(label=c)):>10.3e}")
+                     f"{pull_text(float(row.sel(label=target))):>20}   "
+                     f"{classes[c][:16]:<16} {pull_text(float(row.sel(label=c))):>10}")
     return "\n".join(lines)
+
+
+def pull_text(v: float) -> str:
+    """A pull as the table prints it: signed, three significant digits, the same format in
+    every column (``-0.19`` and ``72`` read side by side as ``-0.190`` and ``+72.0``).
+
+    Examples
+    --------
+    >>> pull_text(-0.19), pull_text(72.04), pull_text(3.1e-5)
+    ('-0.190', '+72.0', '+3.10e-05')
+    """
+    return f"{v:+#.3g}"
 
 
 def figure(pulls, info, out, *, run_dir=None) -> Path:
@@ -113,8 +128,23 @@ def figure(pulls, info, out, *, run_dir=None) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from ..plots import style
 
     classes, target = info["classes"], info["target"]
+    with style.context():
+        fig = _figure(pulls, classes, target, plt, MaxNLocator)
+        out = Path(out)
+        from ..record.safe import atomic_write  # inside the run: never through a link
+
+        with atomic_write(run_dir or out.parent, out) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return out
+
+
+def _figure(pulls, classes, target, plt, MaxNLocator):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for u in range(pulls.sizes["sample_u"]):
         p = pulls.isel(sample_u=u)
@@ -123,23 +153,19 @@ def figure(pulls, info, out, *, run_dir=None) -> Path:
                  label=f"#{int(p.sample_u)} ({classes[int(p.label_u)]})")
     ax1.axhline(0, color="k", lw=0.5)
     ax1.set_xlabel("epoch")
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax1.set_ylabel(f"pull on log π({classes[target]}) [nat]")
-    ax1.set_title("pull of each top update example (dashed: noisy label)")
-    ax1.legend(fontsize=7)
+    ax1.set_title("pull of each top update example (dashed: noisy label)", fontsize="medium")
+    ax1.legend(fontsize=7, loc="best")
     last = pulls.isel(epoch=-1).sum("sample_u")
     ax2.bar(range(len(classes)), last.values,
             color=["C3" if c == target else "C0" for c in range(len(classes))])
     ax2.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
     ax2.set_ylabel("summed pull [nat]")
-    ax2.set_title(f"top examples' total pull per class, epoch {int(last.epoch)}")
+    ax2.set_title(f"top examples' total pull per class, epoch {int(last.epoch)}",
+                  fontsize="medium")
     fig.tight_layout()
-    out = Path(out)
-    from ..record.safe import atomic_write  # inside the run: never through a link
-
-    with atomic_write(run_dir or out.parent, out) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    return out
+    return fig
 
 
 def run(args) -> int:

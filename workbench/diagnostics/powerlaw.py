@@ -8,7 +8,12 @@ import xarray as xr
 
 from ..dims import require
 
-__all__ = ["powerlaw_alpha"]
+__all__ = ["MIN_RELIABLE_TAIL", "powerlaw_alpha", "tail_too_short"]
+
+#: Fewest eigenvalues in a tail whose α reads as a fit: the MLE's standard error is
+#: :math:`(\alpha - 1)/\sqrt{n_{tail}}` (Clauset et al. 2009, eq. 3.2), over a third of
+#: α − 1 below 10 samples, and the KS choice of x_min is noise there.
+MIN_RELIABLE_TAIL = 10
 
 #: Elements of the (spectra, candidates, values) block evaluated at once for the KS distance.
 _BLOCK = 1 << 21
@@ -167,3 +172,17 @@ def powerlaw_alpha(eigenvalues: xr.DataArray, *, dim: str = "eigenvalue", min_ta
     ds.attrs.update(method="continuous MLE, x_min by minimum KS distance (Clauset et al. 2009)",
                     ks=ks, min_tail=int(min_tail))
     return ds
+
+
+def tail_too_short(n_tail, *, minimum: int = MIN_RELIABLE_TAIL):
+    """True where a fit's tail holds fewer than ``minimum`` eigenvalues (its α is shown but
+    not read as a fit; 0, no tail at all, counts as too short).
+
+    Examples
+    --------
+    >>> tail_too_short(xr.DataArray([7, 10, 0], dims="layer")).values.tolist()
+    [True, False, True]
+    >>> bool(tail_too_short(12))
+    False
+    """
+    return n_tail < minimum

@@ -5,18 +5,25 @@ epoch axes, bars and limits), :mod:`~workbench.plots.training`,
 :mod:`~workbench.plots.layers`, :mod:`~workbench.plots.probe`,
 :mod:`~workbench.plots.damping`, :mod:`~workbench.plots.separation`,
 :mod:`~workbench.plots.spectra`, :mod:`~workbench.plots.attribution`,
-:mod:`~workbench.plots.forces`, :mod:`~workbench.plots.generic` and
-:mod:`~workbench.plots.phases` (grokking phases shaded behind epoch axes). A family a view updates
-in place has ``draw(data, ax) -> handles`` and ``update(handles, data)``.
+:mod:`~workbench.plots.forces`, :mod:`~workbench.plots.generic`,
+:mod:`~workbench.plots.phases` (grokking phases shaded behind epoch axes) and
+:mod:`~workbench.plots.distributions` (report distributions, drawn with seaborn). Every
+figure is built in :func:`workbench.plots.style.context` (one colour-blind-safe palette and
+theme) and places its labels with :mod:`~workbench.plots.placement` where they could
+collide. A family a view updates in place has ``draw(data, ax) -> handles`` and
+``update(handles, data)``.
 
 Axis labels come from the data's ``attrs`` (``long_name``, ``units``). Plots never compute
 diagnostics; they draw what they are given. Every name is re-exported here, so
 ``from workbench.plots import esd`` works as it always has.
 """
 
+from . import distributions as distributions  # the module: report distributions (seaborn)
 from . import dynamics as dynamics  # the module: draw, update
 from . import phases as phases  # the module: shade, spans
+from . import placement as placement  # the module: labels that never collide
 from . import separation as separation  # the module: draw, update
+from . import style as style  # the module: one palette and theme (seaborn), in a context
 from ._scale import esd_density, log_bins
 from .attribution import (
     VERDICT_COLORS,

@@ -3,6 +3,8 @@ artists, epoch axes, bars and limits that hold across epochs."""
 
 from __future__ import annotations
 
+import re
+
 import xarray as xr
 
 
@@ -28,9 +30,42 @@ def label_of(da: xr.DataArray) -> str:
     >>> print(label_of(xr.DataArray(0.0, name="lr", attrs={"long_name": r"$\\eta$", "units": "1"})))
     $\\eta$
     """
-    name = da.attrs.get("long_name") or str(da.name or "").replace("_", " ")
+    long_name = da.attrs.get("long_name")
+    name = mathtext(str(long_name)) if long_name else str(da.name or "").replace("_", " ")
     units = str(da.attrs.get("units") or "").strip()
     return f"{name} ({units})" if units.lower() not in NO_UNITS else str(name)
+
+
+#: A symbol with a subscript in plain text (``θ_t``, ``θ_{t−1}``, ``‖θ_t``, ``x_min``): one or
+#: two letters at the start of a word, ``_``, then a braced group or a word.
+_SUBSCRIPTED = r"‖?(?<!\w)[^\W\d_]{1,2}_(?:\{[^}\s]*\}|[^\W_]+)‖?"
+_MATH_RUN = re.compile(rf"{_SUBSCRIPTED}(?:\s*[−+\-,]\s*{_SUBSCRIPTED})*")
+_TEX = {"‖": r"\|", "−": "-", "Δ": r"\Delta ", "θ": r"\theta ", "η": r"\eta ",
+        "λ": r"\lambda ", "μ": r"\mu ", "π": r"\pi ", "σ": r"\sigma ", "α": r"\alpha "}
+
+
+def mathtext(text: str) -> str:
+    """Plain-text subscripts (``‖θ_t − θ_{t−1}‖``) as matplotlib mathtext, so an axis shows
+    :math:`\\|\\theta_t - \\theta_{t-1}\\|` rather than the raw underscores; text that
+    already holds mathtext (a ``$``) or no subscript is returned as it is.
+
+    Examples
+    --------
+    >>> print(mathtext("update norm ‖θ_t − θ_{t−1}‖"))
+    update norm $\\|\\theta _t - \\theta _{t-1}\\|$
+    >>> print(mathtext("cos(Δθ_t, Δθ_{t−1})"))
+    cos($\\Delta \\theta _t, \\Delta \\theta _{t-1}$)
+    >>> mathtext("gradient norm ‖g‖"), mathtext("learning_rate")
+    ('gradient norm ‖g‖', 'learning_rate')
+    """
+    if "$" in text:
+        return text
+
+    def tex(m):
+        body = re.sub(r"_([^\W_]{2,})", r"_{\1}", m.group(0))
+        return "$" + "".join(_TEX.get(c, c) for c in body) + "$"
+
+    return _MATH_RUN.sub(tex, text)
 
 
 def lines(da: xr.DataArray, *, x: str, hue: str | None = None, ax=None, logy: bool = False,
@@ -92,6 +127,46 @@ def integer_ticks():
     from matplotlib.ticker import MaxNLocator
 
     return MaxNLocator(integer=True)
+
+
+def log_ticks(axis, lo: float, hi: float, *, max_ticks: int = 6) -> list[float]:
+    """Labelled ticks on a log ``axis`` (``ax.xaxis``) from ``lo`` to ``hi``: the powers of
+    ten, with 2 and 5 (and 3, 7 on a short range) between them when there is room, never
+    fewer than two nor more than ``max_ticks``; minor labels off. Returns the ticks.
+
+    Examples
+    --------
+    >>> import matplotlib.figure
+    >>> ax = matplotlib.figure.Figure().subplots()
+    >>> ax.set_xscale("log")
+    >>> log_ticks(ax.xaxis, 13, 180)
+    [20.0, 50.0, 100.0]
+    >>> log_ticks(ax.xaxis, 0.9, 4000)
+    [1.0, 10.0, 100.0, 1000.0]
+    """
+    import math
+
+    lo, hi = float(min(lo, hi)), float(max(lo, hi))
+    if not (lo > 0 and math.isfinite(hi)):
+        return []
+    k0, k1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    ticks: list[float] = []
+    for subs in ((1,), (1, 2, 5), (1, 2, 3, 5, 7), tuple(range(1, 10))):
+        cand = [float(f"{m * 10.0 ** k:.12g}") for k in range(k0, k1 + 1) for m in subs]
+        cand = [v for v in cand if lo <= v <= hi]
+        if len(cand) > max_ticks:
+            stride = math.ceil(len(cand) / max_ticks)
+            cand = cand[::stride]
+        if len(cand) >= 2 and (len(cand) >= 3 or subs == tuple(range(1, 10))):
+            ticks = cand
+            break
+        ticks = cand if len(cand) > len(ticks) else ticks
+    if len(ticks) < 2:  # under a factor of two: three ticks between the ends
+        ticks = [float(f"{v:.2g}") for v in (lo * (hi / lo) ** f for f in (0.1, 0.5, 0.9))]
+        ticks = sorted(set(ticks))
+    axis.set_ticks(ticks, [f"{v:g}" for v in ticks])
+    axis.set_minor_formatter("")
+    return ticks
 
 
 def bars(da: xr.DataArray, *, x: str = "layer", highlight: xr.DataArray | None = None,
@@ -215,7 +290,7 @@ def padded_limits(values, *, log: bool = False, include=(), zero: bool = False):
     return (0.0 if (zero and lo >= 0) else lo - pad), hi + pad
 
 
-__all__ = ["axes_or_new", "NO_UNITS", "label_of", "lines", "heatmap", "SELECTION_GID",
-           "SELECTED_GID", "integer_ticks", "bars", "as_texts", "class_name", "artist",
-           "epoch_axis", "epoch_marker", "spans_decades", "layer_bars", "set_bars", "bar_heights",
-           "padded_limits"]
+__all__ = ["axes_or_new", "NO_UNITS", "label_of", "mathtext", "lines", "heatmap",
+           "SELECTION_GID", "SELECTED_GID", "integer_ticks", "bars", "as_texts", "class_name",
+           "artist", "epoch_axis", "epoch_marker", "log_ticks", "spans_decades", "layer_bars",
+           "set_bars", "bar_heights", "padded_limits"]

@@ -13,6 +13,7 @@ from .base import (
     epoch_axis,
     epoch_marker,
     label_of,
+    log_ticks,
     padded_limits,
 )
 
@@ -39,7 +40,6 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
         ``axes`` (signals, R, DFA, plane, stability), ``twin`` and ``dynamic`` (the artists
         :func:`update` changes).
     """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     d = data
     grid = fig.add_gridspec(2, 3)
@@ -79,13 +79,13 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
     ax_dfa.set_xscale("log")
     ax_dfa.set_yscale("log")
     ax_dfa.set_xlim(scale.min() / 1.3, scale.max() * 1.3)
-    # ticks at powers of two (4, 8, 16, ...): a label per octave, never run together
-    ax_dfa.xaxis.set_major_locator(LogLocator(base=2))
-    ax_dfa.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax_dfa.xaxis.set_minor_locator(NullLocator())
-    ax_dfa.xaxis.set_minor_formatter("")
+    log_ticks(ax_dfa.xaxis, scale.min() / 1.3, scale.max() * 1.3)  # thinned: never run together
     ax_dfa.yaxis.set_minor_formatter("")
-    ax_dfa.set_ylim(*padded_limits(fl.values, log=True))
+    with np.errstate(all="ignore"):  # every epoch's and layer's fit line stays inside too
+        fits = np.exp(d["dfa_intercept"].values[..., None]
+                      + d["dfa"].values[..., None] * np.log(scale))
+    ax_dfa.set_ylim(*padded_limits(np.concatenate([np.ravel(fl.values), np.ravel(fits)]),
+                                   log=True))
     ax_dfa.set_xlabel("window size $n$ (steps)")
     ax_dfa.set_ylabel(label_of(fl))
     ax_dfa.text(0.03, 0.95, "", transform=ax_dfa.transAxes, va="top", fontsize="small",
@@ -155,8 +155,12 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
         ax_r.set_xlim(*span)
     if window is not None:
         w = window
+        # 0.3 per z unit, less when a z-score would reach past its row's half-height (0.45):
+        # every signal stays inside its row and the axes
+        peak = float(np.nanmax(np.abs(w.values))) if np.isfinite(w.values).any() else 0.0
+        gain = min(0.3, 0.45 / peak) if peak > 0 else 0.3
         for i, name in enumerate(w[LAYER].values):
-            artist(ax_sig, f"signal:{name}").set_ydata(i - 0.3 * w.sel(layer=name).values)
+            artist(ax_sig, f"signal:{name}").set_ydata(i - gain * w.sel(layer=name).values)
     r = at["R"].values
     artist(ax_r, "R").set_ydata(r)
     m, s = float(at["synchrony"]), float(at["metastability"])

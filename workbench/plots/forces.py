@@ -13,6 +13,7 @@ from .base import (
     integer_ticks,
     label_of,
 )
+from .placement import place_labels, stack_end_labels
 
 
 def forces_pull(f: xr.Dataset, *, sample_o, classes=None, ax=None) -> dict:
@@ -137,7 +138,7 @@ def delta_log_prob(f: xr.Dataset, *, sample_o, classes=None, ax=None) -> dict:
     points = ax.plot([], [], "o", color="C0", ms=4, zorder=2, gid="delta")[0]
     true = ax.plot([], [], "o", ms=9, mfc="none", mec="k", mew=1.5, zorder=3,
                    gid=SELECTED_GID, label="true class")[0]
-    texts = [ax.text(0, 0, class_name(classes, k), fontsize="xx-small", zorder=4)
+    texts = [ax.text(0, 0, class_name(classes, k), fontsize="x-small", zorder=4)
              for k in labels]
     ax.axhline(0, color="0.85", lw=0.5, zorder=0)
     ax.axvline(0, color="0.85", lw=0.5, zorder=0)
@@ -160,9 +161,6 @@ def set_delta_log_prob(handles: dict, f: xr.Dataset, *, sample_o, lim=None) -> N
     t = int(np.flatnonzero(np.asarray(f["label"].values) == target)[0])
     handles["points"].set_data(x, y)
     handles["true"].set_data([x[t]], [y[t]])
-    for text, xi, yi in zip(handles["texts"], x, y, strict=True):
-        text.set_position((xi, yi))
-        text.set_visible(bool(np.isfinite(xi) and np.isfinite(yi)))
     if lim is None:
         both = np.concatenate([x, y])
         lim = float(np.nanmax(np.abs(both))) * 1.15 if np.isfinite(both).any() else 1.0
@@ -170,6 +168,22 @@ def set_delta_log_prob(handles: dict, f: xr.Dataset, *, sample_o, lim=None) -> N
     handles["diagonal"].set_data([-lim, lim], [-lim, lim])
     handles["ax"].set_xlim(-lim, lim)
     handles["ax"].set_ylim(-lim, lim)
+    handles["xy"], handles["target_index"] = (x, y), t
+    place_delta_names(handles)
+
+
+def place_delta_names(handles: dict) -> None:
+    """Name the points of :func:`delta_log_prob` where the names fit: the true class first,
+    then the classes farthest from the origin; a name that would overlap another (a pile of
+    classes near 0) is hidden (:func:`~workbench.plots.placement.place_labels`)."""
+    import numpy as np
+
+    x, y = handles["xy"]
+    t = handles["target_index"]
+    far = np.nan_to_num(np.hypot(x, y), nan=-1.0)
+    order = [t] + [int(i) for i in np.argsort(-far, kind="stable") if i != t]
+    texts = handles["texts"]
+    place_labels(handles["ax"], [texts[i] for i in order], [(x[i], y[i]) for i in order])
 
 
 def class_paths(prob: xr.DataArray, *, epoch=None, target=None, classes=None, top: int = 3,
@@ -259,9 +273,21 @@ def set_class_paths(handles: dict, prob: xr.DataArray, *, epoch=None, target=Non
         line.set_label(text)
         name.set_text(text)
         name.set_color(c)
-        name.set_position((x[-1] + handles["dx"], y[-1]))
+    place_path_names(handles)
     handles["cursor"].set_xdata([epoch, epoch])
     handles["ax"].set_title(f"learning path up to epoch {int(epoch)}", fontsize="small")
+
+
+def place_path_names(handles: dict) -> None:
+    """The names of :func:`class_paths` at their lines' ends, spread so none overlaps
+    another (:func:`~workbench.plots.placement.stack_end_labels`)."""
+    import numpy as np
+
+    ends = []
+    for line in handles["lines"]:
+        x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+        ends.append((x[-1], y[-1]) if line.get_visible() and len(x) else (np.nan, np.nan))
+    stack_end_labels(handles["ax"], handles["names"], ends)
 
 
 def ntk_heatmap(K: xr.DataArray, *, target_i, target_j=None, classes=None, ax=None):

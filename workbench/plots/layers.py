@@ -5,6 +5,7 @@ from __future__ import annotations
 import xarray as xr
 
 from .base import SELECTED_GID, SELECTION_GID, axes_or_new, label_of, spans_decades
+from .placement import stack_end_labels
 
 
 def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int = 1,
@@ -35,13 +36,12 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
         (drawn,) = ax.plot(line["step"].values, line.values, label=name, gid=f"layer:{name}")
         drawn.wb_layer = name
         if len(line):
-            ax.annotate(name, (float(line["step"].values[-1]), float(line.values[-1])),
-                        xytext=(3, 0), textcoords="offset points", fontsize="x-small",
-                        va="center", annotation_clip=False, gid=f"label:{name}")
+            ax.text(float(line["step"].values[-1]), float(line.values[-1]), name,
+                    fontsize="x-small", va="center", gid=f"label:{name}")
     style_layers(ax, layers, layer)
     steps = da["step"].values
     if len(steps):
-        ax.set_xlim(steps.min(), steps.max() + 0.1 * (steps.max() - steps.min() or 1))
+        ax.set_xlim(steps.min(), steps.max() + 0.12 * (steps.max() - steps.min() or 1))
     if step is not None:
         ax.axvline(step, color="C3", lw=1.2, ls="--", zorder=4, gid=SELECTION_GID)
     if logy is None:
@@ -52,7 +52,25 @@ def layer_stat(da: xr.DataArray, *, layer=None, step=None, ax=None, smooth: int 
     ax.set_ylabel(label_of(da))
     title = f"{da.name or ''} · {layer}" + ("" if step is None else f" · step {step}")
     ax.set_title(title.strip(" ·"), fontsize="medium")
+    place_end_labels(ax)
     return ax
+
+
+def place_end_labels(ax) -> None:
+    """The layer names of :func:`layer_stat` at their lines' ends, spread apart so none
+    overlaps another (:func:`~workbench.plots.placement.stack_end_labels`); call again
+    once the figure is laid out."""
+    import numpy as np
+
+    lines = {getattr(ln, "wb_layer", None): ln for ln in ax.lines}
+    texts, ends = [], []
+    for text in ax.texts:
+        gid = text.get_gid() or ""
+        if gid.startswith("label:") and gid[6:] in lines:
+            x, y = (np.asarray(v, dtype=float) for v in lines[gid[6:]].get_data())
+            texts.append(text)
+            ends.append((x[-1], y[-1]) if len(x) else (np.nan, np.nan))
+    stack_end_labels(ax, texts, ends, dx=3.0)
 
 
 def style_layers(ax, layers, layer) -> None:
@@ -73,4 +91,4 @@ def style_layers(ax, layers, layer) -> None:
             text.set_fontweight("bold" if bold else "normal")
 
 
-__all__ = ["layer_stat", "style_layers"]
+__all__ = ["layer_stat", "place_end_labels", "style_layers"]

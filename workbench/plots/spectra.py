@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from ._scale import esd_density, log_bins
@@ -14,8 +15,23 @@ from .base import (
     epoch_marker,
     integer_ticks,
     label_of,
+    log_ticks,
     padded_limits,
 )
+
+#: What a fit from too short a tail is called on every figure (α drawn hollow).
+SHORT_TAIL = "tail too short"
+
+
+def short_tail(n_tail) -> bool:
+    """True when a fit's tail is too short to read its α as a fit
+    (:func:`workbench.diagnostics.powerlaw.tail_too_short`)."""
+    import numpy as np
+
+    from ..diagnostics.powerlaw import tail_too_short
+
+    n = float(n_tail)
+    return bool(not np.isfinite(n) or tail_too_short(n))
 
 
 def powerlaw_tail(x, *, alpha: float, xmin: float, fraction: float):
@@ -76,18 +92,23 @@ def esd(eigenvalues: xr.DataArray, *, alpha=None, xmin=None, ax=None, bins: int 
     if a is not None and xm is not None and np.isfinite(a) and np.isfinite(xm) and xm > 0:
         frac = np.mean(x >= xm)
         grid = np.geomspace(xm, x[-1], 50)
+        n_tail = int(np.sum(x >= xm))
+        short = short_tail(n_tail)
         ax.plot(grid, frac * (a - 1) / xm * (grid / xm) ** (-a), color="C3", lw=2,
-                gid="esd-tail", label=f"power law α = {a:.2f}")
+                ls="--" if short else "-", gid="esd-tail",
+                label=f"power law α = {a:.2f}"
+                + (f" ({SHORT_TAIL}: {n_tail} eigenvalues)" if short else ""))
         ax.axvline(xm, color="C3", ls=":", lw=1, gid="esd-xmin")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    log_ticks(ax.xaxis, x[0], x[-1])
     ax.set_xlabel(label_of(eigenvalues))
     ax.set_ylabel("density")
     ax.legend(fontsize="small")
     return ax
 
 
-def alpha_over_epochs(alpha: xr.DataArray, *, ax=None, band=(2.0, 6.0)):
+def alpha_over_epochs(alpha: xr.DataArray, *, ax=None, band=(2.0, 6.0), n_tail=None):
     """Power-law exponent α of every layer over epochs, one line per layer.
 
     Parameters
@@ -96,6 +117,9 @@ def alpha_over_epochs(alpha: xr.DataArray, *, ax=None, band=(2.0, 6.0)):
         Dims (epoch, layer), e.g. ``run.analysis("spectra").alpha``.
     band : (float, float) or None
         Shaded range of α that WeightWatcher reads as "well trained" (2 to 6).
+    n_tail : xarray.DataArray, optional
+        Eigenvalues in each fit's tail (epoch, layer); a fit from too short a tail is drawn
+        hollow and the legend says "tail too short".
 
     Returns
     -------
@@ -106,22 +130,59 @@ def alpha_over_epochs(alpha: xr.DataArray, *, ax=None, band=(2.0, 6.0)):
     >>> import numpy as np, xarray as xr
     >>> a = xr.DataArray(np.array([[3.0, 5.0], [2.5, 4.0]]), dims=("epoch", "layer"),
     ...                  coords={"epoch": [0, 1], "layer": ["fc1", "fc2"]})
-    >>> len(alpha_over_epochs(a).get_lines())
-    2
+    >>> [ln.get_label() for ln in alpha_over_epochs(a).get_legend().get_lines()]
+    ['fc1', 'fc2']
     """
     if set(alpha.dims) != {"epoch", "layer"}:
         raise ValueError(f"alpha_over_epochs() needs dims ('epoch', 'layer'); got {alpha.dims}")
     ax = axes_or_new(ax)
     if band is not None:
         ax.axhspan(*band, color="0.9", zorder=0, label=f"{band[0]:g} ≤ α ≤ {band[1]:g}")
-    for layer in alpha.layer.values:
+    for i, layer in enumerate(alpha.layer.values):
         line = alpha.sel(layer=layer)
-        ax.plot(line.epoch.values, line.values, marker="o", ms=3, label=str(layer))
+        short = (None if n_tail is None else
+                 np.array([short_tail(v) for v in n_tail.sel(layer=layer).values]))
+        alpha_line(ax, line.epoch.values, line.values, short, color=f"C{i % 10}",
+                   label=str(layer))
     ax.set_xlabel("epoch")
     ax.set_ylabel(label_of(alpha) if alpha.attrs else "α")
     ax.xaxis.set_major_locator(integer_ticks())
-    ax.legend(fontsize="small", title="layer")
+    hollow_legend(ax, n_tail is not None and any(
+        short_tail(v) for v in np.ravel(n_tail.values)), title="layer")
     return ax
+
+
+def alpha_line(ax, epochs, alpha, short=None, *, color, lw=1.2, ms=4, zorder=2, gid=None,
+               label=None):
+    """α of one layer over epochs: a line, filled markers where the fit's tail is long
+    enough, hollow ones where it is too short (``short``: bool per epoch). Returns the
+    line (its gid ``gid``)."""
+    import numpy as np
+
+    epochs, alpha = np.asarray(epochs), np.asarray(alpha, dtype=float)
+    short = np.zeros(len(alpha), bool) if short is None else np.asarray(short, bool)
+    line = ax.plot(epochs, alpha, "-", color=color, lw=lw, zorder=zorder, gid=gid,
+                   label=label)[0]
+    ax.plot(epochs[~short], alpha[~short], "o", color=color, ms=ms, zorder=zorder)
+    if short.any():
+        ax.plot(epochs[short], alpha[short], "o", mfc="white", mec=color, mew=1.2, ms=ms,
+                zorder=zorder, gid="short-tail")
+    return line
+
+
+def hollow_legend(ax, short: bool, **kw):
+    """The legend of an α axis, with a hollow marker "tail too short (< 10 eigenvalues)"
+    when any fit's tail is too short. Placed outside the axes, on the right."""
+    from matplotlib.lines import Line2D
+
+    from ..diagnostics.powerlaw import MIN_RELIABLE_TAIL
+
+    handles, labels = ax.get_legend_handles_labels()
+    if short:
+        handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec="0.3", mew=1.2))
+        labels.append(f"{SHORT_TAIL}\n(< {MIN_RELIABLE_TAIL} eigenvalues)")
+    return ax.legend(handles, labels, fontsize="x-small", loc="upper left",
+                     bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False, **kw)
 
 
 
@@ -151,12 +212,16 @@ def esd_values(at: xr.Dataset, bins):
     return dens, centres, tail
 
 
-def esd_limits(eigenvalues: xr.DataArray, bins):
-    """y-limits holding one layer's ESD (``eigenvalues`` over epochs) at every epoch."""
+def esd_limits(eigenvalues: xr.DataArray, bins, fits: xr.Dataset | None = None):
+    """y-limits holding one layer's ESD (``eigenvalues`` over epochs) at every epoch, and
+    its fitted tails when ``fits`` (that layer of the spectra analysis) is given, so that
+    no tail line leaves the axes."""
     import numpy as np
 
     vals = [esd_density(eigenvalues.sel(epoch=e).values, bins)
             for e in eigenvalues["epoch"].values]
+    if fits is not None:
+        vals += [esd_values(fits.sel(epoch=e), bins)[2] for e in fits["epoch"].values]
     return padded_limits(np.concatenate(vals), log=True)
 
 
@@ -193,7 +258,7 @@ def draw(data: xr.Dataset, ax, *, layer: str, epoch, bins, ylim) -> dict:
     ax_e.axvline(float(at["xmin"]), color="0.5", lw=0.8, ls=":", gid="xmin")
     ax_e.set_xscale("log")
     ax_e.set_yscale("log")
-    ax_e.xaxis.set_minor_formatter("")
+    log_ticks(ax_e.xaxis, bins[0], bins[-1])
     ax_e.yaxis.set_minor_formatter("")
     ax_e.set_xlim(bins[0], bins[-1])
     ax_e.set_ylim(*ylim)
@@ -204,15 +269,17 @@ def draw(data: xr.Dataset, ax, *, layer: str, epoch, bins, ylim) -> dict:
               ha="right", va="top")
     ax_e.legend(fontsize="x-small", loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2,
                 frameon=False, borderaxespad=0.2)
-    for k in d["layer"].values:
+    any_short = False
+    for i, k in enumerate(d["layer"].values):
         a = d["alpha"].sel(layer=k)
+        short = np.array([short_tail(v) for v in d["n_tail"].sel(layer=k).values])
+        any_short |= bool(short.any())
         bold = str(k) == layer
-        ax_a.plot(d["epoch"].values, a.values, "o-" if bold else ".-",
-                  color="C0" if bold else "0.7", lw=2 if bold else 0.8,
-                  zorder=3 if bold else 1, gid=SELECTED_GID if bold else None)
-        ax_a.annotate(str(k), (d["epoch"].values[-1], float(a.values[-1])),
-                      xytext=(4, 0), textcoords="offset points", fontsize="x-small",
-                      color="C0" if bold else "0.4", va="center")
+        alpha_line(ax_a, d["epoch"].values, a.values, short, color=f"C{i % 10}",
+                   lw=2.2 if bold else 0.9, ms=5 if bold else 3, zorder=3 if bold else 1,
+                   gid=SELECTED_GID if bold else None,
+                   label=str(k) + (" (shown)" if bold else ""))
+    hollow_legend(ax_a, any_short, title="layer")   # a legend: no end labels to collide
     ax_a.set_ylabel(label_of(d["alpha"]))
     epoch_axis(ax_a, d["epoch"].values)
     epoch_marker(ax_a, epoch)
@@ -223,10 +290,24 @@ def draw(data: xr.Dataset, ax, *, layer: str, epoch, bins, ylim) -> dict:
     return handles
 
 
+def fit_text(at: xr.Dataset) -> str:
+    """The fit of one (epoch, layer) in words; a tail too short says so.
+
+    Examples
+    --------
+    >>> at = xr.Dataset({"alpha": 6.29, "ks_distance": 0.1, "n_tail": 7, "epoch": 2})
+    >>> print(fit_text(at))
+    epoch 2: $\\alpha$ = 6.29 (tail too short: 7 eigenvalues), KS 0.100
+    """
+    n, e = int(at["n_tail"]), int(at["epoch"])
+    a, ks = float(at["alpha"]), float(at["ks_distance"])
+    if short_tail(n):
+        return rf"epoch {e}: $\alpha$ = {a:.2f} ({SHORT_TAIL}: {n} eigenvalues), KS {ks:.3f}"
+    return rf"epoch {e}: $\alpha$ = {a:.2f}, KS {ks:.3f}, tail {n}"
+
+
 def _set_fit(handles: dict, at: xr.Dataset) -> None:
-    handles["fit"].set_text(
-        rf"epoch {int(at['epoch'])}: $\alpha$ = {float(at['alpha']):.2f}, "
-        f"KS {float(at['ks_distance']):.3f}, tail {int(at['n_tail'])}")
+    handles["fit"].set_text(fit_text(at))
 
 
 def update(handles: dict, at: xr.Dataset) -> None:
@@ -245,5 +326,6 @@ def update(handles: dict, at: xr.Dataset) -> None:
     _set_fit(handles, at)
 
 
-__all__ = ["powerlaw_tail", "esd", "alpha_over_epochs", "layer_bins", "esd_values", "esd_limits",
+__all__ = ["SHORT_TAIL", "alpha_line", "fit_text", "hollow_legend", "short_tail",
+           "powerlaw_tail", "esd", "alpha_over_epochs", "layer_bins", "esd_values", "esd_limits",
            "draw", "update"]

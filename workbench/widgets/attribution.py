@@ -45,6 +45,37 @@ def stored_problematic_groups(attribution: xr.Dataset, epoch: int) -> list[str]:
 FixComparison = FixResult
 
 
+def verdict_reasons(at: xr.Dataset) -> str:
+    """HTML: each group that is not healthy with the reason for its verdict
+    (:func:`workbench.verdicts.verdict_reason`; an "inconclusive" one names its gap and the
+    bootstrap spread). A store analysed before ``gap`` and ``spread`` were kept says so.
+
+    Examples
+    --------
+    >>> at = xr.Dataset({"verdict": ("layer", ["healthy", "inconclusive"]),
+    ...                  "flag_frequency": ("layer", [0.0, 1.0]), "gap": 0.1, "spread": 0.4},
+    ...                 coords={"layer": ["fc1", "conv2"]})
+    >>> "conv2</b> inconclusive: flagged in 100%" in verdict_reasons(at)
+    True
+    """
+    import html
+
+    from ..verdicts import texts, verdict_reason
+
+    gap = float(at["gap"]) if "gap" in at else float("nan")
+    spread = float(at["spread"]) if "spread" in at else float("nan")
+    rows = []
+    for layer, v, f in zip(texts(at[LAYER].values), texts(at["verdict"].values),
+                           np.asarray(at["flag_frequency"].values, dtype=float), strict=True):
+        if v == "healthy":
+            continue
+        why = verdict_reason(v, float(f), gap=gap, spread=spread)
+        if "gap" not in at and v == "inconclusive":
+            why += " (this run was analysed before the gap was stored: re-run analyze)"
+        rows.append(f"<b>{html.escape(layer)}</b> {html.escape(why)}")
+    return ("<span class='wb-caption'>" + "<br>".join(rows) + "</span>") if rows else ""
+
+
 class AttributionView(View):
     """Group ratios and verdicts at the selected epoch, beside the worst errors' IG maps.
 
@@ -137,6 +168,7 @@ class AttributionView(View):
         }
         right.suptitle("worst misclassified probe images and their Integrated Gradients",
                        fontsize="small")
+        self.caption.value = verdict_reasons(at)
         return self.handles["groups"]["ax"], self.handles["gallery"]["axes"]
 
     def dynamic(self) -> list:
@@ -149,6 +181,7 @@ class AttributionView(View):
         at = self.at()
         plots.set_attribution_groups(self.handles["groups"], at)
         plots.set_ig_gallery(self.handles["gallery"], at)
+        self.caption.value = verdict_reasons(at)
 
     # -- the Fix button --------------------------------------------------------------------
     def groups(self, epoch: int | None = None) -> list[str]:

@@ -67,10 +67,12 @@ class ForcesView(View):
         self.data = data
         self.classes = classes
         observed = [int(s) for s in data[SAMPLE_O].values]
-        self.pick = w.Dropdown(options=observed, value=observed[0],
+        self.opening = still_learning(data["prob"], data["target"])
+        self.pick = w.Dropdown(options=observed, value=self.opening,
                                description="observed sample (test index)",
                                style={"description_width": "initial"})
         link(self.pick, self.state, SAMPLE)
+        self.pick.value = self.opening  # open on a sample still being learned
         self.controls = {SAMPLE: self.pick,
                          **controls_for(data["prob"], self.state, [EPOCH])}
         # axis ranges per observed sample, fixed over its epochs: bars and points compare
@@ -108,6 +110,11 @@ class ForcesView(View):
         self._apply()
         return ax_pull, ax_delta, ax_path
 
+    def laid_out(self) -> None:
+        """Place the point and path names again on the frozen layout."""
+        plots.forces.place_delta_names(self.handles["delta"])
+        plots.forces.place_path_names(self.handles["path"])
+
     def dynamic(self) -> list:
         """The artists a selection change alters (the rest is a cached background)."""
         pull, delta, path = (self.handles[k] for k in ("pull", "delta", "path"))
@@ -141,9 +148,40 @@ class ForcesView(View):
                               target=self._target())
 
 
+def still_learning(prob: xr.DataArray, target: xr.DataArray) -> int:
+    r"""The observed sample with the lowest margin at the last epoch: a misclassified one
+    when there is one (the most wrong), else the one the model is least sure of.
+
+    Notes
+    -----
+    The margin of sample :math:`o` with true class :math:`y` is
+    :math:`\pi_y(x_o) - \max_{k \ne y} \pi_k(x_o)`, negative when it is misclassified.
+    A sample with :math:`\pi_y = 1` has margin 1 and every pull on it is about zero, so the
+    forces view has nothing to show there.
+
+    Examples
+    --------
+    >>> prob = xr.DataArray([[[1.0, 0.0], [0.3, 0.7], [0.6, 0.4]]],
+    ...                     dims=("epoch", "sample_o", "label"),
+    ...                     coords={"sample_o": [4, 8, 9], "label": [0, 1]})
+    >>> target = xr.DataArray([0, 0, 0], dims="sample_o", coords={"sample_o": [4, 8, 9]})
+    >>> still_learning(prob, target)
+    8
+    """
+    last = prob.isel({EPOCH: -1}) if EPOCH in prob.dims else prob
+    p = np.asarray(last.transpose(SAMPLE_O, LABEL).values, dtype=float)
+    labels = np.asarray(last[LABEL].values)
+    t = np.asarray(target.sel({SAMPLE_O: last[SAMPLE_O]}).values)
+    own = labels[None, :] == t[:, None]
+    margin = (np.nanmax(np.where(own, p, -np.inf), 1)
+              - np.nanmax(np.where(own, -np.inf, p), 1))
+    margin = np.where(np.isfinite(margin), margin, np.inf)
+    return int(last[SAMPLE_O].values[int(np.argmin(margin))])
+
+
 def forces_tab(tree, ds, state, *, classes=None, **_):
     """The Explorer's "forces" tab (``ds`` = /analysis/forces)."""
     return ForcesView(ds, state, classes=classes)
 
 
-__all__ = ["ForcesView", "forces_tab"]
+__all__ = ["ForcesView", "forces_tab", "still_learning"]

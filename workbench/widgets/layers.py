@@ -65,6 +65,10 @@ class LayersView(View):
         return plots.layer_stat(self.data[self.stat.value], layer=self.state.layer,
                                 step=self.state.step, smooth=self.smooth, ax=fig.subplots())
 
+    def laid_out(self) -> None:
+        """Spread the layer names at the line ends again on the frozen layout."""
+        plots.layers.place_end_labels(self.axes)
+
     def dynamic(self) -> list:
         return [plots.artist(self.axes, plots.SELECTION_GID), self.axes.title]
 

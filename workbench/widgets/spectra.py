@@ -57,7 +57,7 @@ class SpectraView(View):
             self.data, fig.subplots(1, 2, width_ratios=[1.2, 1.0]), layer=layer,
             epoch=self.state.epoch, bins=self.bins[layer],
             ylim=plots.spectra.esd_limits(self.data["eigenvalues"].sel(layer=layer),
-                                          self.bins[layer]))
+                                          self.bins[layer], self.data.sel(layer=layer)))
         self._layer_drawn = layer
         return self.handles["axes"]
 

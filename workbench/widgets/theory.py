@@ -28,6 +28,7 @@ import xarray as xr
 from ..diagnostics.damping import damping_ratio
 from ..diagnostics.separation import linear_law_deviation, load_curve
 from ..dims import EPOCH, LAYER, STEP
+from ..plots.base import padded_limits
 from ..theory.heavy_ball import heavy_ball
 from ..theory.kuramoto import kuramoto, kuramoto_theory
 from ..theory.spring_block import (
@@ -577,7 +578,7 @@ def measured_load_curve(run, *, epoch: int = -1) -> xr.DataArray:
         fz = separation(run, epoch)["fuzziness"]
     if fz.sizes[LAYER] < 2:
         raise ValueError(f"a load curve needs at least 2 layers; got {fz.sizes[LAYER]}")
-    return load_curve(fz, dim=LAYER)
+    return load_curve(fz, dim=LAYER).assign_attrs(epoch=int(epoch))  # the epoch it is of
 
 
 class SpringBlockWidget(SimulationWidget):
@@ -640,7 +641,9 @@ class SpringBlockWidget(SimulationWidget):
             labels = ["input", *[str(i) for i in range(1, n + 1)]]
         self.curve = self._animate(ax_c.plot([], [], "o-", color="C0",
                                              label="spring-block chain")[0])
-        ax_c.set(xlim=(-0.2, n + 0.2), ylim=(-0.05, 1.1), xticks=x, xlabel="layer",
+        lo, hi = padded_limits(self.measured.values if self.measured is not None else [],
+                               include=(0.0, 1.0))
+        ax_c.set(xlim=(-0.2, n + 0.2), ylim=(lo, hi + 0.1), xticks=x, xlabel="layer",
                  ylabel="cumulative separation (normalised)", title="load curve")
         ax_c.set_xticklabels(labels, fontsize=7)
         ax_c.legend(loc="upper left", fontsize=7)
@@ -700,6 +703,7 @@ class SpringBlockWidget(SimulationWidget):
         """Set the measured curve from a recorded run (:func:`measured_load_curve`)."""
         curve = measured_load_curve(run, epoch=epoch)
         self.set_measured(curve)
-        self.status.value = f"measured load curve of the run at epoch {epoch}"
+        self.status.value = ("measured load curve of the run at epoch "
+                             f"{curve.attrs.get('epoch', epoch)}")
         return curve
 

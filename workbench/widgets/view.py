@@ -191,6 +191,12 @@ class View:
         self.axes = self.draw(self.fig)
         self._shade_phases()
         self.canvas.freeze_layout()
+        self.laid_out()
+
+    def laid_out(self) -> None:
+        """Called once the layout is frozen, after each build: a view that places labels
+        in display space (:mod:`workbench.plots.placement`) places them again here, on
+        the final axes positions. The default does nothing."""
 
     def _shade_phases(self) -> list:
         """Shade :attr:`phases` behind each Axes whose x-axis is labelled "epoch" (and
@@ -225,18 +231,22 @@ class View:
     def redraw(self, *, rebuild: bool = False) -> None:
         """Update (or build, the first time; rebuild when asked) and render the figure to
         the Output."""
+        from ..plots import style
+
         t0 = time.perf_counter()
-        if self.fig is None:
-            self.canvas = Canvas(self.figsize, self.dpi)
-            self.fig = self.canvas.fig
-            self.axes = self.draw(self.fig)
-            self._shade_phases()
-            self.canvas.freeze_layout()  # lay out once, then keep that layout
-        elif rebuild or not self.in_place:
-            self.rebuild()
-        else:
-            self.update()
-        self._render()
+        with style.context():  # one look: built, updated and rendered in it
+            if self.fig is None:
+                self.canvas = Canvas(self.figsize, self.dpi)
+                self.fig = self.canvas.fig
+                self.axes = self.draw(self.fig)
+                self._shade_phases()
+                self.canvas.freeze_layout()  # lay out once, then keep that layout
+                self.laid_out()
+            elif rebuild or not self.in_place:
+                self.rebuild()
+            else:
+                self.update()
+            self._render()
         self.png = self.canvas.png()
         self.draws += 1
         self.stale = False

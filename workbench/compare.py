@@ -258,8 +258,9 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
     body = []
     for k in keys:
         vals = [fmt(r, k, run) for r, run in zip(rows, runs, strict=True)]
+        same = {v.replace(str(run.path), "RUN") for v, run in zip(vals, runs, strict=True)}
         label = _LABELS.get(k) or f"steps to {k.removeprefix('steps_to_')} test accuracy"
-        body.append([label, *vals, "" if len(set(vals)) == 1 else "yes"])
+        body.append([label, *vals, "" if len(same) == 1 else "yes"])
     lines = md_table(["", *names, "differs"], body)
 
     lines += ["", "**Damping regime** from the measured curvature, per epoch: the stiffest "
@@ -277,8 +278,8 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
         lines += md_table(["layer", *names], [
             [g, *[r["damping_layers"].get(g, "no such group") for r in rows]] for g in layers])
     else:
-        lines.append("Not available: " + ", ".join(
-            md_cell(todo.format(run.path)) for r, run in zip(rows, runs, strict=True)
+        lines.append("Not analysed yet: " + "; ".join(
+            md_cell(f"workbench analyze {run.path}") for r, run in zip(rows, runs, strict=True)
             if "damping" not in r) + ".")
     if all("paper_regimes" in r for r in rows):
         epochs = sorted({e for r in rows for e in r["paper_regimes"]})
@@ -300,8 +301,8 @@ def compare(runs, *, thresholds=(0.8, 0.85, 0.9)) -> str:
                         if not a and not b else overlap_text(overlap(a, b)))
                 lines.append(f"- {md_cell(names[i])} vs {md_cell(names[j])}: {text}")
     else:
-        lines.append("Not available: " + ", ".join(
-            md_cell(todo.format(run.path)) for r, run in zip(rows, runs, strict=True)
+        lines.append("Not analysed yet: " + "; ".join(
+            md_cell(f"workbench analyze {run.path}") for r, run in zip(rows, runs, strict=True)
             if "problematic" not in r) + ".")
     return "\n".join(lines)
 

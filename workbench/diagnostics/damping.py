@@ -285,7 +285,15 @@ def expected_update_cos(lr, momentum, *, curvature=0.0):
     (:math:`\sqrt{h} = (1-\mu)/2`) it is :math:`\mu - (1-\mu)^2/8`, within 0.002 of
     :math:`\mu` for :math:`\mu \ge 0.9`: **the cosine cannot tell the regimes apart**; it
     turns negative only for :math:`h > 2\mu`, far into under-damping. It is shown as a
-    measured quantity beside this expected value, never as a verdict.
+    measured quantity beside this expected value, never as a verdict. A gradient signal that
+    persists from step to step pulls the cosine toward +1, above :math:`\mu`.
+
+    Measured on a real run (the tests' tiny CNN: 1500 Fashion-MNIST images, batch 32,
+    momentum 0.9, cosine lr from 0.05): the mini-batch gradient noise was 0.8 to 1.4 times
+    the full-batch gradient at the end of epoch 0 and 4 to 6.5 times at the end of epoch 1,
+    per group; the recorded mean cosines (0.85 to 0.93) lay between
+    :math:`\mu - \alpha\lambda_{max}/2` (0.61 to 0.89) and :math:`\mu + 0.03`, while the
+    curvature called every group under-damped (ζ < 0.4).
     ``tests/diagnostics/test_damping.py`` checks the formula against
     :func:`workbench.theory.noisy_quadratic.noisy_heavy_ball`.
 
@@ -330,7 +338,8 @@ PAPER_VERDICT = ("the paper's convention: curvature 1 for the whole network (lr 
 #: How the update cosine is shown: a measured quantity against its expected value.
 COS_READING = ("update cosine (measured, not a verdict): a noise-driven heavy ball gives "
                "mu - lr*lambda/2 per direction, so a layer's mean lies between "
-               "mu - lr*lambda_max/2 and mu in every regime")
+               "mu - lr*lambda_max/2 and mu in every regime; a persistent gradient signal "
+               "pulls it toward +1")
 
 
 def measured_verdict(damping, *, tol=None) -> xr.Dataset:

@@ -95,7 +95,8 @@ class DampingView(View):
                          f"{esc(str(n))} {float(c):.2f} ({float(x):.2f} to {mu:.2f})"
                          for n, c, x in zip(at[LAYER].values, at["update_cos_mean"].values,
                                             exp.values, strict=True))
-                     + "; μ − αλ/2 per direction in every regime")
+                     + "; μ − αλ/2 per direction under noise in every regime, nearer +1 "
+                       "where the gradient's signal persists")
         text += (f"<br>the paper's convention (λ = 1 for the whole network), for reference: "
                  f"ζ = {float(at['network_damping_ratio']):.3g}, "
                  f"{esc(_text(at['network_regime']))}")

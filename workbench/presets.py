@@ -87,8 +87,11 @@ def _label_noise_findings(runs) -> list:
                     "collective signal)", bool(n["integration"] > c["integration"]),
                     f"clean {c['integration']:.3f}, noisy {n['integration']:.3f}"))
     else:
+        why = "; ".join(f"{k}: " + r.get("integration_why", "dynamics not analysed")
+                        for k, r in (("clean", c), ("noisy", n))
+                        if not np.isfinite(r.get("integration", np.nan)))
         out.append(("the noisy run integrates more", None,
-                    "DFA integration not available (too few signal points)"))
+                    f"DFA integration not available ({why})"))
     noisy = next(r for r in runs if r.path.name == "noisy")
     forces = noisy.analysis("forces")
     if forces is not None and "flipped" in forces.coords and "pull" in forces:

@@ -95,14 +95,21 @@ def test_steps_to_reads_evals_when_present_and_states_the_resolution():
 def test_compare_reports_the_differences(runs, capsys):
     a, b, short = runs
     text = compare([a, short])
-    line = next(ln for ln in text.splitlines() if ln.startswith("epochs"))
-    assert "*" in line and line.split()[-2:] == ["2", "1"]
-    same = next(ln for ln in compare([a, b]).splitlines() if ln.startswith("model"))
-    assert "*" not in same
+
+    def row(text, label):  # a Markdown table row's cells
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"| {label} |"))
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    assert row(text, "epochs") == ["epochs", "2", "1", "yes"]  # differs
+    assert row(compare([a, b]), "model")[-1] == ""  # the same in both
     acc = float(a.tree["epochs"]["test_acc"].values[-1])
-    assert f"{acc:.4f}" in text
+    assert row(text, "final test accuracy")[1] == f"{acc:.4f}"
+    # a missing value says why (what to run, or the reason it is NaN), never a bare "-"
+    for cell in row(text, "DFA integration (last epoch)")[1:3]:
+        assert cell.startswith(("nan: ", r"not analysed yet: workbench analyze")) or \
+            np.isfinite(float(cell)), cell
     assert main(["compare", str(a.path), str(short.path)]) == 0
-    assert "final_test_acc" in capsys.readouterr().out
+    assert "| final test accuracy |" in capsys.readouterr().out
     with pytest.raises(ValueError, match="at least two runs"):
         compare([a])
 

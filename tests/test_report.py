@@ -15,6 +15,7 @@ def test_write_report_accepts_a_run_and_a_path_alike(tiny_run, tmp_path):
     assert [f.name for f in again] == list(pngs) == ["training.png", "layers.png"]
     assert all(f.read_bytes()[:4] == b"\x89PNG" for f in again)
     assert verdict_text(run) == verdict_text(run.path)
-    # nothing analysed in the copy: only the network verdict, and the text says what to run
-    assert "the paper's network-wide verdict" in by_run
-    assert f"workbench analyze {run.path}" in by_run
+    # nothing analysed in the copy: the paper's convention only, labelled, and the text says
+    # what to run for the answer from the measured curvature
+    assert "the paper's convention" in by_run
+    assert f"not analysed yet: run 'workbench analyze {run.path}'" in by_run

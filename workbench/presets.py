@@ -54,6 +54,11 @@ def _rows(runs) -> dict:
     return {r.path.name: summary(r) for r in runs}
 
 
+def _steps_text(steps: float, threshold: str) -> str:
+    """Steps to a threshold in words: ``"316 steps"``, or that it was never reached."""
+    return f"{steps:g} steps" if np.isfinite(steps) else f"never reached {threshold}"
+
+
 def _momentum_findings(runs) -> list:
     """Physics and hybrid momentum reach 80%, 85% and 90% test accuracy in fewer steps than
     constant 0.9, at the resolution of the runs' accuracy curves
@@ -69,8 +74,9 @@ def _momentum_findings(runs) -> list:
             else:
                 held = bool(np.nan_to_num(a, nan=np.inf) < np.nan_to_num(b, nan=np.inf))
             out.append((f"{other} reaches {t} test accuracy in fewer steps than constant "
-                        f"0.9", held, f"{other} {a:g} steps, constant {b:g} steps; test "
-                                      f"accuracy measured {rows[other]['steps_resolution']}"))
+                        f"0.9", held, f"{other} {_steps_text(a, t)}, constant "
+                        f"{_steps_text(b, t)}; test accuracy measured "
+                        f"{rows[other]['steps_resolution']}"))
     return out
 
 
@@ -87,8 +93,11 @@ def _label_noise_findings(runs) -> list:
                     "collective signal)", bool(n["integration"] > c["integration"]),
                     f"clean {c['integration']:.3f}, noisy {n['integration']:.3f}"))
     else:
+        why = "; ".join(f"{k}: " + r.get("integration_why", "dynamics not analysed")
+                        for k, r in (("clean", c), ("noisy", n))
+                        if not np.isfinite(r.get("integration", np.nan)))
         out.append(("the noisy run integrates more", None,
-                    "DFA integration not available (too few signal points)"))
+                    f"DFA integration not available ({why})"))
     noisy = next(r for r in runs if r.path.name == "noisy")
     forces = noisy.analysis("forces")
     if forces is not None and "flipped" in forces.coords and "pull" in forces:
@@ -282,9 +291,29 @@ def run_preset(name: str, out=None, *, scale: float = 1.0, progress: bool = True
     runs = [Run(out / r) for r in preset.runs]
     for r in runs:
         analyze(r, only=list(preset.analyses), progress=progress)
-    text = report(name, [r.refresh() for r in runs], chosen=chosen, grid=grid_rows)
+    runs = [r.refresh() for r in runs]
+    _write_figure(out, runs)
+    text = report(name, runs, chosen=chosen, grid=grid_rows, figure=FIGURE)
     path = out / "REPORT.md"
     safe.write_bytes(out, path, text.encode())
+    return path
+
+
+#: The preset's figure beside its REPORT.md.
+FIGURE = "comparison.png"
+
+
+def _write_figure(out: Path, runs) -> Path:
+    """The runs' test accuracy and training loss over epochs (seaborn) as ``out/FIGURE``."""
+    import io
+
+    from .compare import compare_figure
+    from .record import safe
+
+    buf = io.BytesIO()
+    compare_figure(runs).savefig(buf, dpi=110, format="png")
+    path = out / FIGURE
+    safe.write_bytes(out, path, buf.getvalue())
     return path
 
 
@@ -298,8 +327,9 @@ def findings(name: str, runs) -> list[tuple[str, bool | None, str]]:
     return PRESETS[choice(name, tuple(PRESETS), "preset")].findings(runs)
 
 
-def report(name: str, runs, *, chosen=None, grid=()) -> str:
-    """The preset's ``REPORT.md``: the lesson, the grid and rule, the comparison, findings."""
+def report(name: str, runs, *, chosen=None, grid=(), figure=None) -> str:
+    """The preset's ``REPORT.md``: the lesson, the grid and rule, the comparison (Markdown
+    tables from :func:`workbench.compare.compare`, and ``figure`` when given), findings."""
     from .compare import compare
 
     preset = PRESETS[name]
@@ -312,7 +342,10 @@ def report(name: str, runs, *, chosen=None, grid=()) -> str:
                   for r, p, loss, acc in grid]
         lines += ["", "Chosen: " + ", ".join(f"{r} {json.dumps(p)}"
                                               for r, p in (chosen or {}).items()), ""]
-    lines += ["```", compare(runs), "```", "", "## What these runs show", ""]
+    lines += ["## The runs side by side", "", compare(runs), ""]
+    if figure:
+        lines += [f"![test accuracy and training loss of the runs over epochs]({figure})", ""]
+    lines += ["## What these runs show", ""]
     for claim, held, evidence in findings(name, runs):
         verdict = {True: "holds", False: "does NOT hold", None: "cannot be told"}[held]
         lines.append(f"- {claim}: **{verdict}** ({evidence})")
@@ -322,6 +355,22 @@ def report(name: str, runs, *, chosen=None, grid=()) -> str:
               f"smaller than a point or two of accuracy as noise."]
     return "\n".join(lines) + "\n"
 
+
+
+def report_markdown(path):
+    """A preset's ``REPORT.md`` for a notebook: an ``IPython.display.Markdown`` (tables render
+    as tables), its figure linked relative to the notebook's working directory.
+
+    ``path`` is the preset's directory (holding ``REPORT.md``).
+    """
+    import os
+
+    from IPython.display import Markdown
+
+    path = Path(path)
+    text = (path / "REPORT.md").read_text()
+    fig = Path(os.path.relpath(path / FIGURE)).as_posix()
+    return Markdown(text.replace(f"]({FIGURE})", f"]({fig})"))
 
 
 def ensure_preset(name: str, path=None, *, scale: float = 1.0, progress: bool = True):
@@ -343,4 +392,4 @@ def ensure_preset(name: str, path=None, *, scale: float = 1.0, progress: bool = 
 
 
 __all__ = ["PRESETS", "Preset", "BASE", "preset_configs", "run_preset", "ensure_preset",
-           "findings", "report"]
+           "findings", "report", "report_markdown"]

@@ -21,20 +21,23 @@ def epoch_table(tree) -> str:
 def verdict_text(run) -> str:
     """The run's verdicts as ``workbench diagnose`` prints them, from the stored analyses.
 
-    ``run`` is a :class:`~workbench.run.Run` or its directory. Nothing is computed: without
-    the ``damping`` and ``attribution`` analyses (``workbench analyze``) only the paper's
-    network-wide damping verdict is shown, and the text says so.
+    ``run`` is a :class:`~workbench.run.Run` or its directory. Nothing is computed: the
+    damping regime from the measured curvature comes first (or the command that computes
+    it), then the paper's convention, then the problematic groups (or the command).
     """
-    from .diagnose import group_table, layer_table, network_table, verdicts
+    from .diagnose import damping_table, group_table, layer_table, network_table, verdicts
 
     run = run if isinstance(run, Run) else Run(run)
     v = verdicts(run, compute=False)
-    parts = [network_table(v)]
+    parts = [damping_table(v)]
+    if v["damping"]["layers"]:
+        parts.append(layer_table(v))
+    parts.append(network_table(v))
     if v["groups"] is None:
-        parts.append("(per-layer damping and problematic groups: run 'workbench analyze "
-                     f"{run.path}' or 'workbench diagnose {run.path}')")
+        parts.append("problematic groups: not analysed yet: run 'workbench analyze "
+                     f"{run.path}' or 'workbench diagnose {run.path}'")
     else:
-        parts += [layer_table(v), group_table(v, "problematic groups")]
+        parts.append(group_table(v, "problematic groups"))
     return "\n\n".join(parts)
 
 

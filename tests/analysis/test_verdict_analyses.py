@@ -15,8 +15,8 @@ from workbench.run import Run
 pytestmark = pytest.mark.slow  # analyses on the tiny run, then again by hand
 
 DAMPING = ["lr", "momentum", "critical_momentum", "network_damping_ratio", "network_regime",
-           "curvature", "damping_ratio", "regime", "update_cos_mean", "update_cos_regime",
-           "agrees"]
+           "curvature", "damping_ratio", "regime", "update_cos_mean", "update_cos_expected",
+           "epoch_regime", "epoch_damping_ratio", "epoch_curvature"]
 ATTRIBUTION = ["grad_rms_misclassified", "grad_rms_correct", "log_ratio", "flag_frequency",
                "verdict", "attribution", "n_misclassified", "n_correct", "sample", "target",
                "predicted", "image", "ig"]
@@ -39,7 +39,8 @@ def test_damping_schema_and_attrs(analysed):
         assert "long_name" in ds[v].attrs and "units" in ds[v].attrs, v
     assert ds["regime"].dims == ("epoch", "layer")
     assert ds["lr"].dims == ("epoch",)
-    assert ds["agrees"].dtype == bool
+    assert ds["epoch_regime"].dims == ("epoch",)
+    assert "agrees" not in ds and "update_cos_regime" not in ds  # no second verdict
     assert ds["epoch"].values.tolist() == analysed.epochs
 
 
@@ -60,9 +61,10 @@ def test_damping_matches_the_diagnostic_by_hand(analysed):
                              update_cos=uc).sel(epoch=epoch)
         got = stored.sel(epoch=epoch)
         for v in ("lr", "momentum", "network_damping_ratio", "curvature", "damping_ratio",
-                  "update_cos_mean"):
+                  "update_cos_mean", "update_cos_expected", "epoch_damping_ratio",
+                  "epoch_curvature"):
             assert_allclose(got[v].values, hand[v].values, rtol=1e-6, err_msg=v)
-        for v in ("network_regime", "regime", "update_cos_regime", "agrees"):
+        for v in ("network_regime", "regime", "epoch_regime", "epoch_layer"):
             assert got[v].values.tolist() == hand[v].values.tolist(), v
         # the epoch's lr is the median of its own steps, not the last step's value
         lr_steps = steps["lr"].values[steps["epoch"].values == epoch]

@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
@@ -41,16 +42,24 @@ def test_diagnose_json_is_the_analysis_and_the_functions(run_dir, diagnosis):
     # the function a notebook calls, on the recorded steps and the stored curvature
     by_hand = epoch_damping(run.tree["steps"].to_dataset(), curvature=dmp["curvature"],
                             update_cos=run.tree["layers"]["update_cos"])
-    net = diagnosis["damping"]["network"]
-    assert [r["network_regime"] for r in net] == by_hand["network_regime"].values.tolist()
-    assert [r["network_regime"] for r in net] == dmp["network_regime"].values.tolist()
-    assert_allclose([r["lr"] for r in net], by_hand["lr"].values)
-    assert "paper" in diagnosis["damping"]["network_verdict"]
-    for r in diagnosis["damping"]["layers"]:
+    d = diagnosis["damping"]
+    paper = d["paper"]["epochs"]
+    assert [r["network_regime"] for r in paper] == by_hand["network_regime"].values.tolist()
+    assert [r["network_regime"] for r in paper] == dmp["network_regime"].values.tolist()
+    assert_allclose([r["lr"] for r in paper], by_hand["lr"].values)
+    assert "paper's convention" in d["paper"]["verdict"]
+    assert "measured curvature" in d["verdict"] and "largest" in d["verdict"]
+    for r in d["layers"]:
         assert r["regime"] == str(by_hand["regime"].sel(epoch=r["epoch"],
                                                         layer=r["layer"]).values)
-        assert r["agrees"] == bool(dmp["agrees"].sel(epoch=r["epoch"], layer=r["layer"]))
-        assert (r["why"] == "") == r["agrees"]
+        assert "agrees" not in r and "why" not in r and "update_cos_regime" not in r
+        assert_allclose(r["update_cos_expected"], float(by_hand["update_cos_expected"].sel(
+            epoch=r["epoch"], layer=r["layer"])))
+    for r in d["epochs"]:  # the stiffest group's regime, recomputed from the curvature
+        curv = by_hand["curvature"].sel(epoch=r["epoch"])
+        stiff = str(curv["layer"].values[int(np.argmax(curv.values))])
+        assert r["layer"] == stiff
+        assert r["regime"] == str(by_hand["regime"].sel(epoch=r["epoch"], layer=stiff).values)
     last = att.isel(epoch=-1)
     groups = diagnosis["groups"]["layers"]
     assert [g["verdict"] for g in groups] == last["verdict"].values.tolist()
@@ -63,8 +72,9 @@ def test_report_prints_the_same_verdicts(run_dir, diagnosis):
     from workbench.report import verdict_text
 
     text = verdict_text(run_dir)
-    assert "the paper's network-wide verdict" in text
-    for r in diagnosis["damping"]["network"]:
+    # the answer first, the paper's convention after it, labelled
+    assert text.index("from the measured curvature") < text.index("the paper's convention")
+    for r in diagnosis["damping"]["paper"]["epochs"]:
         assert f"{r['network_damping_ratio']:.3f} {r['network_regime']}" in text
     for g in diagnosis["groups"]["layers"]:
         assert f"{g['flag_frequency']:.2f}" in text and g["verdict"] in text
@@ -73,8 +83,8 @@ def test_report_prints_the_same_verdicts(run_dir, diagnosis):
 def test_diagnose_text_names_each_verdict(run_dir, capsys):
     assert main(["diagnose", str(run_dir), "--compare", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert "the paper's network-wide verdict" in out
-    assert "from the measured curvature" in out
+    assert out.index("from the measured curvature") < out.index("the paper's convention")
+    assert "agrees" not in out and "update cosine (measured, not a verdict)" in out
     assert "flag freq" in out and "problematic groups" in out
     assert "overlap (Jaccard) of problematic groups:" in out
 

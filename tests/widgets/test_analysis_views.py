@@ -49,12 +49,19 @@ def test_damping_view_holds_the_selected_epochs_values(epoch):
     for ax in (ax_s, ax_m):
         assert_allclose(plots.artist(ax, plots.SELECTION_GID).get_xdata(), [epoch, epoch])
     assert f"epoch {epoch}" in ax_z.get_title()
-    # the caption names the paper's network-wide verdict and where the signals disagree
-    verdict = str(at.network_regime.values)
-    assert "network-wide" in view.caption.value and verdict in view.caption.value
-    disagree = [k for k in LAYERS if not bool(at.agrees.sel(layer=k))]
-    assert all(k in view.caption.value for k in disagree)
-    assert ("disagrees" in view.caption.value) == bool(disagree)
+    # the caption leads with the answer from the measured curvature: the stiffest group's
+    # regime (smallest zeta), then each group's; the paper's convention comes second
+    cap = view.caption.value
+    zeta = at.damping_ratio.values
+
+    def word(z):
+        return "underdamped" if z < 0.95 else ("overdamped" if z > 1.05 else "critical")
+
+    lead, paper = cap.split("the paper's convention")
+    assert f"<b>{word(zeta.min())}</b>: its stiffest group, {LAYERS[int(zeta.argmin())]}," in lead
+    assert all(f"{k} <b>{word(z)}</b>" in lead for k, z in zip(LAYERS, zeta, strict=True))
+    assert str(at.network_regime.values) in paper and str(at.network_regime.values) != ""
+    assert "agrees" not in cap and "update cosine (measured, not a verdict" in lead
 
 
 def test_damping_regime_strip_codes_every_epoch_and_layer():

@@ -104,7 +104,7 @@ def is_adam_type(run) -> bool:
 
 
 register("damping", compute=damping,
-         description="damping verdict per epoch and layer: curvature, zeta, regime, "
-                     "update-cosine signal",
+         description="damping regime per epoch and layer from the measured curvature: "
+                     "curvature, zeta, regime; update cosine against its expected value",
          requires=("model", "train_data", "steps", _requires),
          view="workbench.widgets.explorer:damping_tab")

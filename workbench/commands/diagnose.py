@@ -1,7 +1,7 @@
 """``workbench diagnose RUN [--compare RUN2] [--json]``: the run's verdicts.
 
 A thin shell over :mod:`workbench.diagnose` (the verdicts as data and tables): the damping
-verdict is :func:`workbench.diagnostics.damping.epoch_damping`, the problematic groups are
+answer is :func:`workbench.diagnostics.damping.measured_verdict`, the problematic groups are
 :func:`workbench.verdicts.problematic` of the run's ``attribution`` analysis and the overlap
 is :func:`workbench.verdicts.overlap` (the missing epochs are computed first, with a
 progress bar, and stored).
@@ -17,6 +17,7 @@ from ..usercode import add_arguments
 def run(args) -> int:
     from ..diagnose import (
         compare_verdicts,
+        damping_table,
         group_table,
         layer_table,
         network_table,
@@ -34,9 +35,11 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(v, indent=1))
         return 0
-    print(network_table(v))
+    print(damping_table(v))
     print()
     print(layer_table(v))
+    print()
+    print(network_table(v))
     print()
     print(group_table(v, f"problematic groups of {args.run}"))
     if other is not None:
@@ -48,9 +51,10 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("diagnose", help="damping verdicts and problematic layer groups",
-                       description="Print the run's damping verdicts (the paper's network-wide "
-                                   "one per epoch; per (epoch, layer) from the measured "
-                                   "curvature, against the update-cosine signal) and its "
+                       description="Print the run's damping regime from the measured "
+                                   "curvature (per epoch: its stiffest group; per (epoch, "
+                                   "layer), with the update cosine against its expected "
+                                   "value), then the paper's convention (curvature 1), and its "
                                    "problematic layer groups with their bootstrap flag "
                                    "frequencies. Reads the run's damping and attribution "
                                    "analyses, computing (and storing) missing epochs first.")

@@ -7,7 +7,8 @@ from .damping import (
     damping_regime,
     epoch_damping,
     epoch_lr_momentum,
-    update_cos_regime,
+    expected_update_cos,
+    measured_verdict,
     update_cos_summary,
 )
 from .dfa import default_scales, dfa
@@ -27,7 +28,7 @@ from .synchrony import kuramoto_order, metastability, phases, synchrony
 
 __all__ = [
     "critical_momentum", "damping_ratio", "damping_regime", "epoch_damping", "epoch_lr_momentum",
-    "update_cos_regime", "update_cos_summary",
+    "measured_verdict", "expected_update_cos", "update_cos_summary",
     "dfa", "default_scales", "powerlaw_alpha",
     "phases", "kuramoto_order", "synchrony", "metastability",
     "collective_signal", "integration", "stability", "early_convergence_lead",

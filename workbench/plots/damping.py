@@ -85,7 +85,7 @@ def draw(data: xr.Dataset, ax, *, epoch) -> dict:
     d = data
     ax_s, ax_z, ax_m = ax
     regime_strip(d["regime"], epoch=epoch, ax=ax_s)
-    ax_s.set_title("regime from curvature", fontsize="medium", loc="left", y=1.12)
+    ax_s.set_title("regime from measured curvature", fontsize="medium", loc="left", y=1.12)
     at = d.sel(epoch=epoch, method="nearest")
     zlim = padded_limits(d["damping_ratio"].values, log=True, include=[1.0])
     clim = padded_limits(d["curvature"].values, log=True)

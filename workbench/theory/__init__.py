@@ -8,6 +8,7 @@ Numpy only; the widgets that drive them live in :mod:`workbench.widgets.theory`.
 
 from .heavy_ball import characteristic_roots, heavy_ball
 from .kuramoto import OSCILLATOR, kuramoto, kuramoto_theory, lorentzian_frequencies
+from .noisy_quadratic import noisy_heavy_ball
 from .spring_block import (
     chain_fuzziness,
     chain_load_curve,
@@ -15,7 +16,7 @@ from .spring_block import (
     spring_block_steady_state,
 )
 
-__all__ = ["heavy_ball", "characteristic_roots",
+__all__ = ["heavy_ball", "characteristic_roots", "noisy_heavy_ball",
            "kuramoto", "kuramoto_theory", "lorentzian_frequencies", "OSCILLATOR",
            "spring_block_chain", "spring_block_steady_state", "chain_fuzziness",
            "chain_load_curve"]

@@ -36,7 +36,9 @@ class CompareView(View):
     """Several runs at the selected epoch.
 
     Panels: test accuracy over epochs, one line per run (the selected epoch marked); the
-    damping regime from curvature per (run, layer); the problematic-group verdict per
+    damping regime from the measured curvature per (run, layer)
+    (:func:`~workbench.diagnostics.damping.measured_verdict`, whose epoch word per run the
+    caption gives); the problematic-group verdict per
     (run, layer). A panel whose analysis a run lacks says so. The caption gives each run's
     test accuracy and, when every run has an attribution analysis, the overlap of each
     pair's problematic groups at the selected epoch (:func:`workbench.verdicts.overlap`;
@@ -65,10 +67,15 @@ class CompareView(View):
         if len(self.runs) < 2:
             raise ValueError(f"CompareView needs at least two runs; got {len(self.runs)}")
         self.epochs = stack(self.runs, "epochs", join="outer").load()
-        self.damping = self.attribution = None
+        self.damping = self.attribution = self.answer = None
         self._verdicts = []
         if all(r.analysis("damping") is not None for r in self.runs):
+            from ..diagnostics.damping import measured_verdict
+
             self.damping = stack(self.runs, "analysis/damping", join="outer").load()
+            # the strip and the caption show the answer's words (one function, every surface)
+            self.answer = measured_verdict(self.damping)
+            self.damping["regime"] = self.answer["word"]
         if all(r.analysis("attribution") is not None for r in self.runs):
             self.attribution = stack(self.runs, "analysis/attribution", join="outer").load()
             self._verdicts = [r.analysis("attribution")[["verdict"]].load() for r in self.runs]
@@ -115,7 +122,7 @@ class CompareView(View):
                     ncols=min(3, acc.sizes[RUN]), frameon=False, borderaxespad=0.2)
         self._mesh = {
             "regime": self._strip(ax_r, self.damping, "regime", plots.REGIMES,
-                                  plots.REGIME_COLORS, "regime from curvature"),
+                                  plots.REGIME_COLORS, "regime from measured curvature"),
             "verdict": self._strip(ax_v, self.attribution, "verdict", VERDICTS,
                                    [plots.VERDICT_COLORS[v] for v in VERDICTS],
                                    "problematic groups"),
@@ -130,6 +137,11 @@ class CompareView(View):
                  f"{html.escape(str(n))} -" for n, v in zip(acc[RUN].values, acc.values,
                                                              strict=True)]
         text = f"<b>epoch {e}</b> · test accuracy " + ", ".join(parts)
+        if self.answer is not None:
+            words = self.answer["epoch_word"].sel({EPOCH: e}, method="nearest")
+            text += " · damping regime (measured curvature, stiffest group) " + ", ".join(
+                f"{html.escape(str(n))} <b>{html.escape(str(w))}</b>"
+                for n, w in zip(words[RUN].values, words.values, strict=True))
         if self.attribution is not None:
             text += " · problematic groups overlap " + "; ".join(
                 f"{html.escape(a)} vs {html.escape(b)} {html.escape(v)}"

@@ -34,6 +34,21 @@ def tiny_run(tmp_path_factory):
 
     return ensure_run(tmp_path_factory.getbasetemp() / "tiny_run", progress=False, **TINY)
 
+@pytest.fixture(scope="session")
+def analysed_tiny(tiny_run, tmp_path_factory):
+    """A copy of the tiny run with every analysis computed, made once per session; do not
+    modify it (copy it: ``shutil.copytree(analysed_tiny, dst)``)."""
+    import shutil
+
+    from workbench import Run, analyze
+
+    path = tmp_path_factory.getbasetemp() / "analysed_tiny"
+    if not path.exists():
+        shutil.copytree(tiny_run, path)
+        analyze(Run(path), progress=False)
+    return path
+
+
 #: A smaller run with label noise and no features: one epoch of 300 images (6 steps).
 NOISY = {"epochs": 1, "train_size": 300, "test_size": 200, "probe_size": 50,
          "batch_size": 50, "label_noise": 0.2, "curvature_iters": 2, "signal_batch": 8,

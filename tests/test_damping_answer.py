@@ -23,12 +23,12 @@ REGIMES = ("underdamped", "critical", "overdamped", "undefined")
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_run, tmp_path_factory):
-    """Three copies of the tiny run under the momentum preset's names, analysed once by
-    ``workbench diagnose`` (damping and attribution) and copied."""
+def runs(analysed_tiny, tmp_path_factory):
+    """Three copies of the analysed tiny run under the momentum preset's names, through
+    ``workbench diagnose`` (which finds damping and attribution computed) and copied."""
     base = tmp_path_factory.mktemp("answer")
     first = base / NAMES[0]
-    shutil.copytree(tiny_run, first)
+    shutil.copytree(analysed_tiny, first)
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["diagnose", str(first), "--json"]) == 0
     for name in NAMES[1:]:

@@ -79,14 +79,12 @@ def test_lines_outside_counts_the_points_the_limits_cut():
 # -- every figure of a real run ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def analysed(tiny_run, tmp_path_factory):
-    from workbench import Run, analyze
+def analysed(analysed_tiny, tmp_path_factory):
+    from workbench import Run
 
     path = tmp_path_factory.mktemp("labels") / "run"
-    shutil.copytree(tiny_run, path)
-    run = Run(path)
-    analyze(run, progress=False)
-    return run.refresh()
+    shutil.copytree(analysed_tiny, path)
+    return Run(path)
 
 
 def problems(where: str, fig) -> list[str]:

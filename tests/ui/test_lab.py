@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
 
 @pytest.fixture
-def run_with_analyses(tiny_run, tmp_path):
+def run_with_analyses(analysed_tiny, tmp_path):
     """A copy of the tiny run whose /analysis holds every group a view reads (synthetic,
     schema-shaped where the real analysis is not registered here)."""
     import sys
@@ -48,8 +48,8 @@ def run_with_analyses(tiny_run, tmp_path):
     if os.environ.get("WORKBENCH_UI_RUN"):
         run = Run(os.environ["WORKBENCH_UI_RUN"])
     else:
-        run = Run(shutil.copytree(tiny_run, tmp_path / "run"))
-        analyze(run, progress=False)
+        run = Run(shutil.copytree(analysed_tiny, tmp_path / "run"))
+        analyze(run, progress=False)  # nothing left to compute: the copy is analysed
         fill_analysis(run)
     return run.path
 

@@ -165,7 +165,8 @@ def nothing_to_attribute(model, groups, test, why: str) -> xr.Dataset:
     ds["n_params"] = (LAYER, n_params)
     ds["param_share"] = (LAYER, n_params / max(1, int(n_params.sum())))
     ds.attrs = {"n_misclassified": 0 if right else len(y),
-                "n_correct": len(y) if right else 0, "reason": why}
+                "n_correct": len(y) if right else 0, "reason": why,
+                "gap": float("nan"), "spread": float("nan")}
     return ds
 
 

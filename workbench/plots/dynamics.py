@@ -176,7 +176,9 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
     fluct = np.asarray(chosen["fluctuation"].values, float)
     artist(ax_dfa, "F").set_ydata(fluct)
     alpha, icpt = float(chosen["dfa"]), float(chosen["dfa_intercept"])
-    artist(ax_dfa, "fit").set_ydata(np.exp(icpt + alpha * np.log(scale)))
+    # the fit line over the window sizes fitted at this epoch only (the axis spans those)
+    artist(ax_dfa, "fit").set_ydata(np.where(np.isfinite(fluct),
+                                             np.exp(icpt + alpha * np.log(scale)), np.nan))
     fitted = scale[np.isfinite(fluct)]
     if fitted.size:
         ax_dfa.set_xlim(fitted.min() / 1.3, fitted.max() * 1.3)

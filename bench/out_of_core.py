@@ -66,6 +66,11 @@ def build_store(path: Path, n_layers: int, n_steps: int, seed: int = 0) -> float
         block = rng.normal(size=(n_steps, min(8, n_layers - a)))
         block[:, 1::2] = np.cumsum(block[:, 1::2], axis=0)  # odd layers: random walks
         arr[:, a:a + block.shape[1]] = block
+    # the groups the committed counts refer to (open_run checks them against what is held)
+    xr.Dataset({"loss": ("step", np.zeros(n_steps))}, coords={"step": np.arange(n_steps)}
+               ).to_zarr(store.path, group="steps", mode="w", consolidated=False)
+    xr.Dataset({"train_loss": ("epoch", [np.nan])}, coords={"epoch": [0]}
+               ).to_zarr(store.path, group="epochs", mode="w", consolidated=False)
     root = zarr.open_group(str(store.path), mode="r+", use_consolidated=False)
     root.attrs.update({"committed_epochs": 1, "committed_steps": n_steps})
     zarr.consolidate_metadata(str(store.path))

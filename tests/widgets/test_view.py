@@ -122,3 +122,51 @@ def test_image_sprites_leave_smooth_images_to_matplotlib():
     view = _ImageView.make(np.eye(5), True, interpolation="bilinear")
     view.state.epoch = 3
     assert not any(key[0] == "image" for key in view.canvas.sprites)
+
+
+def test_canvas_keeps_one_background_per_set_of_axis_limits():
+    """A move back to axis limits seen before restores their background (no full draw), and
+    the picture is the one a fresh canvas draws at those limits; a change of static artists
+    (invalidate) forgets every background."""
+    from workbench.widgets.canvas import Canvas
+
+    def canvas_at(xlim, y):
+        c = Canvas((3, 2), 50)
+        ax = c.fig.subplots()
+        ax.plot([0, 10], [0, 1], color="0.5")          # static
+        line, = ax.plot([0, 10], [y, y], color="C1")  # dynamic
+        ax.set_xlim(*xlim)
+        c.freeze_layout()
+        c.render([line])
+        return c, ax, line
+
+    def pixels(c):
+        return np.asarray(Image.open(io.BytesIO(c.png())), dtype=int)
+
+    def drawn_whole(xlim, y):   # the same figure and layout, drawn from scratch at xlim
+        c, ax, line = canvas_at((0, 10), 0.2)
+        ax.set_xlim(*xlim)
+        line.set_ydata([y, y])
+        c.invalidate()
+        c.render([line])
+        return pixels(c)
+
+    c, ax, line = canvas_at((0, 10), 0.2)
+    full_draws = []
+    draw = c.fig.canvas.draw
+    c.fig.canvas.draw = lambda: (full_draws.append(1), draw())[1]
+    first = c.background
+    for xlim, y, drawn in [((0, 5), 0.7, 1), ((0, 10), 0.3, 1), ((0, 5), 0.4, 1),
+                           ((2, 8), 0.6, 2)]:
+        ax.set_xlim(*xlim)
+        line.set_ydata([y, y])
+        c.render(())
+        assert len(full_draws) == drawn, (xlim, full_draws)
+        assert_array_equal(pixels(c), drawn_whole(xlim, y))
+        if xlim == (0, 10):
+            assert c.background is first
+    assert len(c._backgrounds) == 3
+    c.invalidate()
+    assert c.background is None and not c._backgrounds
+    c.render([line])
+    assert len(full_draws) == 3

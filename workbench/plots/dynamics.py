@@ -127,7 +127,7 @@ def draw(data: xr.Dataset, fig, *, epochs: xr.Dataset | None = None, has_signal:
 
 
 def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, cursor=np.nan,
-           layer: str, reasons: dict | None = None) -> bool:
+           layer: str, reasons: dict | None = None) -> None:
     """Show one epoch (``at``) of the dynamics analysis in place: ``window`` the z-scored
     signals of its window (layer, t) or None, ``cursor`` the window position of the
     selected step, ``layer`` the layer whose DFA fit is drawn, ``reasons`` why a NaN
@@ -135,18 +135,13 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
     :func:`workbench.analysis.dynamics.too_few_points`), written on its panel.
 
     The signal and R(t) panels span the window's points (not its padding) and the DFA
-    panel the window sizes fitted at this epoch.
-
-    Returns
-    -------
-    bool
-        True when an axis range changed (the static background must be drawn again).
+    panel the window sizes fitted at this epoch (a view's canvas keeps one background per
+    set of axis ranges, :meth:`workbench.widgets.canvas.Canvas.render`).
     """
     ax_sig, ax_r, ax_dfa, ax_pl, ax_st = handles["axes"]
     d = data
     reasons = reasons or {}
     k = int(np.flatnonzero(d[EPOCH].values == int(at[EPOCH]))[0])
-    limits = [ax.get_xlim() for ax in (ax_sig, ax_r, ax_dfa)]
     filled = np.flatnonzero(np.asarray(at["signal_step"].values) >= 0)
     if filled.size:
         t = d["t"].values
@@ -196,7 +191,6 @@ def update(handles: dict, data: xr.Dataset, at: xr.Dataset, *, window=None, curs
     artist(ax_st, SELECTION_GID).set_xdata([e, e])
     early = float(at["early_convergence_epoch"])
     artist(ax_st, "early").set_xdata([early, early])
-    return limits != [ax.get_xlim() for ax in (ax_sig, ax_r, ax_dfa)]
 
 
 __all__ = ["draw", "update"]

@@ -106,6 +106,8 @@ class Canvas:
         self.background = None
         self.sprites = collections.OrderedDict()
         self._dynamic: list = []
+        self._backgrounds: collections.OrderedDict = collections.OrderedDict()
+        self._limits = None
 
     def freeze_layout(self) -> None:
         """Lay the figure out once (a full draw), then keep that layout."""
@@ -119,10 +121,19 @@ class Canvas:
         self.fig.set_layout_engine("constrained")
         self.background = None
 
+    #: Backgrounds kept, one per set of axis limits seen (the most recently used).
+    max_backgrounds: int = 16
+
     def invalidate(self) -> None:
-        """Forget the cached background (after a change of axes, limits or static
-        artists)."""
+        """Forget every cached background (after a change of static artists; a change of
+        axis limits alone needs no call: :meth:`render` notices it)."""
         self.background = None
+        self._backgrounds.clear()
+
+    def limits(self) -> tuple:
+        """The view limits of every axes of the figure (x and y), which decide where the
+        static artists fall: the key of a cached background."""
+        return tuple(tuple(np.round(ax.viewLim.bounds, 12)) for ax in self.fig.axes)
 
     def render(self, dynamic, *, sprites: bool = True) -> None:
         """Draw the figure into the canvas: the cached background plus ``dynamic``.
@@ -138,15 +149,25 @@ class Canvas:
             of 255, on under 0.1% of the pixels).
         """
         canvas = self.fig.canvas
+        limits = self.limits()
+        if self.background is not None and limits != self._limits:
+            # the axis ranges moved: the background drawn for these limits, if seen before
+            self.background = self._backgrounds.get(limits)
+            self._limits = limits
         if self.background is None:
-            self._dynamic = [a for a in dynamic if a is not None]
-            for a in self._dynamic:
-                a.set_animated(True)
+            if not self._backgrounds:   # built or invalidated: take the dynamic artists
+                self._dynamic = [a for a in dynamic if a is not None]
+                for a in self._dynamic:
+                    a.set_animated(True)
             canvas.draw()
             self.fig.set_layout_engine("none")
             self.background = canvas.copy_from_bbox(self.fig.bbox)
-            self.sprites = collections.OrderedDict()
+            self._limits = self.limits()
+            self._backgrounds[self._limits] = self.background
+            while len(self._backgrounds) > self.max_backgrounds:
+                self._backgrounds.popitem(last=False)
         else:
+            self._backgrounds.move_to_end(self._limits)
             canvas.restore_region(self.background)
         for a in self._dynamic:
             if not (sprites and (self.paste_text(a) or self.paste_image(a))):

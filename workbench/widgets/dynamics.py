@@ -152,12 +152,11 @@ class DynamicsView(View):
         d, at = self.data, self._at()
         k = int(np.flatnonzero(d[EPOCH].values == int(at[EPOCH]))[0])
         reasons = too_few_points(at)
-        ranged = plots.dynamics.update(
+        # new axis ranges need no invalidate: the canvas keeps a background per set of ranges
+        plots.dynamics.update(
             self.handles, d, at,
             window=None if self.windows is None else self.windows.isel(epoch=k),
             cursor=self._cursor(at), layer=self._layer(), reasons=reasons)
-        if ranged:                       # new axis ranges: the cached background is stale
-            self.invalidate()
         e = float(at[EPOCH])
         early = float(at["early_convergence_epoch"])
         steps = at["signal_step"].values

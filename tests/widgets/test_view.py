@@ -170,3 +170,23 @@ def test_canvas_keeps_one_background_per_set_of_axis_limits():
     assert c.background is None and not c._backgrounds
     c.render([line])
     assert len(full_draws) == 3
+
+
+def test_canvas_relayout_forgets_the_backgrounds_of_the_old_artists():
+    """After fig.clear() and a new drawing (relayout, freeze_layout), no background of the old
+    figure is restored, even at limits seen before, and the new dynamic artists are drawn."""
+    from workbench.widgets.canvas import Canvas
+
+    c = Canvas((3, 2), 50)
+    ax = c.fig.subplots()
+    line, = ax.plot([0, 1], [0.2, 0.2], color="C1")
+    c.freeze_layout()
+    c.render([line])
+    c.relayout()
+    c.fig.clear()
+    ax = c.fig.subplots()
+    new, = ax.plot([0, 1], [0.8, 0.8], color="C2")
+    c.freeze_layout()
+    assert c.background is None and not c._backgrounds
+    c.render([new])
+    assert c._dynamic == [new]

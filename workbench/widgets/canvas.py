@@ -113,13 +113,13 @@ class Canvas:
         """Lay the figure out once (a full draw), then keep that layout."""
         self.fig.canvas.draw()
         self.fig.set_layout_engine("none")
-        self.background = None
+        self.invalidate()   # a new layout: no cached background holds
 
     def relayout(self) -> None:
         """Compute the layout once more at the next :meth:`freeze_layout` (after
         ``fig.clear()`` and drawing again)."""
         self.fig.set_layout_engine("constrained")
-        self.background = None
+        self.invalidate()   # new artists after fig.clear(): every background is stale
 
     #: Backgrounds kept, one per set of axis limits seen (the most recently used).
     max_backgrounds: int = 16

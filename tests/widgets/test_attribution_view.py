@@ -183,6 +183,10 @@ def test_fix_trains_the_problematic_groups_of_that_epochs_model(fix_run):
     assert html.count("<table") == 1 and f"min-width:{view.FIX_MIN_WIDTH}px" in html
     assert [p[:4] for p in pngs_of(html).values()] == [b"\x89PNG"] * 2
     assert f"<td style='padding:2px 10px;'>{layer.fixed}</td>" in html
+    # each level's gallery is titled with its own level and net, not the other's
+    for level, r in result.reports.items():
+        title = view._fix_figure(r, test)._suptitle.get_text()
+        assert title == f"{level} level: net {r.fixed - r.broken:+d}", title
     # the whole press, galleries included, against the run's recorded training time
     assert result.press_time > sum(r.wall_time for r in result.reports.values())
     full = float(run.tree["epochs"]["wall_time"].sum())

@@ -22,6 +22,7 @@ Appends its run to ``bench/logs/demo_time.log`` (``bench/_log.py``); the headlin
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -36,12 +37,24 @@ ROOT = Path(__file__).resolve().parents[1]
 GOAL_S, GOAL_ACC = 180.0, 0.90
 
 
+#: Variables that would let the clone's commands see another checkout or environment (the
+#: bench is often started with ``PYTHONPATH=$PWD``): a new user's shell has none of them.
+FOREIGN = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_TARGET", "PIP_PREFIX")
+
+
+def clean_env() -> dict:
+    """This process's environment without :data:`FOREIGN`, so that ``setup.sh`` and the demo
+    in the clone import and install only what the clone holds."""
+    return {k: v for k, v in os.environ.items() if k not in FOREIGN}
+
+
 def _timed(cmd: list[str], cwd: Path) -> float:
-    """Run ``cmd`` in ``cwd``, echo its output, return its wall time in seconds."""
+    """Run ``cmd`` in ``cwd`` in :func:`clean_env`, echo its output, return its wall time in
+    seconds."""
     print(f"$ {' '.join(cmd)}", flush=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, env=clean_env())
     for line in proc.stdout:
         print(line, end="", flush=True)
     rc = proc.wait()
@@ -63,7 +76,9 @@ def main() -> None:
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=clone,
                               capture_output=True, text=True, check=True).stdout.strip()
-        print(f"fresh clone of {head} in {clone}")
+        gone = [k for k in FOREIGN if k in os.environ]
+        print(f"fresh clone of {head} in {clone}; its commands run without "
+              f"{', '.join(gone) if gone else 'any of ' + ', '.join(FOREIGN)}")
         if a.no_setup:
             setup_s = None
             venv = ROOT / ".venv"
@@ -77,7 +92,7 @@ def main() -> None:
              "import sys; from workbench import Run;"
              "print(float(Run(sys.argv[1]).tree['epochs']['test_acc'].values[-1]))",
              str(run)],
-            capture_output=True, text=True, check=True).stdout.strip()
+            capture_output=True, text=True, check=True, env=clean_env()).stdout.strip()
         if a.keep:
             shutil.rmtree(a.keep, ignore_errors=True)
             shutil.copytree(run, a.keep)

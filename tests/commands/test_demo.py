@@ -109,7 +109,7 @@ def test_one_preset_time_measured_and_stated_alike():
     for name, minutes in re.findall(r"^## preset (\S+), seed \d+: ([\d.]+) min", run, re.M):
         measured[name] = max(measured.get(name, 0.0), float(minutes))
     assert measured == PRESET_MINUTES
-    assert PRESET_TIME == "momentum 3.9 min, label-noise 1.7 min, depth 0.7 min on 2 CPU cores"
+    assert PRESET_TIME == "momentum 2.9 min, label-noise 1.2 min, depth 0.5 min on 2 CPU cores"
 
     def flat(text):
         return " ".join(text.split())

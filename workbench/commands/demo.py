@@ -20,8 +20,8 @@ DEMO_FILES = (r"record\.zarr/.+", r"checkpoints/epoch_\d{4}\.(pt|tmp)", r"lock",
 #: and 2 in the run of ``bench/presets.py`` dated :data:`PRESETS_TIMED` in
 #: ``bench/logs/presets.log``. The CLI help, the README and notebook 07 state
 #: :data:`PRESET_TIME` word for word (``tests/commands/test_demo.py`` checks them and the log).
-PRESET_MINUTES = {"momentum": 3.9, "label-noise": 1.7, "depth": 0.7}
-PRESETS_TIMED = "2026-12-02 21:43:46 UTC"
+PRESET_MINUTES = {"momentum": 2.9, "label-noise": 1.2, "depth": 0.5}
+PRESETS_TIMED = "2026-12-03 06:38:25 UTC"
 PRESET_TIME = ", ".join(f"{k} {v:g} min" for k, v in PRESET_MINUTES.items()) + \
     " on 2 CPU cores"
 
